@@ -1,0 +1,179 @@
+"""The search space: training hyperparameters and architecture as named Optuna distributions."""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from torch import nn
+
+#: Training hyperparameters every space carries, whatever the architecture family.
+TRAINING_PARAMS = ("lr", "weight_decay", "batch_size", "optimizer", "dropout", "epochs")
+
+
+def training_distributions() -> dict[str, BaseDistribution]:
+    """Default distributions of the training hyperparameters shared by all spaces."""
+    return {
+        "lr": FloatDistribution(1e-4, 3e-2, log=True),
+        "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
+        "batch_size": CategoricalDistribution((32, 64, 128, 256)),
+        "optimizer": CategoricalDistribution(("adamw", "adam", "sgd")),
+        "dropout": FloatDistribution(0.0, 0.5),
+        "epochs": IntDistribution(10, 100),
+    }
+
+
+def suggest(trial: optuna.trial.BaseTrial, name: str, dist: BaseDistribution) -> Any:
+    """Ask ``trial`` for ``name`` drawn from ``dist`` through the public ``suggest_*`` API."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    raise TypeError(f"Unsupported distribution for {name!r}: {type(dist).__name__}")
+
+
+def nearest(dist: BaseDistribution, value: Any) -> Any:
+    """The value of ``dist`` closest to ``value``: how defaults survive a narrowed space."""
+    if isinstance(dist, CategoricalDistribution):
+        return value if value in dist.choices else dist.choices[0]
+    clipped = min(max(value, dist.low), dist.high)
+    if isinstance(dist, IntDistribution):
+        return int(dist.low + round((clipped - dist.low) / dist.step) * dist.step)
+    if dist.step is not None:
+        return dist.low + round((clipped - dist.low) / dist.step) * dist.step
+    return float(clipped)
+
+
+def _as_distribution(name: str, value: Any, current: BaseDistribution | None) -> BaseDistribution:
+    """Turn the shorthand accepted by :meth:`SearchSpace.replace` into a distribution."""
+    if isinstance(value, BaseDistribution):
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"{name!r}: a list of choices must not be empty")
+        return CategoricalDistribution(tuple(value))
+    if isinstance(value, tuple) and len(value) == 2:
+        low, high = value
+        if low > high:
+            raise ValueError(f"{name!r}: low {low} is above high {high}")
+        log = bool(getattr(current, "log", False)) and low > 0
+        if isinstance(low, int) and isinstance(high, int) and not isinstance(
+            current, FloatDistribution
+        ):
+            return IntDistribution(low, high, log=log)
+        return FloatDistribution(float(low), float(high), log=log)
+    raise TypeError(
+        f"{name!r}: expected an optuna distribution, a (low, high) tuple, a list of choices "
+        f"or a plain value to fix it, got {value!r}"
+    )
+
+
+class SearchSpace(ABC):
+    """Named Optuna distributions that one trial samples together, and the network they build.
+
+    A space is a value: :meth:`replace` returns a narrowed, extended or partly fixed copy, and
+    :attr:`distributions` is the full static list of what is searched, which samplers that need
+    the whole space up front (evolution, REINFORCE) read directly.
+
+    Every parameter is sampled in every trial, also those an architecture does not use (e.g.
+    ``units_3`` of a 2-layer MLP): a static space lets multivariate TPE, CMA-ES, evolution and RL
+    model the joint distribution without conditional branches.
+    """
+
+    def __init__(
+        self,
+        distributions: Mapping[str, BaseDistribution],
+        fixed: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._distributions = dict(distributions)
+        self._fixed = dict(fixed or {})
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Every searched parameter and its distribution (a copy)."""
+        return dict(self._distributions)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        """Parameters held at one value (a copy)."""
+        return dict(self._fixed)
+
+    def replace(self, **changes: Any) -> SearchSpace:
+        """A copy with some parameters narrowed, extended, fixed or added.
+
+        Each value is an Optuna distribution, a ``(low, high)`` tuple (keeps a log scale), a list
+        of categorical choices, or any other value to fix the parameter.
+
+        Example:
+            >>> from automl_nas import MLPSpace
+            >>> space = MLPSpace().replace(lr=(1e-3, 1e-2), optimizer="adamw")
+            >>> space.fixed["optimizer"]
+            'adamw'
+        """
+        new = copy.copy(self)
+        new._distributions = dict(self._distributions)
+        new._fixed = dict(self._fixed)
+        for name, value in changes.items():
+            current = new._distributions.get(name)
+            if isinstance(value, (BaseDistribution, list)) or (
+                isinstance(value, tuple) and len(value) == 2
+            ):
+                new._distributions[name] = _as_distribution(name, value, current)
+                new._fixed.pop(name, None)
+            else:
+                new._distributions.pop(name, None)
+                new._fixed[name] = value
+        new.validate()
+        return new
+
+    def sample(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+        """Draw every parameter of the space from ``trial``; fixed ones are added as they are."""
+        params = {name: suggest(trial, name, dist) for name, dist in self._distributions.items()}
+        params.update(self._fixed)
+        return params
+
+    def default_params(self) -> dict[str, Any]:
+        """A sound first configuration inside the space, enqueued as a search's first trial."""
+        defaults = self._defaults()
+        return {
+            name: nearest(dist, defaults[name])
+            for name, dist in self._distributions.items()
+            if name in defaults
+        }
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` if a parameter the builder needs is neither searched nor fixed."""
+        missing = [
+            n for n in self.required_params() if n not in self._distributions and n not in self._fixed
+        ]
+        if missing:
+            raise ValueError(f"{type(self).__name__} lacks required parameters {missing}")
+
+    def required_params(self) -> Sequence[str]:
+        """Names that :meth:`build` and the trainer read."""
+        return TRAINING_PARAMS
+
+    @abstractmethod
+    def _defaults(self) -> dict[str, Any]:
+        """Default value per parameter, clipped into the space by :meth:`default_params`."""
+
+    @abstractmethod
+    def build(
+        self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
+    ) -> nn.Module:
+        """The untrained network for ``params``, taking inputs of ``input_shape`` (no batch)."""
+
+    def __repr__(self) -> str:
+        fixed = f", fixed={self._fixed!r}" if self._fixed else ""
+        return f"{type(self).__name__}(searched={sorted(self._distributions)}{fixed})"
