@@ -1,0 +1,6 @@
+"""Input handling: turning user data into tensors a network trains on."""
+
+from automl_nas.data._split import train_validation_split
+from automl_nas.data._tabular import make_preprocessor
+
+__all__ = ["make_preprocessor", "train_validation_split"]

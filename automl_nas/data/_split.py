@@ -1,0 +1,33 @@
+"""The held-out split every trial is validated (and pruned, and ensembled) on."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+#: Below this many samples there is no separate validation split: trials validate on train.
+MIN_SAMPLES_FOR_SPLIT = 10
+
+
+def train_validation_split(
+    n_samples: int, fraction: float, y: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and validation rows.
+
+    Stratified on ``y`` when given and every class has at least two members; a plain shuffled
+    split otherwise. Tiny inputs (fewer than ``MIN_SAMPLES_FOR_SPLIT`` rows) validate on the
+    training rows, since a one-row validation set would make every trial's score noise.
+    """
+    index = np.arange(n_samples)
+    if n_samples < MIN_SAMPLES_FOR_SPLIT:
+        return index, index
+    stratify = None
+    if y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        n_val = int(np.ceil(fraction * n_samples))
+        if counts.min() >= 2 and n_val >= len(counts) and n_samples - n_val >= len(counts):
+            stratify = y
+    train, val = train_test_split(
+        index, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify
+    )
+    return np.sort(train), np.sort(val)

@@ -1,0 +1,351 @@
+"""BaseAutoNAS: the scikit-learn estimator whose ``fit`` is one joint HPO + NAS Optuna study."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from abc import abstractmethod
+from collections import Counter
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import sklearn
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+import automl_nas
+from automl_nas.data import make_preprocessor, train_validation_split
+from automl_nas.estimator._objective import ModelStore, TrialObjective, predict_output
+from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
+from automl_nas.space import MLPSpace, SearchSpace
+from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext
+from automl_nas.tracking._base import BaseTracker
+from automl_nas.training import Metric, TensorData, resolve_device, to_device
+
+PRUNERS = ("median", "hyperband", "successive_halving", "none")
+
+
+def make_pruner(pruner: str | optuna.pruners.BasePruner | None, max_epochs: int):
+    """A pruner from its short name (epochs are the resource), or the given object."""
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
+    if pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    return optuna.pruners.NopPruner()
+
+
+class BaseAutoNAS(BaseEstimator):
+    """Shared machinery of :class:`AutoNASClassifier` and :class:`AutoNASRegressor`.
+
+    ``fit`` runs ONE Optuna study in which every trial samples training hyperparameters and the
+    network architecture from ``space`` together, trains the network with early stopping on a
+    held-out validation split, reports the validation score after every epoch (so ``pruner``
+    stops weak trials) and is scored on that split. The search stops at ``time_budget`` seconds
+    or ``n_trials`` trials, whichever comes first; a trial still running at the deadline stops
+    mid-epoch and keeps its best weights, so ``fit`` returns on time.
+
+    The final model is the best trial's network as it was trained in the search (on the training
+    part of the split, weights of its best validation epoch): it is kept, not refitted, so no
+    time is spent after the budget.
+    """
+
+    _parameter_constraints: dict = {
+        "space": [SearchSpace, None],
+        "sampler": [StrOptions(set(SAMPLERS)), optuna.samplers.BaseSampler],
+        "pruner": [StrOptions(set(PRUNERS)), optuna.pruners.BasePruner, None],
+        "time_budget": [Interval(Real, 0, None, closed="neither")],
+        "n_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "device": [str, torch.device],
+        "n_jobs": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "storage": [str, optuna.storages.BaseStorage, None],
+        "study_name": [str, None],
+        "mlflow_tracking_uri": [str, None],
+        "mlflow_experiment": [str, None],
+        "register_model": [str, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        space: SearchSpace | None = None,
+        sampler: str | optuna.samplers.BaseSampler = "tpe",
+        pruner: str | optuna.pruners.BasePruner | None = "median",
+        time_budget: float = 60.0,
+        n_trials: int | None = None,
+        max_epochs: int = 100,
+        patience: int = 10,
+        validation_fraction: float = 0.2,
+        metric: str | None = None,
+        device: str | torch.device = "auto",
+        n_jobs: int = 1,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        storage: str | optuna.storages.BaseStorage | None = None,
+        study_name: str | None = None,
+        mlflow_tracking_uri: str | None = None,
+        mlflow_experiment: str | None = None,
+        register_model: str | None = None,
+    ) -> None:
+        self.space = space
+        self.sampler = sampler
+        self.pruner = pruner
+        self.time_budget = time_budget
+        self.n_trials = n_trials
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.metric = metric
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.storage = storage
+        self.study_name = study_name
+        self.mlflow_tracking_uri = mlflow_tracking_uri
+        self.mlflow_experiment = mlflow_experiment
+        self.register_model = register_model
+
+    # -- task-specific hooks ---------------------------------------------------------------
+    #: "classification" or "regression"; classification splits are stratified.
+    _task = ""
+
+    @abstractmethod
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        """Validate ``y``, set target attributes, return (training target, n_outputs)."""
+
+    @abstractmethod
+    def _metric(self) -> Metric:
+        """The validation metric named by ``metric`` (or the task's default)."""
+
+    @abstractmethod
+    def _loss(self) -> nn.Module:
+        """The training loss on raw network outputs."""
+
+    @abstractmethod
+    def _decode(self, output: np.ndarray) -> np.ndarray:
+        """Raw network outputs -> probabilities (classification) or original-unit predictions."""
+
+    @abstractmethod
+    def _metric_target(self, y: np.ndarray) -> np.ndarray:
+        """The training target as the metric expects it (class codes / original units)."""
+
+    # -- input -----------------------------------------------------------------------------
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray | pd.DataFrame:
+        """Check ``X`` and its features; DataFrames keep their dtypes for the preprocessor."""
+        if not isinstance(X, pd.DataFrame):
+            return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan")
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) (shape="
+                f"{X.shape}) while a minimum of 1 is required by {type(self).__name__}."
+            )
+        numeric = X.select_dtypes("number")
+        if numeric.shape[1] and np.isinf(numeric.to_numpy(dtype=float)).any():
+            raise ValueError("Input X contains infinity; replace it (NaN is fine: it is imputed)")
+        return X
+
+    def _features(self, X: Any) -> np.ndarray:
+        """Validated, preprocessed float32 features for prediction."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+
+    def _predict_output(self, X: Any) -> np.ndarray:
+        """Decoded outputs of the final model for ``X``."""
+        features = self._features(X)
+        return self._decode(predict_output(self.best_model_, features))
+
+    # -- the search ------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> BaseAutoNAS:
+        """Search architectures and hyperparameters on ``(X, y)`` and keep the best network.
+
+        Args:
+            X: Array-like or DataFrame (n_samples, n_features); DataFrames may have categorical
+                and string columns; NaN is imputed.
+            y: Targets.
+
+        Returns:
+            self
+        """
+        started = time.monotonic()
+        self._validate_params()
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
+            )
+        X = self._validate_X(X, reset=True)
+        if X.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples, got 1 sample")
+        y_fit, n_outputs = self._encode_target(y)
+        if len(y_fit) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {len(y_fit)}")
+        space = self.space if self.space is not None else MLPSpace()
+        space.validate()
+        stages = self._stages()
+        metric = self._metric()
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        sampler_seed = None if self.random_state is None else seed
+        device = resolve_device(self.device)
+
+        self.preprocessor_ = make_preprocessor(X).fit(X)
+        X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        stratify = y_fit if self._task == "classification" else None
+        train_idx, val_idx = train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
+        target_dtype = torch.long if y_fit.dtype.kind in "iu" else torch.float32
+        data = TensorData(
+            to_device(X_all[train_idx], device, torch.float32),
+            to_device(y_fit[train_idx], device, target_dtype),
+            to_device(X_all[val_idx], device, torch.float32),
+            to_device(y_fit[val_idx], device, target_dtype),
+        )
+        deadline = started + float(self.time_budget)
+        store = ModelStore(keep=1, maximize=metric.maximize)
+        context = SearchContext(space=space, deadline=deadline, n_jobs=self.n_jobs, seed=sampler_seed)
+        context.objective = TrialObjective(
+            space=space,
+            data=data,
+            y_val=self._metric_target(y_fit[val_idx]),
+            input_shape=(X_all.shape[1],),
+            n_outputs=n_outputs,
+            loss_fn=self._loss(),
+            metric=metric,
+            decode=self._decode,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=seed,
+            deadline=deadline,
+            store=store,
+            context=context,
+        )
+        tracker = self._make_tracker()
+        context.callbacks = [tracker]
+        if self.verbose:
+            context.callbacks.append(ProgressPrinter(metric.name, deadline))
+        with optuna_verbosity(self.verbose):
+            study = optuna.create_study(
+                storage=self.storage,
+                study_name=self.study_name,
+                direction=metric.direction,
+                pruner=make_pruner(self.pruner, self.max_epochs),
+                load_if_exists=self.storage is not None and self.study_name is not None,
+            )
+            if not study.trials:
+                study.enqueue_trial(space.default_params(), user_attrs={"stage": "default"})
+            tracker.start_search(self._search_info(X_all, y_fit, space, stages, metric))
+            try:
+                self._run_stages(study, stages, context)
+                self._finish(study, store)
+                tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
+            except BaseException:
+                tracker.end_search("FAILED")
+                raise
+        tracker.end_search("FINISHED")
+        return self
+
+    def _stages(self) -> list[BaseStage]:
+        """The search strategy: one stage running ``sampler`` for the whole budget."""
+        return [SamplerStage(self.sampler)]
+
+    def _run_stages(self, study: optuna.Study, stages: list[BaseStage], context: SearchContext) -> None:
+        n_before = len(study.trials)
+        for stage in stages:
+            left = None if self.n_trials is None else self.n_trials - (len(study.trials) - n_before)
+            if context.remaining() <= 0 or left == 0:
+                break
+            stage.run(study, context, n_trials=left)
+
+    def _finish(self, study: optuna.Study, store: ModelStore) -> None:
+        """Keep the best trained trial, or raise with the trials' errors if none completed."""
+        ranked = store.ranked()
+        if not ranked:
+            raise RuntimeError(_no_model_message(study))
+        best = ranked[0]
+        self.study_ = study
+        # float64 for prediction: float32 matmuls differ in the last bits between batch sizes,
+        # and a row's prediction must not depend on which other rows it is predicted with.
+        self.best_model_ = best.model.double()
+        self.best_params_ = dict(best.params)
+        self.best_score_ = best.value
+        self.best_trial_number_ = best.number
+
+    def _make_tracker(self) -> BaseTracker:
+        """The MLflow tracker when tracking is asked for, else one that records nothing."""
+        if not (
+            self.mlflow_tracking_uri
+            or self.mlflow_experiment
+            or self.register_model
+            or os.environ.get("MLFLOW_TRACKING_URI")
+        ):
+            return BaseTracker()
+        from automl_nas.tracking import MlflowTracker
+
+        return MlflowTracker(
+            tracking_uri=self.mlflow_tracking_uri,
+            experiment_name=self.mlflow_experiment,
+            registered_model_name=self.register_model,
+            alias="champion",
+        )
+
+    def _search_info(self, X: np.ndarray, y: np.ndarray, space: SearchSpace, stages, metric) -> dict:
+        digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
+        digest.update(np.ascontiguousarray(y).tobytes())
+        return {
+            "estimator": type(self).__name__,
+            "params": self.get_params(deep=False),
+            "dataset": {
+                "n_samples": int(X.shape[0]),
+                "n_features": int(self.n_features_in_),
+                "task": self._task,
+                "fingerprint": digest.hexdigest(),
+            },
+            "metric": metric.name,
+            "space": {name: repr(dist) for name, dist in space.distributions.items()},
+            "stages": [repr(stage) for stage in stages],
+            "time_budget": float(self.time_budget),
+            "versions": {
+                "automl_nas": automl_nas.__version__,
+                "optuna": optuna.__version__,
+                "torch": torch.__version__,
+                "sklearn": sklearn.__version__,
+            },
+        }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+def _no_model_message(study: optuna.Study) -> str:
+    """Why a search produced no model, with the failed trials' errors."""
+    states = Counter(t.state.name for t in study.trials)
+    errors = Counter(
+        t.user_attrs.get("error", "unknown error")
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.FAIL
+    )
+    lines = [f"No trial completed ({dict(states)}); no model was trained."]
+    lines += [f"  {count} trial(s) failed with: {error}" for error, count in errors.most_common(5)]
+    if not errors:
+        lines.append("  Increase time_budget or n_trials.")
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""AutoNASClassifier: joint HPO + NAS for classification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import nn
+
+from automl_nas.estimator._base import BaseAutoNAS
+from automl_nas.training import CLASSIFICATION_METRICS, Metric
+
+
+class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
+    """Classifier whose ``fit`` searches network architecture and training hyperparameters jointly.
+
+    One Optuna study; every trial samples both from ``space`` (default :class:`MLPSpace`),
+    trains with cross-entropy and early stopping, and is scored on a stratified validation split
+    with ``metric`` ("accuracy" by default, "balanced_accuracy" or "log_loss"), reported every
+    epoch to ``pruner``. See :class:`BaseAutoNAS` for the parameters shared with the regressor.
+
+    Parameters:
+        space: The :class:`SearchSpace` (None: ``MLPSpace()``).
+        sampler: Optuna sampler or name ("tpe", "random", "cmaes", "gp", "nsga2", "qmc").
+        pruner: Optuna pruner or name ("median", "hyperband", "successive_halving", "none").
+        time_budget: Seconds for the whole search (> 0).
+        n_trials: Most trials to run (None: until ``time_budget``).
+        max_epochs: Cap on any trial's epochs (the space's ``epochs`` is clipped to it).
+        patience: Epochs without validation improvement before a trial stops early.
+        validation_fraction: Share of rows held out to score, prune and select trials.
+        metric: Validation metric the search optimises.
+        device: "auto" (CUDA when present), "cpu", "cuda" or a ``torch.device``.
+        n_jobs: Trials trained at once, in threads sharing the in-memory study and data.
+        random_state: Seed for split, sampler and network initialisation (same seed, same search
+            with ``n_jobs=1`` and ``n_trials`` as the binding limit).
+        verbose: 0 silent, 1 one line per trial, 2 adds Optuna's own log.
+        storage: Optuna storage URL or object (None: in memory).
+        study_name: Study name in ``storage``; an existing study is resumed.
+        mlflow_tracking_uri, mlflow_experiment, register_model: MLflow tracking (off by default).
+
+    Attributes:
+        classes_: Class labels.
+        study_: The Optuna study of the search.
+        best_params_: Hyperparameters and architecture of the final model.
+        best_score_: Its validation score.
+        best_model_: The trained torch network (CPU, eval mode).
+        preprocessor_: The fitted input transformer.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = AutoNASClassifier(n_trials=2, max_epochs=5, random_state=0).fit(X, y)
+        >>> clf.predict(X[:2]).shape
+        (2,)
+    """
+
+    _task = "classification"
+    _parameter_constraints: dict = {
+        **BaseAutoNAS._parameter_constraints,
+        "metric": [StrOptions(set(CLASSIFICATION_METRICS)), None],
+    }
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2 classes"
+            )
+        return codes.astype(np.int64), len(self.classes_)
+
+    def _metric(self) -> Metric:
+        return CLASSIFICATION_METRICS[self.metric or "accuracy"]
+
+    def _loss(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
+    def _decode(self, output: np.ndarray) -> np.ndarray:
+        return softmax(output.astype(np.float64), axis=1)
+
+    def _metric_target(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._predict_output(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class per row."""
+        check_is_fitted(self)
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -1,0 +1,69 @@
+"""A study's finished trials as (trial, score) pairs: the only memory the samplers rely on.
+
+Both samplers rebuild what they know from the study's storage, so several processes sharing an
+RDB storage see the same history and a restarted process loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+
+def check_single_objective(study: optuna.Study, sampler: str) -> None:
+    """Raise a ``ValueError`` naming the fix when ``study`` has several objectives."""
+    if len(study.directions) > 1:
+        raise ValueError(
+            f"{sampler} supports single-objective studies only, but this study has "
+            f"{len(study.directions)} directions; use optuna.samplers.NSGAIISampler or "
+            "TPESampler for multi-objective search."
+        )
+
+
+def trial_score(trial: FrozenTrial, consider_pruned: bool) -> float | None:
+    """The value a finished trial is judged by, or ``None`` if it gives none.
+
+    A complete trial gives its value. A pruned trial gives its last intermediate value when
+    ``consider_pruned`` is true: under successive halving most trials are pruned, and being
+    stopped early for looking worse than its peers is exactly what a search should learn from.
+    """
+    if trial.state == TrialState.COMPLETE:
+        value = trial.value
+    elif trial.state == TrialState.PRUNED and consider_pruned and trial.intermediate_values:
+        value = trial.intermediate_values[max(trial.intermediate_values)]
+    else:
+        return None
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def finished_trials(
+    study: optuna.Study, consider_pruned: bool
+) -> list[tuple[FrozenTrial, float]]:
+    """Every finished trial with a score, oldest first (by trial number)."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED) if consider_pruned else (TrialState.COMPLETE,)
+    scored = []
+    for trial in study.get_trials(deepcopy=False, states=states):
+        score = trial_score(trial, consider_pruned)
+        if score is not None:
+            scored.append((trial, score))
+    return sorted(scored, key=lambda pair: pair[0].number)
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    """Whether ``value`` is a valid draw of ``dist`` (e.g. after the space was narrowed)."""
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    try:
+        return dist._contains(dist.to_internal_repr(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def in_space(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> bool:
+    """Whether ``params`` sets every parameter of ``space`` to a value inside it."""
+    return all(name in params and contains(dist, params[name]) for name, dist in space.items())

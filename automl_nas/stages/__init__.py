@@ -1,0 +1,6 @@
+"""Search stages: pluggable strategies that propose trials to one shared Optuna study."""
+
+from automl_nas.stages._base import BaseStage, SearchContext, optimize
+from automl_nas.stages._sampler import SAMPLERS, SamplerStage, make_sampler
+
+__all__ = ["SAMPLERS", "BaseStage", "SamplerStage", "SearchContext", "make_sampler", "optimize"]

@@ -1,0 +1,97 @@
+"""A search stage: one way of proposing trials to the shared Optuna study."""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from automl_nas.space import SearchSpace
+
+
+@dataclass
+class SearchContext:
+    """What every stage needs to run trials the same way as every other stage.
+
+    ``objective`` trains, reports and scores one trial; ``deadline`` is the search's end on the
+    ``time.monotonic()`` clock; ``callbacks`` (progress, tracking) see every finished trial.
+    """
+
+    space: SearchSpace
+    deadline: float
+    objective: Callable[[optuna.Trial], float] | None = None
+    n_jobs: int = 1
+    seed: int | None = None
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = ()
+    stage: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class BaseStage(ABC):
+    """Runs a share of a search on the study; subclasses implement :meth:`_run` only.
+
+    Args:
+        n_trials: Trials this stage may start (None: no limit but time).
+        time_share: Fraction of the search's remaining time this stage may use (None: all).
+    """
+
+    #: Short name recorded on every trial this stage proposes (``user_attrs["stage"]``).
+    name = "stage"
+
+    def __init__(self, *, n_trials: int | None = None, time_share: float | None = None) -> None:
+        if n_trials is not None and n_trials < 1:
+            raise ValueError(f"n_trials must be >= 1 or None, got {n_trials}")
+        if time_share is not None and not 0 < time_share <= 1:
+            raise ValueError(f"time_share must be in (0, 1], got {time_share}")
+        self.n_trials = n_trials
+        self.time_share = time_share
+
+    def run(self, study: optuna.Study, context: SearchContext, *, n_trials: int | None) -> None:
+        """Run this stage within its share of the time and at most ``n_trials`` trials."""
+        timeout = context.remaining()
+        if self.time_share is not None:
+            timeout *= self.time_share
+        limits = [n for n in (n_trials, self.n_trials) if n is not None]
+        n_trials = min(limits) if limits else None
+        if timeout <= 0 or n_trials == 0:
+            return
+        context.stage = self.name
+        self._run(study, context, n_trials=n_trials, timeout=timeout)
+
+    @abstractmethod
+    def _run(
+        self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float
+    ) -> None:
+        """Propose and run trials on ``study`` until ``n_trials`` or ``timeout`` seconds."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_trials={self.n_trials}, time_share={self.time_share})"
+
+
+def optimize(
+    study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float
+) -> None:
+    """``study.optimize`` with the context's objective, threads and callbacks.
+
+    Failing trials are caught (recorded as FAIL with their error) so one bad configuration
+    never ends a search; the estimator raises if no trial at all completes.
+    """
+    if timeout <= 0 or (n_trials is not None and n_trials <= 0) or math.isnan(timeout):
+        return
+    study.optimize(
+        context.objective,
+        n_trials=n_trials,
+        timeout=timeout,
+        n_jobs=context.n_jobs,
+        catch=(Exception,),
+        callbacks=list(context.callbacks),
+    )

@@ -1,0 +1,18 @@
+"""Training a sampled network: device handling, metrics and the epoch loop."""
+
+from automl_nas.training._device import amp_dtype, resolve_device, to_device
+from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
+from automl_nas.training._trainer import TensorData, TrainResult, forward_all, train
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "Metric",
+    "TensorData",
+    "TrainResult",
+    "amp_dtype",
+    "forward_all",
+    "resolve_device",
+    "to_device",
+    "train",
+]
