@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 import automl_nas
-from automl_nas.data import make_preprocessor, train_validation_split
+from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, train_validation_split
 from automl_nas.estimator._objective import ModelStore, TrialObjective, predict_output
 from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
 from automl_nas.space import MLPSpace, SearchSpace
@@ -76,6 +76,7 @@ class BaseAutoNAS(BaseEstimator):
         "verbose": ["verbose"],
         "storage": [str, optuna.storages.BaseStorage, None],
         "study_name": [str, None],
+        "image_shape": [tuple, None],
         "mlflow_tracking_uri": [str, None],
         "mlflow_experiment": [str, None],
         "register_model": [str, None],
@@ -99,6 +100,7 @@ class BaseAutoNAS(BaseEstimator):
         verbose: int = 0,
         storage: str | optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
+        image_shape: tuple[int, ...] | None = None,
         mlflow_tracking_uri: str | None = None,
         mlflow_experiment: str | None = None,
         register_model: str | None = None,
@@ -118,6 +120,7 @@ class BaseAutoNAS(BaseEstimator):
         self.verbose = verbose
         self.storage = storage
         self.study_name = study_name
+        self.image_shape = image_shape
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.mlflow_experiment = mlflow_experiment
         self.register_model = register_model
@@ -165,6 +168,7 @@ class BaseAutoNAS(BaseEstimator):
     def _features(self, X: Any) -> np.ndarray:
         """Validated, preprocessed float32 features for prediction."""
         check_is_fitted(self)
+        X, _ = flatten_images(X, self.image_shape_)
         X = self._validate_X(X, reset=False)
         return np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
 
@@ -191,13 +195,14 @@ class BaseAutoNAS(BaseEstimator):
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
             )
+        X, self.image_shape_ = flatten_images(X, self.image_shape)
         X = self._validate_X(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 samples, got 1 sample")
         y_fit, n_outputs = self._encode_target(y)
         if len(y_fit) != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {len(y_fit)}")
-        space = self.space if self.space is not None else MLPSpace()
+        space = self.space if self.space is not None else self._default_space()
         space.validate()
         stages = self._stages()
         metric = self._metric()
@@ -206,7 +211,8 @@ class BaseAutoNAS(BaseEstimator):
         sampler_seed = None if self.random_state is None else seed
         device = resolve_device(self.device)
 
-        self.preprocessor_ = make_preprocessor(X).fit(X)
+        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
+        self.preprocessor_ = preprocessor.fit(X)
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
         stratify = y_fit if self._task == "classification" else None
         train_idx, val_idx = train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
@@ -219,14 +225,24 @@ class BaseAutoNAS(BaseEstimator):
         )
         deadline = started + float(self.time_budget)
         store = ModelStore(keep=1, maximize=metric.maximize)
-        context = SearchContext(space=space, deadline=deadline, n_jobs=self.n_jobs, seed=sampler_seed)
+        context = SearchContext(
+            space=space,
+            deadline=deadline,
+            n_jobs=self.n_jobs,
+            seed=sampler_seed,
+            data=data,
+            loss_fn=self._loss(),
+            input_shape=self.image_shape_ or (X_all.shape[1],),
+            n_outputs=n_outputs,
+            max_epochs=self.max_epochs,
+        )
         context.objective = TrialObjective(
             space=space,
             data=data,
             y_val=self._metric_target(y_fit[val_idx]),
-            input_shape=(X_all.shape[1],),
+            input_shape=context.input_shape,
             n_outputs=n_outputs,
-            loss_fn=self._loss(),
+            loss_fn=context.loss_fn,
             metric=metric,
             decode=self._decode,
             max_epochs=self.max_epochs,
@@ -260,6 +276,10 @@ class BaseAutoNAS(BaseEstimator):
                 raise
         tracker.end_search("FINISHED")
         return self
+
+    def _default_space(self) -> SearchSpace:
+        """The space searched when ``space`` is None."""
+        return MLPSpace()
 
     def _stages(self) -> list[BaseStage]:
         """The search strategy: one stage running ``sampler`` for the whole budget."""

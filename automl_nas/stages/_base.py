@@ -6,12 +6,13 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import optuna
+from torch import nn
 
 from automl_nas.space import SearchSpace
+from automl_nas.training import TensorData
 
 
 @dataclass
@@ -20,6 +21,8 @@ class SearchContext:
 
     ``objective`` trains, reports and scores one trial; ``deadline`` is the search's end on the
     ``time.monotonic()`` clock; ``callbacks`` (progress, tracking) see every finished trial.
+    Stages that train something of their own (DARTS' supernet) use ``data`` (train/validation
+    tensors on the training device), ``loss_fn``, ``input_shape`` and ``n_outputs``.
     """
 
     space: SearchSpace
@@ -29,7 +32,11 @@ class SearchContext:
     seed: int | None = None
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = ()
     stage: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+    data: TensorData | None = None
+    loss_fn: nn.Module | None = None
+    input_shape: tuple[int, ...] = ()
+    n_outputs: int = 0
+    max_epochs: int = 1
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

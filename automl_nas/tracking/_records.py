@@ -1,0 +1,225 @@
+"""Pure functions that turn a search's facts into MLflow run records (no MLflow import).
+
+Kept apart from the tracker so the mapping (trial state -> run status, history -> metrics with
+steps, MLflow's size limits) is testable without a tracking store.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+#: MLflow run status of each finished Optuna trial state.
+RUN_STATUS: dict[TrialState, str] = {
+    TrialState.COMPLETE: "FINISHED",
+    TrialState.PRUNED: "KILLED",
+    TrialState.FAIL: "FAILED",
+}
+
+# MLflow 3 limits (mlflow/utils/validation.py): what one log_batch call and one value may hold.
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+MAX_KEY = 250
+
+TAG_PREFIX = "automl_nas."
+
+
+@dataclass
+class RunRecord:
+    """Everything one MLflow run receives: written with one create, batched logs, one end."""
+
+    run_name: str
+    start_ms: int
+    end_ms: int
+    status: str
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def to_ms(moment: datetime | None, default_ms: int) -> int:
+    """Milliseconds since the epoch of ``moment`` (naive datetimes are local time, as Optuna's)."""
+    if moment is None:
+        return default_ms
+    return int(moment.timestamp() * 1000)
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
+def clip(text: Any, limit: int) -> str:
+    """``str(text)`` cut to ``limit`` characters, marking the cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 15] + "...[truncated]"
+
+
+def metric_key(name: Any) -> str:
+    """A metric or param name MLflow accepts (alphanumerics, ``_ - . / :`` and spaces)."""
+    return re.sub(r"[^\w\-./: ]", "_", str(name))[:MAX_KEY] or "_"
+
+
+def as_float(value: Any) -> float | None:
+    """``value`` as a float, or None when it is not a real number (None, str, bool)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]) -> RunRecord:
+    """The child run of one finished trial.
+
+    Args:
+        trial: A finished trial (COMPLETE, PRUNED or FAIL) as Optuna passes it to callbacks.
+        objective_names: One name per objective (``study.metric_names`` or ``value``/``value_i``).
+
+    Returns:
+        Its run: params are the sampled values; metrics are the per-epoch history (``step`` is the
+        epoch), the objective value(s), duration, training time and parameter count; tags are the
+        trial state, number, stage and, for a failed trial, its error.
+
+    Example:
+        >>> import optuna
+        >>> t = optuna.trial.create_trial(
+        ...     params={"lr": 0.01}, distributions={"lr": optuna.distributions.FloatDistribution(1e-3, 1.0)},
+        ...     value=0.9, user_attrs={"stage": "tpe", "history": [{"epoch": 0, "val_score": 0.9}]})
+        >>> rec = trial_record(t, ["value"])
+        >>> rec.status, rec.params["lr"], rec.metrics[0][0]
+        ('FINISHED', '0.01', 'val_score')
+    """
+    end_ms = to_ms(trial.datetime_complete, now_ms())
+    start_ms = min(to_ms(trial.datetime_start, end_ms), end_ms)
+    attrs = trial.user_attrs
+    status = RUN_STATUS.get(trial.state, "FINISHED")
+    metrics: list[tuple[str, float, int, int]] = []
+
+    history = attrs.get("history") or []
+    for i, row in enumerate(history if isinstance(history, list) else []):
+        if not isinstance(row, Mapping):
+            continue
+        step = int(row.get("epoch", i))
+        for key, value in row.items():
+            number = as_float(value)
+            if key != "epoch" and number is not None:
+                metrics.append((metric_key(key), number, end_ms, step))
+    if not history:
+        # No per-epoch history: the reported intermediate values are what pruning saw.
+        for step, value in sorted(trial.intermediate_values.items()):
+            number = as_float(value)
+            if number is not None:
+                metrics.append(("intermediate_value", number, end_ms, int(step)))
+
+    for name, value in zip(objective_names, trial.values or ()):
+        number = as_float(value)
+        if number is not None:
+            metrics.append((metric_key(name), number, end_ms, 0))
+    metrics.append(("duration_s", (end_ms - start_ms) / 1000.0, end_ms, 0))
+    for key in ("train_seconds", "n_params"):
+        number = as_float(attrs.get(key))
+        if number is not None:
+            metrics.append((key, number, end_ms, 0))
+
+    tags = {
+        TAG_PREFIX + "state": trial.state.name,
+        TAG_PREFIX + "trial_number": str(trial.number),
+        TAG_PREFIX + "stage": clip(attrs.get("stage", "unknown"), MAX_TAG_VALUE),
+    }
+    if "error" in attrs:
+        tags[TAG_PREFIX + "error"] = clip(attrs["error"], MAX_TAG_VALUE)
+    params = {metric_key(k): clip(v, MAX_PARAM_VALUE) for k, v in trial.params.items()}
+    return RunRecord(
+        run_name=f"trial-{trial.number:04d}",
+        start_ms=start_ms,
+        end_ms=end_ms,
+        status=status,
+        params=params,
+        metrics=metrics,
+        tags=tags,
+    )
+
+
+def search_params(info: Mapping[str, Any]) -> dict[str, str]:
+    """The parent run's params: estimator params, dataset shape, space, stages and budget."""
+    params: dict[str, str] = {}
+    for key, value in (info.get("params") or {}).items():
+        params[metric_key(key)] = clip(value, MAX_PARAM_VALUE)
+    for key, value in (info.get("dataset") or {}).items():
+        params[metric_key(f"dataset.{key}")] = clip(value, MAX_PARAM_VALUE)
+    for key, value in (info.get("space") or {}).items():
+        params[metric_key(f"space.{key}")] = clip(value, MAX_PARAM_VALUE)
+    if "stages" in info:
+        params["stages"] = clip(", ".join(map(str, info["stages"])), MAX_PARAM_VALUE)
+    if "time_budget" in info:
+        params["time_budget"] = clip(info["time_budget"], MAX_PARAM_VALUE)
+    return params
+
+
+def search_tags(info: Mapping[str, Any]) -> dict[str, str]:
+    """The parent run's tags: estimator, task, dataset fingerprint and library versions."""
+    dataset = info.get("dataset") or {}
+    tags = {TAG_PREFIX + "role": "search"}
+    if "estimator" in info:
+        tags[TAG_PREFIX + "estimator"] = clip(info["estimator"], MAX_TAG_VALUE)
+    for key in ("fingerprint", "task"):
+        if key in dataset:
+            tags[TAG_PREFIX + key] = clip(dataset[key], MAX_TAG_VALUE)
+    for lib, version in (info.get("versions") or {}).items():
+        tags[TAG_PREFIX + f"version.{lib}"] = clip(version, MAX_TAG_VALUE)
+    return tags
+
+
+def batches(
+    metrics: Sequence[tuple[str, float, int, int]],
+    params: Mapping[str, str],
+    tags: Mapping[str, str],
+) -> Iterator[tuple[list[tuple[str, float, int, int]], list[tuple[str, str]], list[tuple[str, str]]]]:
+    """Split one run's records into ``log_batch`` calls within MLflow's per-call limits.
+
+    Almost every trial fits in one call; a space with more than 100 params or a very long
+    history spills into more.
+
+    Example:
+        >>> [len(p) for _, p, _ in batches([], {str(i): "x" for i in range(250)}, {})]
+        [100, 100, 50]
+    """
+    param_items, tag_items, metric_items = list(params.items()), list(tags.items()), list(metrics)
+    while param_items or tag_items or metric_items:
+        p, param_items = param_items[:MAX_PARAMS_PER_BATCH], param_items[MAX_PARAMS_PER_BATCH:]
+        t, tag_items = tag_items[:MAX_TAGS_PER_BATCH], tag_items[MAX_TAGS_PER_BATCH:]
+        room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(p) - len(t))
+        m, metric_items = metric_items[:room], metric_items[room:]
+        yield m, p, t
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """Metric names of the study's objectives: its ``metric_names``, else ``value``/``value_i``."""
+    names = study.metric_names
+    if names:
+        return [metric_key(n) for n in names]
+    n = len(study.directions)
+    return ["value"] if n == 1 else [f"value_{i}" for i in range(n)]
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with any password hidden, fit for error messages."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", uri)
+
+
+def is_finite(value: float | None) -> bool:
+    """Whether ``value`` is a real, finite number."""
+    return value is not None and math.isfinite(value)
