@@ -26,7 +26,7 @@ from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, trai
 from automl_nas.estimator._objective import ModelStore, TrialObjective, predict_output
 from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
 from automl_nas.space import MLPSpace, SearchSpace
-from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext
+from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker
 from automl_nas.training import Metric, TensorData, resolve_device, to_device
 
@@ -64,6 +64,7 @@ class BaseAutoNAS(BaseEstimator):
     _parameter_constraints: dict = {
         "space": [SearchSpace, None],
         "sampler": [StrOptions(set(SAMPLERS)), optuna.samplers.BaseSampler],
+        "stages": [list, None],
         "pruner": [StrOptions(set(PRUNERS)), optuna.pruners.BasePruner, None],
         "time_budget": [Interval(Real, 0, None, closed="neither")],
         "n_trials": [Interval(Integral, 1, None, closed="left"), None],
@@ -87,6 +88,7 @@ class BaseAutoNAS(BaseEstimator):
         *,
         space: SearchSpace | None = None,
         sampler: str | optuna.samplers.BaseSampler = "tpe",
+        stages: list[str | BaseStage] | None = None,
         pruner: str | optuna.pruners.BasePruner | None = "median",
         time_budget: float = 60.0,
         n_trials: int | None = None,
@@ -107,6 +109,7 @@ class BaseAutoNAS(BaseEstimator):
     ) -> None:
         self.space = space
         self.sampler = sampler
+        self.stages = stages
         self.pruner = pruner
         self.time_budget = time_budget
         self.n_trials = n_trials
@@ -282,16 +285,21 @@ class BaseAutoNAS(BaseEstimator):
         return MLPSpace()
 
     def _stages(self) -> list[BaseStage]:
-        """The search strategy: one stage running ``sampler`` for the whole budget."""
-        return [SamplerStage(self.sampler)]
+        """The search strategy: ``stages`` in order, or one stage running ``sampler``."""
+        if self.stages is None:
+            return [SamplerStage(self.sampler)]
+        if not self.stages:
+            raise ValueError("stages must name at least one stage, e.g. ['tpe']")
+        return [make_stage(stage) for stage in self.stages]
 
     def _run_stages(self, study: optuna.Study, stages: list[BaseStage], context: SearchContext) -> None:
+        """Each stage in turn; one without a ``time_share`` gets an equal part of what is left."""
         n_before = len(study.trials)
-        for stage in stages:
+        for i, stage in enumerate(stages):
             left = None if self.n_trials is None else self.n_trials - (len(study.trials) - n_before)
             if context.remaining() <= 0 or left == 0:
                 break
-            stage.run(study, context, n_trials=left)
+            stage.run(study, context, n_trials=left, default_share=1.0 / (len(stages) - i))
 
     def _finish(self, study: optuna.Study, store: ModelStore) -> None:
         """Keep the best trained trial, or raise with the trials' errors if none completed."""

@@ -27,6 +27,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     Parameters:
         space: The :class:`SearchSpace` (None: ``MLPSpace()``).
         sampler: Optuna sampler or name ("tpe", "random", "cmaes", "gp", "nsga2", "qmc").
+        stages: Search stages run in order on the one study, names ("tpe", "random", "darts",
+            ...) or :class:`BaseStage` objects with their own ``n_trials``/``time_share``; a stage
+            without a share gets an equal part of the remaining time. None: ``[sampler]``.
         pruner: Optuna pruner or name ("median", "hyperband", "successive_halving", "none").
         time_budget: Seconds for the whole search (> 0).
         n_trials: Most trials to run (None: until ``time_budget``).

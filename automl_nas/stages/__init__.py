@@ -1,6 +1,17 @@
 """Search stages: pluggable strategies that propose trials to one shared Optuna study."""
 
 from automl_nas.stages._base import BaseStage, SearchContext, optimize
+from automl_nas.stages._registry import STAGES, make_stage, stage_names
 from automl_nas.stages._sampler import SAMPLERS, SamplerStage, make_sampler
 
-__all__ = ["SAMPLERS", "BaseStage", "SamplerStage", "SearchContext", "make_sampler", "optimize"]
+__all__ = [
+    "SAMPLERS",
+    "STAGES",
+    "BaseStage",
+    "SamplerStage",
+    "SearchContext",
+    "make_sampler",
+    "make_stage",
+    "optimize",
+    "stage_names",
+]

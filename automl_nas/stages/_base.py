@@ -62,11 +62,20 @@ class BaseStage(ABC):
         self.n_trials = n_trials
         self.time_share = time_share
 
-    def run(self, study: optuna.Study, context: SearchContext, *, n_trials: int | None) -> None:
-        """Run this stage within its share of the time and at most ``n_trials`` trials."""
-        timeout = context.remaining()
-        if self.time_share is not None:
-            timeout *= self.time_share
+    def run(
+        self,
+        study: optuna.Study,
+        context: SearchContext,
+        *,
+        n_trials: int | None,
+        default_share: float = 1.0,
+    ) -> None:
+        """Run within ``time_share`` (else ``default_share``) of the remaining time.
+
+        At most ``n_trials`` trials (the search's remaining count) and this stage's own limit.
+        """
+        share = self.time_share if self.time_share is not None else default_share
+        timeout = context.remaining() * share
         limits = [n for n in (n_trials, self.n_trials) if n is not None]
         n_trials = min(limits) if limits else None
         if timeout <= 0 or n_trials == 0:
