@@ -20,9 +20,7 @@ from automl_nas.samplers._scale import NumericDistribution, from_unit, to_unit
 MUTATION_SCALE = 0.2
 
 
-def _tournament(
-    values: Sequence[float], k: int, rng: np.random.Generator, maximize: bool
-) -> int:
+def _tournament(values: Sequence[float], k: int, rng: np.random.Generator, maximize: bool) -> int:
     """Index of the best of ``k`` members drawn without replacement from ``values``.
 
     Small ``k`` keeps selection pressure low and the search diverse; ``k = len(values)`` is
@@ -34,7 +32,7 @@ def _tournament(
 
 
 def _mutate_numeric(
-    dist: NumericDistribution, value: float | int, rng: np.random.Generator
+    dist: NumericDistribution, value: float, rng: np.random.Generator
 ) -> float | int:
     """A Gaussian step from ``value`` in (log-)space, clipped to the bounds, never ``value``.
 
@@ -202,6 +200,4 @@ class RegularizedEvolutionSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         """Parameters outside the evolved space (and warm-up trials) are drawn at random."""
-        return self._random_sampler.sample_independent(
-            study, trial, param_name, param_distribution
-        )
+        return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)

@@ -41,9 +41,7 @@ def trial_score(trial: FrozenTrial, consider_pruned: bool) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def finished_trials(
-    study: optuna.Study, consider_pruned: bool
-) -> list[tuple[FrozenTrial, float]]:
+def finished_trials(study: optuna.Study, consider_pruned: bool) -> list[tuple[FrozenTrial, float]]:
     """Every finished trial with a score, oldest first (by trial number)."""
     states = (TrialState.COMPLETE, TrialState.PRUNED) if consider_pruned else (TrialState.COMPLETE,)
     scored = []

@@ -29,7 +29,7 @@ def _exact_values(dist: BaseDistribution, n_bins: int) -> tuple[Any, ...] | None
         return tuple(dist.choices)
     if dist.step is None:
         return None
-    n_values = int(round((dist.high - dist.low) / dist.step)) + 1
+    n_values = round((dist.high - dist.low) / dist.step) + 1
     if n_values > n_bins:
         return None
     return tuple(from_unit(dist, to_unit(dist, dist.low + i * dist.step)) for i in range(n_values))
@@ -203,9 +203,7 @@ class ReinforceSampler(BaseSampler):
                 logits = [decision.logits for decision in self._decisions.values()]
                 self._optimizer = torch.optim.Adam(logits, lr=self._lr)
             self._catch_up(study)
-            return {
-                name: self._decisions[name].sample(self._generator) for name in search_space
-            }
+            return {name: self._decisions[name].sample(self._generator) for name in search_space}
 
     def sample_independent(
         self,
@@ -215,9 +213,7 @@ class ReinforceSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         """Parameters outside the learned space are drawn at random."""
-        return self._random_sampler.sample_independent(
-            study, trial, param_name, param_distribution
-        )
+        return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
 
     def _catch_up(self, study: optuna.Study) -> None:
         """Take one policy-gradient step per finished trial not learned from yet."""
