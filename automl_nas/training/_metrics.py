@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import metrics
+from sklearn import config_context, metrics
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class Metric:
         return "maximize" if self.maximize else "minimize"
 
     def __call__(self, y_true: np.ndarray, output: np.ndarray) -> float:
-        return float(self.fn(y_true, output))
+        # Scored after every epoch of every trial: skip sklearn's per-call argument validation.
+        with config_context(skip_parameter_validation=True, assume_finite=True):
+            return float(self.fn(y_true, output))
 
 
 def _accuracy(y: np.ndarray, proba: np.ndarray) -> float:

@@ -1,0 +1,95 @@
+"""The joint search itself: one study, both kinds of parameters, pruning, determinism, threads."""
+
+import time
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.model_selection import train_test_split
+
+from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
+
+HPARAMS = {"lr", "weight_decay", "batch_size", "optimizer", "dropout", "epochs"}
+ARCH = {"n_layers", "units_0", "activation", "norm", "skip"}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+def test_trials_hold_hyperparameters_and_architecture(digits):
+    Xtr, Xte, ytr, yte = digits
+    clf = AutoNASClassifier(n_trials=4, max_epochs=4, random_state=0).fit(Xtr, ytr)
+    frame = clf.study_.trials_dataframe()
+    keys = {c.removeprefix("params_") for c in frame.columns if c.startswith("params_")}
+    assert HPARAMS <= keys and ARCH <= keys
+    assert set(frame["user_attrs_stage"]) == {"default", "tpe"}
+    assert clf.score(Xte, yte) > 0.8
+
+
+@pytest.mark.parametrize("pruner", ["median", optuna.pruners.HyperbandPruner(min_resource=1, max_resource=8)])
+def test_thirty_trials_some_pruned_with_epoch_values(pruner):
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:300], y[:300]
+    space = MLPSpace(max_layers=2, max_units=64)
+    clf = AutoNASClassifier(
+        space=space, pruner=pruner, n_trials=30, max_epochs=8, time_budget=300, random_state=0
+    ).fit(X, y)
+    trials = clf.study_.trials
+    assert len(trials) == 30
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, "no trial was pruned"
+    for trial in pruned:
+        assert trial.intermediate_values and max(trial.intermediate_values) < 8
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert all(len(t.user_attrs["history"]) == len(t.intermediate_values) for t in complete)
+
+
+def test_same_seed_same_trials_and_predictions(digits):
+    Xtr, Xte, ytr, _ = digits
+    runs = [
+        AutoNASClassifier(n_trials=4, max_epochs=3, random_state=7).fit(Xtr[:500], ytr[:500])
+        for _ in range(2)
+    ]
+    params = [[t.params for t in r.study_.trials] for r in runs]
+    assert params[0] == params[1]
+    np.testing.assert_array_equal(runs[0].predict_proba(Xte), runs[1].predict_proba(Xte))
+    other = AutoNASClassifier(n_trials=4, max_epochs=3, random_state=8).fit(Xtr[:500], ytr[:500])
+    assert [t.params for t in other.study_.trials][1:] != params[0][1:]
+
+
+def test_parallel_trials_in_threads(digits):
+    Xtr, Xte, ytr, yte = digits
+    clf = AutoNASClassifier(n_trials=6, max_epochs=3, n_jobs=2, random_state=0).fit(Xtr, ytr)
+    states = [t.state for t in clf.study_.trials]
+    assert len(states) == 6 and optuna.trial.TrialState.FAIL not in states
+    assert clf.score(Xte, yte) > 0.8
+
+
+def test_time_budget_holds_when_one_trial_is_long():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 40))
+    y = (X[:, :5].sum(1) > 0).astype(int)
+    # The default first trial (2 x 256 units, up to 500 epochs) alone would take minutes.
+    space = MLPSpace().replace(epochs=500, batch_size=32)
+    budget = 6.0
+    start = time.monotonic()
+    clf = AutoNASClassifier(space=space, time_budget=budget, max_epochs=500, patience=500, random_state=0)
+    clf.fit(X, y)
+    elapsed = time.monotonic() - start
+    assert elapsed < budget * 1.05 + 1.0, f"fit took {elapsed:.2f}s for a {budget}s budget"
+    assert clf.study_.trials[0].user_attrs["stopped_by"] == "time_budget"
+    assert clf.score(X, y) > 0.6
+
+
+def test_regressor_multioutput_and_original_units():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    Y = np.c_[1000 * X[:, 0] + 5000, -X[:, 1]]
+    reg = AutoNASRegressor(n_trials=3, max_epochs=30, random_state=0).fit(X, Y)
+    assert reg.predict(X).shape == (300, 2)
+    assert reg.score(X, Y) > 0.8
+    assert abs(reg.predict(X)[:, 0].mean() - 5000) < 300
