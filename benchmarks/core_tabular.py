@@ -1,0 +1,98 @@
+"""Issue 2's quality bar: a fixed CPU budget on digits, breast_cancer and diabetes.
+
+Usage: python benchmarks/core_tabular.py [--time-budget 60] [--device auto] [--out FILE.csv]
+
+Each dataset gets a stratified (classification) 75/25 split with random_state=0 and one search of
+``--time-budget`` seconds; the script prints test score, trials by state, wall time and the mean
+seconds per training epoch, and appends one CSV row per dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.model_selection import train_test_split
+
+from automl_nas import AutoNASClassifier, AutoNASRegressor
+
+DATASETS = {
+    "digits": (load_digits, AutoNASClassifier, 0.975),
+    "breast_cancer": (load_breast_cancer, AutoNASClassifier, 0.96),
+    "diabetes": (load_diabetes, AutoNASRegressor, 0.42),
+}
+
+
+def seconds_per_epoch(study: optuna.Study) -> float:
+    """Mean training seconds per epoch over finished trials."""
+    secs, epochs = 0.0, 0
+    for t in study.trials:
+        if "history" in t.user_attrs and t.user_attrs["history"]:
+            secs += t.user_attrs["train_seconds"]
+            epochs += len(t.user_attrs["history"])
+    return secs / max(epochs, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-budget", type=float, default=60.0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
+    args = parser.parse_args()
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    machine = torch.cuda.get_device_name() if device.type == "cuda" else (
+        f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU")
+    rows = []
+    for name in args.datasets:
+        load, Estimator, target = DATASETS[name]
+        X, y = load(return_X_y=True)
+        stratify = y if Estimator is AutoNASClassifier else None
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=stratify, random_state=0)
+        est = Estimator(time_budget=args.time_budget, random_state=0, device=args.device)
+        start = time.monotonic()
+        est.fit(X_tr, y_tr)
+        wall = time.monotonic() - start
+        states = [t.state.name for t in est.study_.trials]
+        row = {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine,
+            "device": device.type,
+            "dataset": name,
+            "metric": "accuracy" if stratify is not None else "r2",
+            "test_score": round(est.score(X_te, y_te), 4),
+            "target": target,
+            "time_budget_s": args.time_budget,
+            "fit_wall_s": round(wall, 2),
+            "trials": len(states),
+            "complete": states.count("COMPLETE"),
+            "pruned": states.count("PRUNED"),
+            "failed": states.count("FAIL"),
+            "s_per_epoch": round(seconds_per_epoch(est.study_), 4),
+        }
+        print(row, flush=True)
+        rows.append(row)
+    out = Path(args.out)
+    new = not out.exists()
+    with out.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    print(f"appended {len(rows)} rows to {out}")
+    if any(r["test_score"] < r["target"] for r in rows):
+        print("BELOW TARGET:", [r["dataset"] for r in rows if r["test_score"] < r["target"]])
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
