@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
 from abc import abstractmethod
 from collections import Counter
 from numbers import Integral, Real
@@ -23,7 +24,8 @@ from torch import nn
 
 import automl_nas
 from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, train_validation_split
-from automl_nas.estimator._objective import ModelStore, TrialObjective, predict_output
+from automl_nas.ensemble import EnsembleModel, greedy_ensemble
+from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
 from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
 from automl_nas.space import MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
@@ -56,9 +58,19 @@ class BaseAutoNAS(BaseEstimator):
     or ``n_trials`` trials, whichever comes first; a trial still running at the deadline stops
     mid-epoch and keeps its best weights, so ``fit`` returns on time.
 
-    The final model is the best trial's network as it was trained in the search (on the training
-    part of the split, weights of its best validation epoch): it is kept, not refitted, so no
-    time is spent after the budget.
+    The final model is an ensemble (Caruana et al., 2004): the ``ensemble_candidates`` best
+    completed trials keep their networks and validation outputs, and ``ensemble_size`` rounds of
+    greedy selection with replacement pick the weighted average of their decoded outputs
+    (probabilities, or predictions in the target's units) that scores best on the validation
+    split with ``metric``. ``ensemble_size=1`` is the single best trial. Selection runs after
+    the search: ``ensemble_size x ensemble_candidates`` metric evaluations on the validation
+    split. The members are the networks as trained in the search (training part of the split,
+    weights of their best validation epoch) unless ``refit``.
+
+    Memory: the candidates' validation outputs stay in memory (candidates x validation rows x
+    outputs x 8 bytes); their networks too, up to 512 MiB in total, beyond which the worst
+    ranked are written to a temporary directory (under ``TMPDIR``), deleted at the end of
+    ``fit``. After ``fit`` only the selected members remain.
     """
 
     _parameter_constraints: dict = {
@@ -81,6 +93,9 @@ class BaseAutoNAS(BaseEstimator):
         "mlflow_tracking_uri": [str, None],
         "mlflow_experiment": [str, None],
         "register_model": [str, None],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "ensemble_candidates": [Interval(Integral, 1, None, closed="left")],
+        "refit": ["boolean"],
     }
 
     def __init__(
@@ -106,6 +121,9 @@ class BaseAutoNAS(BaseEstimator):
         mlflow_tracking_uri: str | None = None,
         mlflow_experiment: str | None = None,
         register_model: str | None = None,
+        ensemble_size: int = 20,
+        ensemble_candidates: int = 10,
+        refit: bool = False,
     ) -> None:
         self.space = space
         self.sampler = sampler
@@ -127,6 +145,9 @@ class BaseAutoNAS(BaseEstimator):
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.mlflow_experiment = mlflow_experiment
         self.register_model = register_model
+        self.ensemble_size = ensemble_size
+        self.ensemble_candidates = ensemble_candidates
+        self.refit = refit
 
     # -- task-specific hooks ---------------------------------------------------------------
     #: "classification" or "regression"; classification splits are stratified.
@@ -177,8 +198,39 @@ class BaseAutoNAS(BaseEstimator):
 
     def _predict_output(self, X: Any) -> np.ndarray:
         """Decoded outputs of the final model for ``X``."""
-        features = self._features(X)
-        return self._decode(predict_output(self.best_model_, features))
+        return self.ensemble_.predict_output(self._features(X))
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every trial of the search (pruned and failed too), best validation score first.
+
+        Columns: ``trial`` (number), ``stage``, ``state``, ``score`` (validation ``metric``;
+        NaN unless COMPLETE), ``ensemble_weight`` (0 outside the ensemble), ``train_seconds``,
+        ``n_params``, ``best_epoch``, then one column per searched parameter (architecture and
+        training; a name clashing with the columns before gets a ``param_`` prefix). NaN where a
+        trial has no value, e.g. a trial that failed before training.
+        """
+        check_is_fitted(self)
+        rows = []
+        for trial in self.study_.trials:
+            attrs = trial.user_attrs
+            complete = trial.state == optuna.trial.TrialState.COMPLETE
+            row = {
+                "trial": trial.number,
+                "stage": attrs.get("stage"),
+                "state": trial.state.name,
+                "score": trial.value if complete else np.nan,
+                "ensemble_weight": self.ensemble_weights_.get(trial.number, 0.0),
+                "train_seconds": attrs.get("train_seconds", np.nan),
+                "n_params": attrs.get("n_params", np.nan),
+                "best_epoch": attrs.get("best_epoch", np.nan),
+            }
+            row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
+            rows.append(row)
+        ascending = self.study_.direction == optuna.study.StudyDirection.MINIMIZE
+        board = pd.DataFrame(rows)
+        return board.sort_values(
+            ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
+        ).reset_index(drop=True)
 
     # -- the search ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> BaseAutoNAS:
@@ -227,7 +279,8 @@ class BaseAutoNAS(BaseEstimator):
             to_device(y_fit[val_idx], device, target_dtype),
         )
         deadline = started + float(self.time_budget)
-        store = ModelStore(keep=1, maximize=metric.maximize)
+        keep = 1 if self.ensemble_size == 1 else self.ensemble_candidates
+        store = ModelStore(keep=keep, maximize=metric.maximize)
         context = SearchContext(
             space=space,
             deadline=deadline,
@@ -272,7 +325,7 @@ class BaseAutoNAS(BaseEstimator):
             tracker.start_search(self._search_info(X_all, y_fit, space, stages, metric))
             try:
                 self._run_stages(study, stages, context)
-                self._finish(study, store)
+                self._finish(study, store, context.objective)
                 tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
             except BaseException:
                 tracker.end_search("FAILED")
@@ -301,19 +354,72 @@ class BaseAutoNAS(BaseEstimator):
                 break
             stage.run(study, context, n_trials=left, default_share=1.0 / (len(stages) - i))
 
-    def _finish(self, study: optuna.Study, store: ModelStore) -> None:
-        """Keep the best trained trial, or raise with the trials' errors if none completed."""
+    def _finish(self, study: optuna.Study, store: ModelStore, objective: TrialObjective) -> None:
+        """Select the ensemble from the kept trials (refitted if asked) and the best trial.
+
+        Raises with the trials' errors if none completed.
+        """
         ranked = store.ranked()
         if not ranked:
             raise RuntimeError(_no_model_message(study))
         best = ranked[0]
         self.study_ = study
+        weights = greedy_ensemble(
+            [entry.val_output for entry in ranked], objective.y_val, objective.metric,
+            self.ensemble_size,
+        )
+        chosen = [(entry, w) for entry, w in zip(ranked, weights) if w > 0]
+        members = [entry.load_model() for entry, _ in chosen]
+        self.refitted_ = []
+        if self.refit:
+            members = self._refit_members([entry for entry, _ in chosen], members, objective)
         # float64 for prediction: float32 matmuls differ in the last bits between batch sizes,
         # and a row's prediction must not depend on which other rows it is predicted with.
-        self.best_model_ = best.model.double()
+        self.ensemble_ = EnsembleModel(
+            [member.double() for member in members],
+            [w for _, w in chosen],
+            decode=self._decode,
+            numbers=[entry.number for entry, _ in chosen],
+        )
+        self.ensemble_weights_ = {entry.number: float(w) for entry, w in chosen}
+        self.best_model_ = best.load_model().double()
         self.best_params_ = dict(best.params)
         self.best_score_ = best.value
         self.best_trial_number_ = best.number
+
+    def _refit_members(
+        self, entries: list[TrialModel], members: list[nn.Module], objective: TrialObjective
+    ) -> list[nn.Module]:
+        """Members retrained on train + validation; one that misses the deadline keeps its own.
+
+        The refit deadline is ``time_budget`` seconds after the search ended.
+        """
+        deadline = time.monotonic() + float(self.time_budget)
+        data = objective.data
+        full = TensorData(
+            torch.cat([data.X_train, data.X_val]), torch.cat([data.y_train, data.y_val]),
+            data.X_val, data.y_val,
+        )
+        refitted = []
+        for entry, member in zip(entries, members):
+            try:
+                model = objective.refit(entry, full, deadline)
+            except Exception as exc:  # a refit that diverges must not lose the searched model
+                model, reason = None, f"failed ({type(exc).__name__}: {exc})"
+            else:
+                reason = f"passed the refit deadline ({self.time_budget}s after the search)"
+            if model is None:
+                warnings.warn(
+                    f"Refit of trial {entry.number} {reason}; the ensemble keeps its network "
+                    "trained in the search. Raise time_budget, or set refit=False.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                refitted.append(member)
+            else:
+                self.refitted_.append(entry.number)
+                refitted.append(model)
+        return refitted
 
     def _make_tracker(self) -> BaseTracker:
         """The MLflow tracker when tracking is asked for, else one that records nothing."""

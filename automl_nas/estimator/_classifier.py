@@ -45,13 +45,24 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         storage: Optuna storage URL or object (None: in memory).
         study_name: Study name in ``storage``; an existing study is resumed.
         mlflow_tracking_uri, mlflow_experiment, register_model: MLflow tracking (off by default).
+        ensemble_size: Rounds of greedy ensemble selection with replacement on the validation
+            split (1: the single best trial is the final model).
+        ensemble_candidates: How many of the best completed trials keep their networks and
+            validation outputs for the selection.
+        refit: Retrain each selected member on train + validation with its own params for its
+            best epoch count, after the search; this may take up to another ``time_budget``
+            seconds, and a member not done by then keeps its search-trained network (warning).
 
     Attributes:
         classes_: Class labels.
         study_: The Optuna study of the search.
-        best_params_: Hyperparameters and architecture of the final model.
+        ensemble_: The final model (:class:`~automl_nas.ensemble.EnsembleModel`, float64 CPU
+            networks) that ``predict`` and ``predict_proba`` use.
+        ensemble_weights_: Trial number -> weight of each ensemble member (weights sum to 1).
+        refitted_: Trial numbers of the members refitted on train + validation.
+        best_params_: Hyperparameters and architecture of the best single trial.
         best_score_: Its validation score.
-        best_model_: The trained torch network (CPU, eval mode).
+        best_model_: Its network as trained in the search (CPU, eval mode, never refitted).
         preprocessor_: The fitted input transformer.
 
     Example:

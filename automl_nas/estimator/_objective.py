@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,26 +22,62 @@ from automl_nas.space import SearchSpace
 from automl_nas.training import Metric, TensorData, forward_all, train
 
 
+#: Bytes of kept networks a :class:`ModelStore` holds in memory before it spills to disk.
+MODEL_MEMORY_LIMIT = 512 * 2**20
+
+
 @dataclass
 class TrialModel:
-    """A trained trial: its network (CPU, eval mode), params and held-out outputs."""
+    """A trained trial: its network (CPU, eval mode), params and held-out outputs.
+
+    ``model`` is None once the store has spilled the network to the file ``path``: read it with
+    :meth:`load_model`.
+    """
 
     number: int
     value: float
     params: dict[str, Any]
-    model: nn.Module
+    model: nn.Module | None
     val_output: np.ndarray
     n_params: int
+    best_epoch: int = 0
+    path: str | None = None
+
+    def load_model(self) -> nn.Module:
+        """The network, read back from disk if it was spilled."""
+        if self.model is not None:
+            return self.model
+        # weights_only=False: a whole module object, written by this process's own store.
+        return torch.load(self.path, weights_only=False)
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Memory held by a network's parameters and buffers."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 class ModelStore:
-    """The ``keep`` best trained trials of a search, safe to fill from several threads."""
+    """The ``keep`` best trained trials of a search, safe to fill from several threads.
 
-    def __init__(self, keep: int, maximize: bool) -> None:
+    Held-out outputs always stay in memory (ensemble selection reads them all). Networks stay
+    in memory up to ``memory_limit`` bytes in total; beyond that the worst-ranked kept networks
+    are written (``torch.save``) to a temporary directory (under ``TMPDIR``) that is deleted
+    with the store. In memory at once: at most ``memory_limit`` plus the network being offered.
+
+    Args:
+        keep: How many of the best trials to keep.
+        maximize: Whether a higher validation score is better.
+        memory_limit: Bytes of networks kept in memory (None: ``MODEL_MEMORY_LIMIT``, 512 MiB).
+    """
+
+    def __init__(self, keep: int, maximize: bool, *, memory_limit: int | None = None) -> None:
         self.keep = keep
         self.maximize = maximize
+        self.memory_limit = MODEL_MEMORY_LIMIT if memory_limit is None else memory_limit
         self._models: dict[int, TrialModel] = {}
         self._lock = threading.Lock()
+        self._dir: str | None = None
 
     def offer(self, entry: TrialModel) -> None:
         """Keep ``entry`` if it ranks among the best ``keep`` trials so far."""
@@ -46,6 +86,24 @@ class ModelStore:
             ranked = self.ranked()
             for dropped in ranked[self.keep :]:
                 del self._models[dropped.number]
+                if dropped.path is not None:
+                    os.remove(dropped.path)
+            self._spill(ranked[: self.keep])
+
+    def _spill(self, ranked: list[TrialModel]) -> None:
+        """Write the worst in-memory networks to disk until the rest fit in ``memory_limit``."""
+        in_memory = [entry for entry in ranked if entry.model is not None]
+        used = sum(model_bytes(entry.model) for entry in in_memory)
+        for entry in reversed(in_memory):
+            if used <= self.memory_limit:
+                return
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="automl_nas_models_")
+                weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+            used -= model_bytes(entry.model)
+            entry.path = os.path.join(self._dir, f"trial_{entry.number}.pt")
+            torch.save(entry.model, entry.path)
+            entry.model = None
 
     def ranked(self) -> list[TrialModel]:
         """Kept trials, best first (ties: earlier trial first)."""
@@ -102,7 +160,7 @@ class TrialObjective:
         if "stage" not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
             trial.set_user_attr("stage", self.context.stage)
         params = self.space.sample(trial)
-        seed = (self.seed + trial.number) % (2**31)
+        seed = self.trial_seed(trial.number)
         history: list[dict[str, float]] = []
 
         def report(epoch: int, record: dict[str, float]) -> None:
@@ -148,10 +206,43 @@ class TrialObjective:
         self.store.offer(
             TrialModel(
                 trial.number, result.score, params, result.model,
-                self.decode(result.val_output), n_params,
+                self.decode(result.val_output), n_params, result.best_epoch,
             )
         )
         return result.score
+
+    def trial_seed(self, number: int) -> int:
+        """The seed of trial ``number``'s initialisation and batch order."""
+        return (self.seed + number) % (2**31)
+
+    def refit(self, entry: TrialModel, data: TensorData, deadline: float) -> nn.Module | None:
+        """``entry``'s network trained afresh on ``data`` for as many epochs as its best epoch.
+
+        Same params, seed and trainer as its trial (the cosine learning-rate schedule now spans
+        those epochs), no pruning and no early stopping. The
+        trainer still keeps the epoch of lowest loss on ``data``'s validation rows; when those
+        rows are also training rows (refitting on train + validation) that is the last epoch
+        or close to it. Returns None if ``deadline`` (``time.monotonic()``) cuts training
+        short, so the caller keeps the network the search trained.
+        """
+        seed = self.trial_seed(entry.number)
+        epochs = max(1, entry.best_epoch)
+        devices = [data.device] if data.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            model = self.space.build(entry.params, self.input_shape, self.n_outputs)
+            result = train(
+                model,
+                entry.params,
+                data,
+                loss_fn=self.loss_fn,
+                score_fn=self.score,
+                max_epochs=epochs,
+                patience=epochs,
+                seed=seed,
+                deadline=deadline,
+            )
+        return None if result.stopped_by == "time_budget" else result.model
 
 
 def predict_output(model: nn.Module, X: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
 
     Attributes:
         y_mean_, y_scale_: The target standardisation.
-        study_, best_params_, best_score_, best_model_, preprocessor_: As for the classifier.
+        study_, ensemble_, ensemble_weights_, refitted_, best_params_, best_score_, best_model_,
+        preprocessor_: As for the classifier; ``ensemble_`` averages the members' predictions.
 
     Example:
         >>> from sklearn.datasets import load_diabetes
