@@ -30,7 +30,7 @@ from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
 from automl_nas.space import MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker
-from automl_nas.training import Metric, TensorData, resolve_device, to_device
+from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu, to_device
 
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 
@@ -312,7 +312,7 @@ class BaseAutoNAS(BaseEstimator):
         context.callbacks = [tracker]
         if self.verbose:
             context.callbacks.append(ProgressPrinter(metric.name, deadline))
-        with optuna_verbosity(self.verbose):
+        with optuna_verbosity(self.verbose), single_threaded_cpu(device):
             study = optuna.create_study(
                 storage=self.storage,
                 study_name=self.study_name,

@@ -1,6 +1,6 @@
 """Training a sampled network: device handling, metrics and the epoch loop."""
 
-from automl_nas.training._device import amp_dtype, resolve_device, to_device
+from automl_nas.training._device import amp_dtype, resolve_device, single_threaded_cpu, to_device
 from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
 from automl_nas.training._trainer import TensorData, TrainResult, forward_all, train
 
@@ -13,6 +13,7 @@ __all__ = [
     "amp_dtype",
     "forward_all",
     "resolve_device",
+    "single_threaded_cpu",
     "to_device",
     "train",
 ]
