@@ -198,7 +198,8 @@ class BaseAutoNAS(BaseEstimator):
 
     def _predict_output(self, X: Any) -> np.ndarray:
         """Decoded outputs of the final model for ``X``."""
-        return self.ensemble_.predict_output(self._features(X))
+        features = self._features(X)  # checks the estimator is fitted first
+        return self.ensemble_.predict_output(features)
 
     def leaderboard(self) -> pd.DataFrame:
         """Every trial of the search (pruned and failed too), best validation score first.
