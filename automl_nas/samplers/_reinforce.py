@@ -131,7 +131,7 @@ class ReinforceSampler(BaseSampler):
         search_space: Mapping[str, BaseDistribution] | None = None,
         *,
         n_bins: int = 10,
-        lr: float = 0.05,
+        lr: float = 0.1,
         baseline_decay: float = 0.9,
         entropy_weight: float = 1e-3,
         consider_pruned_trials: bool = True,
