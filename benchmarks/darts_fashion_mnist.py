@@ -13,7 +13,7 @@ is fixed (channels, cells, optimizer, lr, batch size, dropout, epochs), and ever
 trained by the same ``TrialObjective`` for exactly ``--epochs`` epochs (no pruning, no early
 stopping), keeping its best-validation-epoch weights, which are then scored on the test subset.
 Images are average-pooled 2x2 to 14x14 to fit the CPU budget. Writes
-``darts_fashion_mnist.csv`` (one row per trial) and ``darts_fashion_mnist.md`` to ``--out-dir``.
+``results_darts_fashion_mnist.csv`` (one row per trial) and ``.md`` to ``--out-dir``.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def main() -> None:
             }
         )
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    with open(args.out_dir / "darts_fashion_mnist.csv", "w", newline="") as f:
+    with open(args.out_dir / "results_darts_fashion_mnist.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -238,7 +238,7 @@ def main() -> None:
             f"{next(r['darts_stopped_by'] for r in rows if r['source'] == label)}."
         )
     lines += ["", f"Wall time: {(time.monotonic() - started) / 60:.1f} min."]
-    (args.out_dir / "darts_fashion_mnist.md").write_text("\n".join(lines) + "\n")
+    (args.out_dir / "results_darts_fashion_mnist.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
