@@ -1,0 +1,113 @@
+"""The estimators' final ensemble end to end: prediction, pickling, leaderboard, refit."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
+from automl_nas.ensemble import EnsembleModel
+from automl_nas.estimator._objective import TrialObjective, predict_output
+
+# A small space and short trials: five trials take a few seconds.
+_SPACE = MLPSpace(max_layers=2, max_units=64).replace(epochs=(3, 5))
+TINY = dict(space=_SPACE, n_trials=5, max_epochs=5, time_budget=120, random_state=0)
+FIXED_COLUMNS = ["trial", "stage", "state", "score", "ensemble_weight"]
+FIXED_COLUMNS += ["train_seconds", "n_params", "best_epoch"]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def iris_clf(iris):
+    return AutoNASClassifier(metric="log_loss", **TINY).fit(*iris)
+
+
+def test_ensemble_predicts_with_weights_over_completed_trials(iris_clf, iris):
+    X, y = iris
+    clf = iris_clf
+    assert isinstance(clf.ensemble_, EnsembleModel)
+    assert sum(clf.ensemble_weights_.values()) == pytest.approx(1.0)
+    completed = {t.number for t in clf.study_.trials if t.state.name == "COMPLETE"}
+    assert set(clf.ensemble_weights_) <= completed
+    assert len(clf.ensemble_weights_) <= clf.ensemble_candidates
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
+    assert clf.score(X, y) > 0.8
+
+
+def test_ensemble_survives_pickling(iris_clf, iris):
+    X, _ = iris
+    twin = pickle.loads(pickle.dumps(iris_clf))
+    np.testing.assert_array_equal(twin.predict_proba(X), iris_clf.predict_proba(X))
+    assert twin.ensemble_weights_ == iris_clf.ensemble_weights_
+
+
+def test_leaderboard_lists_every_trial_best_first(iris_clf):
+    board = iris_clf.leaderboard()
+    assert list(board.columns[: len(FIXED_COLUMNS)]) == FIXED_COLUMNS
+    assert {"n_layers", "units_0", "activation", "lr", "batch_size"} <= set(board.columns)
+    assert len(board) == len(iris_clf.study_.trials)
+    scores = board["score"].dropna().to_numpy()
+    np.testing.assert_array_equal(scores, np.sort(scores))  # log-loss: lower first
+    assert board.loc[0, "trial"] == iris_clf.best_trial_number_
+    assert board["ensemble_weight"].sum() == pytest.approx(1.0)
+    weights = dict(zip(board["trial"], board["ensemble_weight"]))
+    assert {k: v for k, v in weights.items() if v > 0} == iris_clf.ensemble_weights_
+
+
+def test_ensemble_size_one_is_the_best_model():
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:300], y[:300]
+    clf = AutoNASClassifier(ensemble_size=1, **TINY).fit(X, y)
+    assert clf.ensemble_weights_ == {clf.best_trial_number_: 1.0}
+    best = clf._decode(predict_output(clf.best_model_, clf._features(X)))
+    np.testing.assert_array_equal(clf.predict_proba(X), best)
+
+
+def test_regressor_refit_retrains_the_members():
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(TINY, n_trials=3)
+    searched = AutoNASRegressor(**params).fit(X, y)
+    refitted = AutoNASRegressor(refit=True, **params).fit(X, y)
+    assert refitted.ensemble_weights_ == searched.ensemble_weights_  # same search, same selection
+    assert refitted.refitted_ == list(refitted.ensemble_weights_) and searched.refitted_ == []
+    assert not np.allclose(refitted.predict(X), searched.predict(X))
+    np.testing.assert_array_equal(  # best_model_ stays the searched network
+        predict_output(refitted.best_model_, refitted._features(X)),
+        predict_output(searched.best_model_, searched._features(X)),
+    )
+    assert refitted.score(X, y) > 0.2
+
+
+_REFIT = TrialObjective.refit
+
+
+def _diverge(self, entry, data, deadline):
+    raise FloatingPointError("validation loss is nan")
+
+
+def _late(self, entry, data, deadline):
+    return _REFIT(self, entry, data, deadline=0.0)  # the refit deadline has passed
+
+
+@pytest.mark.parametrize(
+    ("refit", "reason"), [(_diverge, "failed"), (_late, "passed the refit deadline")]
+)
+def test_a_failed_or_late_refit_keeps_the_searched_member(monkeypatch, iris, refit, reason):
+    monkeypatch.setattr(TrialObjective, "refit", refit)
+    X, y = iris
+    params = dict(TINY, n_trials=2)
+    with pytest.warns(RuntimeWarning, match=f"Refit of trial .* {reason}.*keeps its network"):
+        clf = AutoNASClassifier(refit=True, **params).fit(X, y)
+    assert clf.refitted_ == []
+    plain = AutoNASClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
