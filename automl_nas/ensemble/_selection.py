@@ -23,7 +23,9 @@ def greedy_ensemble(
     best ``metric`` of the averaged predictions; a candidate's weight is the number of times it
     was added divided by ``rounds``, so weights sum to 1 and a strong model may carry most of
     them. Selecting with replacement is what stops the greedy search from overfitting the
-    held-out rows once the good models are in (Caruana et al., 2004, section 2.1).
+    held-out rows once the good models are in (Caruana et al., 2004, section 2.1). All rounds
+    count, as in auto-sklearn; Caruana et al. instead return the best-scoring prefix, which fits
+    the held-out rows more closely.
 
     Ties go to the earliest candidate. Pass candidates best first: then one round returns the
     single best model, and the result is deterministic with no random generator to seed.
