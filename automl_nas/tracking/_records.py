@@ -95,9 +95,10 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
 
     Example:
         >>> import optuna
+        >>> lr = optuna.distributions.FloatDistribution(1e-3, 1.0)
         >>> t = optuna.trial.create_trial(
-        ...     params={"lr": 0.01}, distributions={"lr": optuna.distributions.FloatDistribution(1e-3, 1.0)},
-        ...     value=0.9, user_attrs={"stage": "tpe", "history": [{"epoch": 0, "val_score": 0.9}]})
+        ...     params={"lr": 0.01}, distributions={"lr": lr}, value=0.9,
+        ...     user_attrs={"stage": "tpe", "history": [{"epoch": 0, "val_score": 0.9}]})
         >>> rec = trial_record(t, ["value"])
         >>> rec.status, rec.params["lr"], rec.metrics[0][0]
         ('FINISHED', '0.01', 'val_score')
@@ -124,12 +125,12 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
             if number is not None:
                 metrics.append(("intermediate_value", number, end_ms, int(step)))
 
-    for name, value in zip(objective_names, trial.values or ()):
+    for name, value in zip(objective_names, trial.values or (), strict=False):
         number = as_float(value)
         if number is not None:
             metrics.append((metric_key(name), number, end_ms, 0))
     metrics.append(("duration_s", (end_ms - start_ms) / 1000.0, end_ms, 0))
-    for key in ("train_seconds", "n_params"):
+    for key in ("train_seconds", "n_params", "best_epoch"):
         number = as_float(attrs.get(key))
         if number is not None:
             metrics.append((key, number, end_ms, 0))
@@ -139,8 +140,9 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
         TAG_PREFIX + "trial_number": str(trial.number),
         TAG_PREFIX + "stage": clip(attrs.get("stage", "unknown"), MAX_TAG_VALUE),
     }
-    if "error" in attrs:
-        tags[TAG_PREFIX + "error"] = clip(attrs["error"], MAX_TAG_VALUE)
+    for key in ("error", "traceback", "stopped_by"):
+        if attrs.get(key) is not None:
+            tags[TAG_PREFIX + key] = clip(attrs[key], MAX_TAG_VALUE)
     params = {metric_key(k): clip(v, MAX_PARAM_VALUE) for k, v in trial.params.items()}
     return RunRecord(
         run_name=f"trial-{trial.number:04d}",
@@ -164,6 +166,8 @@ def search_params(info: Mapping[str, Any]) -> dict[str, str]:
         params[metric_key(f"space.{key}")] = clip(value, MAX_PARAM_VALUE)
     if "stages" in info:
         params["stages"] = clip(", ".join(map(str, info["stages"])), MAX_PARAM_VALUE)
+    if "metric" in info:
+        params["metric"] = clip(info["metric"], MAX_PARAM_VALUE)
     if "time_budget" in info:
         params["time_budget"] = clip(info["time_budget"], MAX_PARAM_VALUE)
     return params
@@ -187,7 +191,9 @@ def batches(
     metrics: Sequence[tuple[str, float, int, int]],
     params: Mapping[str, str],
     tags: Mapping[str, str],
-) -> Iterator[tuple[list[tuple[str, float, int, int]], list[tuple[str, str]], list[tuple[str, str]]]]:
+) -> Iterator[
+    tuple[list[tuple[str, float, int, int]], list[tuple[str, str]], list[tuple[str, str]]]
+]:
     """Split one run's records into ``log_batch`` calls within MLflow's per-call limits.
 
     Almost every trial fits in one call; a space with more than 100 params or a very long

@@ -1,0 +1,47 @@
+"""Tracking with MLflow's embedded default store (sqlite:///mlflow.db), no server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.tracking._checks import check_search_record
+from tests.tracking.conftest import TINY
+
+
+def test_search_is_recorded_in_the_embedded_store_under_the_users_run(clean_mlflow_env):
+    import mlflow
+    from sklearn.datasets import load_iris
+
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking import promote
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    with mlflow.start_run() as outer:  # the user's own run: nested under, never written to
+        mlflow.log_param("user_param", 1)
+        est = AutoNASClassifier(**TINY, register_model="iris-embedded").fit(X, y)
+        assert mlflow.active_run().info.run_id == outer.info.run_id
+
+    db = clean_mlflow_env / "mlflow.db"
+    assert db.exists()
+    uri = f"sqlite:///{db}"
+    check_search_record(
+        uri, outer.info.experiment_id, est, "iris-embedded", X, outer_run_id=outer.info.run_id
+    )
+    user_run = mlflow.get_run(outer.info.run_id)
+    assert user_run.data.params == {"user_param": "1"}
+    assert user_run.data.metrics == {}
+
+    # The model keeps the DataFrame's columns in its signature.
+    info = mlflow.models.get_model_info("models:/iris-embedded@champion")
+    assert info.signature.inputs.input_names() == list(X.columns)
+
+    # The same model also loads as the fitted scikit-learn estimator itself.
+    fitted = mlflow.sklearn.load_model("models:/iris-embedded@champion")
+    assert type(fitted) is AutoNASClassifier
+    np.testing.assert_allclose(fitted.predict_proba(X), est.predict_proba(X))
+
+    version = promote("iris-embedded", 1, alias="challenger")
+    assert "challenger" in version.aliases
+    with pytest.raises(ValueError, match="its versions are 1$"):
+        promote("iris-embedded", 7)

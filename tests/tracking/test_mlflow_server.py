@@ -1,0 +1,94 @@
+"""Searches tracked by a real `mlflow server` on 127.0.0.1: healthy, down at start, dying.
+
+The tests share one server; the last one kills it (a later test would get a fresh one).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.tracking._checks import check_search_record
+from tests.tracking.conftest import TINY, free_port
+
+
+def test_search_is_recorded_by_a_tracking_server(server, clean_mlflow_env, breast_cancer):
+    from mlflow import MlflowClient
+
+    from automl_nas import AutoNASClassifier
+
+    X, y = breast_cancer
+    est = AutoNASClassifier(
+        **TINY,
+        mlflow_tracking_uri=server.uri,
+        mlflow_experiment="server-search",
+        register_model="bc-server",
+    ).fit(X, y)
+
+    client = MlflowClient(tracking_uri=server.uri)
+    experiment = client.get_experiment_by_name("server-search")
+    check_search_record(server.uri, experiment.experiment_id, est, "bc-server", X)
+    assert not (clean_mlflow_env / "mlflow.db").exists()  # nothing went to the embedded store
+
+
+def test_server_down_at_start_fails_before_any_training(
+    clean_mlflow_env, monkeypatch, breast_cancer
+):
+    from automl_nas import AutoNASClassifier
+    from automl_nas.estimator._objective import TrialObjective
+
+    trained = []
+    monkeypatch.setattr(TrialObjective, "__call__", lambda self, trial: trained.append(trial))
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match=rf"http://127\.0\.0\.1:{port} is not reachable"):
+        AutoNASClassifier(**TINY, mlflow_tracking_uri=f"http://127.0.0.1:{port}").fit(
+            *breast_cancer
+        )
+    assert trained == []
+    assert time.monotonic() - started < 30  # no minutes of MLflow client retries
+
+
+def test_server_dying_mid_search_warns_and_the_search_goes_on(
+    server, clean_mlflow_env, monkeypatch, breast_cancer
+):
+    from mlflow import MlflowClient
+
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking import MlflowTracker, TrackingWarning
+
+    record_trial = MlflowTracker.__call__
+
+    def kill_server_after_first_trial(self, study, trial):
+        if trial.number == 1:
+            # Let trial 0 reach the server, then take the server down under the search.
+            deadline = time.monotonic() + 30
+            while not self.timings["write_ms"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            server.stop()
+        record_trial(self, study, trial)
+
+    monkeypatch.setattr(MlflowTracker, "__call__", kill_server_after_first_trial)
+    X, y = breast_cancer
+    started = time.monotonic()
+    with pytest.warns(TrackingWarning, match="not reachable") as caught:
+        est = AutoNASClassifier(
+            **TINY, mlflow_tracking_uri=server.uri, register_model="doomed"
+        ).fit(X, y)
+    assert len([w for w in caught if w.category is TrackingWarning]) == 1  # warned once
+    assert time.monotonic() - started < 90  # no waiting out MLflow's retries
+
+    # The search finished: every trial ran and the estimator predicts.
+    assert len(est.study_.trials) == TINY["n_trials"]
+    assert all(t.state.is_finished() for t in est.study_.trials)
+    assert est.predict(X).shape == (len(X),)
+
+    # What reached the server before it died is still in its database.
+    client = MlflowClient(tracking_uri=server.backend_uri)
+    runs = client.search_runs([client.get_experiment_by_name("automl_nas").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("automl_nas.role") == "search")
+    assert parent.info.status == "RUNNING"  # never closed: the server was gone
+    assert "dataset.fingerprint" in parent.data.params
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert [r.data.tags["automl_nas.trial_number"] for r in children] == ["0"]
