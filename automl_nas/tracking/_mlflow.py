@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import queue
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,9 +25,7 @@ from automl_nas.tracking._base import BaseTracker
 from automl_nas.tracking._records import (
     MAX_TAG_VALUE,
     TAG_PREFIX,
-    RunRecord,
     as_float,
-    batches,
     clip,
     mask_uri,
     now_ms,
@@ -34,13 +34,13 @@ from automl_nas.tracking._records import (
     search_tags,
     trial_record,
 )
+from automl_nas.tracking._writer import PARENT_TAG, is_http, log_batch, probe, write_trial
 
 _logger = logging.getLogger(__name__)
 
 #: Experiment used when none is named (argument, active run or ``MLFLOW_EXPERIMENT_NAME``).
 DEFAULT_EXPERIMENT = "automl_nas"
 
-PARENT_TAG = "mlflow.parentRunId"
 _STOP = object()
 _INSTALL_HINT = (
     "MLflow tracking needs the `mlflow` package: pip install 'automl-nas[mlflow]' "
@@ -60,28 +60,6 @@ def import_mlflow() -> Any:
     except ImportError as exc:  # pragma: no cover - the dev venv has mlflow
         raise ImportError(_INSTALL_HINT) from exc
     return mlflow
-
-
-def is_http(uri: str) -> bool:
-    """Whether ``uri`` points at a tracking server (as opposed to a database or file store)."""
-    return uri.startswith(("http://", "https://"))
-
-
-def probe(uri: str, timeout: float) -> str | None:
-    """Why the tracking server at ``uri`` cannot be reached, or None when it answers.
-
-    MLflow's own client retries a dead server with exponential backoff for minutes; one GET of
-    ``/health`` without retries tells within ``timeout`` seconds.
-    """
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout)
-    except requests.exceptions.SSLError:
-        return None  # it answered; MLflow's own TLS settings decide the rest
-    except requests.exceptions.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def git_sha(directory: str | Path) -> str | None:
@@ -190,6 +168,68 @@ class _PyfuncWithSklearnFlavor:
             mlflow_model.save(os.path.join(path, "MLmodel"))
 
 
+class _WriterProcess:
+    """The ``_writer.py`` process: JSON lines in on stdin, one JSON answer per record out."""
+
+    def __init__(self, config: dict[str, Any], on_message: Any) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_writer.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            encoding="utf-8",
+        )
+        self._reader = threading.Thread(
+            target=self._read, args=(on_message,), name="automl_nas-mlflow-reader", daemon=True
+        )
+        self._reader.start()
+        if not self.send(config):
+            raise OSError(f"the writer process did not start: {self.stderr_tail()}")
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Hand ``message`` to the process; False when it is gone."""
+        try:
+            self._proc.stdin.write(json.dumps(message) + "\n")
+            self._proc.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _read(self, on_message: Any) -> None:
+        for line in self._proc.stdout:
+            try:
+                on_message(json.loads(line))
+            except ValueError:
+                _logger.debug("writer process said: %s", line.rstrip())
+
+    def close(self, timeout: float) -> bool:
+        """Let the process write what it has, up to ``timeout`` s; whether it finished."""
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            return False
+        finally:
+            self._reader.join(5)
+            self._stderr.close()
+        return True
+
+    def stderr_tail(self, n: int = 500) -> str:
+        try:
+            self._stderr.seek(0)
+            text = self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+        return text.strip()[-n:] or f"exit code {self._proc.poll()}"
+
+
 class MlflowTracker(BaseTracker):
     """Records a search in MLflow: one parent run per fit, one nested child run per trial.
 
@@ -204,8 +244,9 @@ class MlflowTracker(BaseTracker):
     per-epoch ``train_loss``/``val_loss``/``val_score`` with ``step`` = epoch, the objective,
     ``duration_s``, ``train_seconds``, ``n_params``, the proposing ``stage`` and any error.
 
-    Trials are written by one background thread with ``log_batch``, so the search never waits on
-    the tracking store; the callback itself is thread-safe (Optuna ``n_jobs > 1``). A server that
+    Trials are written with ``log_batch`` by a separate writer process fed from a background
+    thread, so the search never waits on the tracking store and does not share its core and GIL
+    with MLflow; the callback itself is thread-safe (Optuna ``n_jobs > 1``). A server that
     is down at :meth:`start_search` raises ``ConnectionError`` before any training; a store that
     fails later gives one :class:`TrackingWarning` and the search goes on (the Optuna study keeps
     every trial).
@@ -221,6 +262,10 @@ class MlflowTracker(BaseTracker):
         log_plots: Log optuna matplotlib plots at the end (needs matplotlib).
         sqlite_wal: Put a SQLite store in write-ahead-log mode (about 2x cheaper writes, and
             ``mlflow ui`` can read while the search writes); see :func:`enable_sqlite_wal`.
+        writer: ``"process"`` writes trial runs from a separate Python process (the search of
+            small networks is GIL-bound on one core; MLflow's store spends tens of ms of Python
+            per run, which a thread would take from training); ``"thread"`` writes them from a
+            thread of this process. The process falls back to the thread if it cannot run.
         flush_timeout: Seconds :meth:`end_search` waits for unwritten trials.
         probe_timeout: Seconds a tracking-server liveness check may take.
 
@@ -239,6 +284,7 @@ class MlflowTracker(BaseTracker):
         run_name: str | None = None,
         log_plots: bool = True,
         sqlite_wal: bool = True,
+        writer: str = "process",
         flush_timeout: float = 60.0,
         probe_timeout: float = 5.0,
     ) -> None:
@@ -249,6 +295,7 @@ class MlflowTracker(BaseTracker):
         self.run_name = run_name
         self.log_plots = log_plots
         self.sqlite_wal = sqlite_wal
+        self.writer = writer
         self.flush_timeout = flush_timeout
         self.probe_timeout = probe_timeout
         self._reset()
@@ -272,7 +319,12 @@ class MlflowTracker(BaseTracker):
         self._first_error: str | None = None
         self._warned = False
         self._abandon = False
-        self.timings: dict[str, list[float]] = {"callback_ms": [], "write_ms": []}
+        self._process: _WriterProcess | None = None
+        self.timings: dict[str, list[float]] = {
+            "callback_ms": [],
+            "write_ms": [],
+            "write_cpu_ms": [],
+        }
 
     def __getstate__(self) -> dict[str, Any]:
         # Threads, locks and clients do not pickle; a pickled tracker is its configuration.
@@ -284,6 +336,7 @@ class MlflowTracker(BaseTracker):
             "run_name",
             "log_plots",
             "sqlite_wal",
+            "writer",
             "flush_timeout",
             "probe_timeout",
         )
@@ -320,6 +373,7 @@ class MlflowTracker(BaseTracker):
             ) from exc
         if self.sqlite_wal:
             enable_sqlite_wal(uri)
+        self._start_writer_process()
         self._worker = threading.Thread(
             target=self._write_loop, name="automl_nas-mlflow-writer", daemon=True
         )
@@ -355,21 +409,47 @@ class MlflowTracker(BaseTracker):
             self._log_model(estimator, input_example)
         except Exception as exc:
             self._warn(f"the final model was not logged ({type(exc).__name__}: {exc})", force=True)
+        try:
+            self._log_result(estimator)
+        except Exception as exc:  # the leaderboard is a nicety next to the model
+            _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, exc)
+
+    def _log_result(self, estimator: Any) -> None:
+        """The estimator's leaderboard (CSV) and ensemble weights (tag), where it has them."""
+        import json
+
+        weights = getattr(estimator, "ensemble_weights_", None)
+        if isinstance(weights, dict) and weights:
+            text = json.dumps({str(k): round(float(v), 6) for k, v in weights.items()})
+            self._log_batch(
+                self.run_id_, [], {}, {TAG_PREFIX + "ensemble_weights": clip(text, MAX_TAG_VALUE)}
+            )
+        if callable(getattr(estimator, "leaderboard", None)):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp, "leaderboard.csv")
+                estimator.leaderboard().to_csv(path, index=False)
+                self._client.log_artifact(self.run_id_, str(path))
 
     def end_search(self, status: str) -> None:
         """Write what is left, the plots and the summary, and close the parent run."""
         if self.run_id_ is None:
             return
+        deadline = time.monotonic() + self.flush_timeout
         self._queue.put(_STOP)
+        flushed = True
         if self._worker is not None:
             self._worker.join(self.flush_timeout)
-            if self._worker.is_alive():
-                self._abandon = True
-                self._warn(
-                    f"{self._queue.qsize()} trial records were still unwritten after "
-                    f"{self.flush_timeout:.0f} s and were dropped",
-                    force=True,
-                )
+            flushed = not self._worker.is_alive()
+        if self._process is not None:
+            flushed = self._process.close(max(0.0, deadline - time.monotonic())) and flushed
+            self._process = None
+        if not flushed:
+            self._abandon = True
+            self._warn(
+                f"trial records were still unwritten after {self.flush_timeout:.0f} s and were "
+                f"dropped",
+                force=True,
+            )
         self._warn_once()
         if self._failures:
             _logger.warning(
@@ -450,18 +530,32 @@ class MlflowTracker(BaseTracker):
         params: dict[str, str],
         tags: dict[str, str],
     ) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        log_batch(self._client, run_id, metrics, params, tags)
 
-        for m, p, t in batches(metrics, params, tags):
-            self._client.log_batch(
-                run_id,
-                metrics=[Metric(k, v, ts, step) for k, v, ts, step in m],
-                params=[Param(k, v) for k, v in p],
-                tags=[RunTag(k, v) for k, v in t],
-                synchronous=True,
-            )
+    # ------------------------------------------------------------------ trial runs
+    def _start_writer_process(self) -> None:
+        """Start the writer process; on any trouble, trials are written from the thread."""
+        if self.writer != "process" or not sys.executable:
+            return
+        config = {
+            "uri": self.uri_,
+            "experiment_id": self.experiment_id_,
+            "parent_run_id": self.run_id_,
+            "probe_timeout": self.probe_timeout,
+        }
+        try:
+            self._process = _WriterProcess(config, self._on_writer_message)
+        except OSError as exc:
+            _logger.info("writer process not started (%s); writing from a thread", exc)
+            self._process = None
 
-    # ------------------------------------------------------------------ trial runs (writer thread)
+    def _on_writer_message(self, message: dict[str, Any]) -> None:
+        if "error" in message:
+            self._fail(f"{mask_uri(self.uri_ or '?')}: {message['error']}")
+        elif "write_ms" in message:
+            self.timings["write_ms"].append(message["write_ms"])
+            self.timings["write_cpu_ms"].append(message["cpu_ms"])
+
     def _write_loop(self) -> None:
         stop = False
         while not stop:
@@ -475,6 +569,13 @@ class MlflowTracker(BaseTracker):
             records = [item for item in items if item is not _STOP]
             if not records or self._abandon:
                 continue
+            if self._process is not None:
+                unsent = [r for r in records if not self._process.send(r.as_dict())]
+                if not unsent:
+                    continue
+                # The process is gone: what it had not answered is lost, the rest goes on here.
+                self._fail(f"the MLflow writer process ended: {self._process.stderr_tail()}")
+                self._process, records = None, unsent
             reason = probe(self.uri_, self.probe_timeout) if is_http(self.uri_) else None
             for record in records:
                 if self._abandon:
@@ -482,21 +583,14 @@ class MlflowTracker(BaseTracker):
                 if reason is not None:
                     self._fail(f"{mask_uri(self.uri_)} is not reachable ({reason})")
                     continue
-                t0 = time.perf_counter()
+                wall, cpu = time.perf_counter(), time.thread_time()
                 try:
-                    self._write_trial(record)
+                    write_trial(self._client, self.experiment_id_, self.run_id_, record.as_dict())
                 except Exception as exc:
                     self._fail(f"{type(exc).__name__}: {clip(exc, 500)}")
                 else:
-                    self.timings["write_ms"].append((time.perf_counter() - t0) * 1000)
-
-    def _write_trial(self, record: RunRecord) -> None:
-        tags = {PARENT_TAG: self.run_id_, **record.tags}
-        run = self._client.create_run(
-            self.experiment_id_, start_time=record.start_ms, tags=tags, run_name=record.run_name
-        )
-        self._log_batch(run.info.run_id, record.metrics, record.params, {})
-        self._client.set_terminated(run.info.run_id, record.status, end_time=record.end_ms)
+                    self.timings["write_ms"].append((time.perf_counter() - wall) * 1000)
+                    self.timings["write_cpu_ms"].append((time.thread_time() - cpu) * 1000)
 
     # ------------------------------------------------------------------ failures
     def _fail(self, message: str) -> None:
@@ -578,9 +672,8 @@ class MlflowTracker(BaseTracker):
         if study is None or not any(s == TrialState.COMPLETE for _, s, _ in self._finished):
             return
         try:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)  # no-op when a backend is already in use
+            # No matplotlib.use("Agg"): it would switch a notebook's backend. The figures are
+            # saved to files and closed, so they never show.
             import matplotlib.pyplot as plt
             from optuna.visualization import matplotlib as ovm
         except ImportError:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,11 +23,7 @@ RUN_STATUS: dict[TrialState, str] = {
     TrialState.FAIL: "FAILED",
 }
 
-# MLflow 3 limits (mlflow/utils/validation.py): what one log_batch call and one value may hold.
-MAX_PARAMS_PER_BATCH = 100
-MAX_TAGS_PER_BATCH = 100
-MAX_METRICS_PER_BATCH = 1000
-MAX_ENTITIES_PER_BATCH = 1000
+# MLflow 3 limits (mlflow/utils/validation.py) on one value and one key.
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250
@@ -46,6 +42,10 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
     tags: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The record as plain data (what the writer process reads as JSON)."""
+        return asdict(self)
 
 
 def to_ms(moment: datetime | None, default_ms: int) -> int:
@@ -185,31 +185,6 @@ def search_tags(info: Mapping[str, Any]) -> dict[str, str]:
     for lib, version in (info.get("versions") or {}).items():
         tags[TAG_PREFIX + f"version.{lib}"] = clip(version, MAX_TAG_VALUE)
     return tags
-
-
-def batches(
-    metrics: Sequence[tuple[str, float, int, int]],
-    params: Mapping[str, str],
-    tags: Mapping[str, str],
-) -> Iterator[
-    tuple[list[tuple[str, float, int, int]], list[tuple[str, str]], list[tuple[str, str]]]
-]:
-    """Split one run's records into ``log_batch`` calls within MLflow's per-call limits.
-
-    Almost every trial fits in one call; a space with more than 100 params or a very long
-    history spills into more.
-
-    Example:
-        >>> [len(p) for _, p, _ in batches([], {str(i): "x" for i in range(250)}, {})]
-        [100, 100, 50]
-    """
-    param_items, tag_items, metric_items = list(params.items()), list(tags.items()), list(metrics)
-    while param_items or tag_items or metric_items:
-        p, param_items = param_items[:MAX_PARAMS_PER_BATCH], param_items[MAX_PARAMS_PER_BATCH:]
-        t, tag_items = tag_items[:MAX_TAGS_PER_BATCH], tag_items[MAX_TAGS_PER_BATCH:]
-        room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(p) - len(t))
-        m, metric_items = metric_items[:room], metric_items[room:]
-        yield m, p, t
 
 
 def objective_names(study: optuna.Study) -> list[str]:

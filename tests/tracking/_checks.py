@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from automl_nas.tracking._mlflow import global_tracking_uri
@@ -51,6 +53,10 @@ def check_search_record(uri, experiment_id, estimator, model_name, X, outer_run_
 
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert {"plots/optimization_history.png", "plots/intermediate_values.png"} <= artifacts
+    top = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"trials.csv", "leaderboard.csv"} <= top
+    weights = parent.data.tags["automl_nas.ensemble_weights"]
+    assert set(json.loads(weights)) == {str(k) for k in estimator.ensemble_weights_}
 
     version = client.get_model_version_by_alias(model_name, "champion")
     assert version.run_id == parent.info.run_id

@@ -45,3 +45,43 @@ def test_search_is_recorded_in_the_embedded_store_under_the_users_run(clean_mlfl
     assert "challenger" in version.aliases
     with pytest.raises(ValueError, match="its versions are 1$"):
         promote("iris-embedded", 7)
+
+
+def test_thread_writer_and_a_multi_objective_study(clean_mlflow_env):
+    """The fallback writer (a thread), driven by a hand-made study: FAIL runs, two objectives."""
+    import optuna
+    from mlflow import MlflowClient
+
+    from automl_nas.tracking import MlflowTracker
+
+    tracker = MlflowTracker(experiment_name="hand-made", writer="thread")
+    tracker.start_search({"estimator": "Manual", "dataset": {"fingerprint": "0" * 40}})
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        history = [{"epoch": e, "val_loss": x / (e + 1)} for e in range(3)]
+        for key, value in {"stage": "nsga2", "history": history, "n_params": 10}.items():
+            trial.set_user_attr(key, value)
+        if trial.number == 1:
+            trial.set_user_attr("error", "ValueError: no")
+            raise ValueError("no")
+        return x, 1.0 - x
+
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    study.optimize(objective, n_trials=4, callbacks=[tracker], catch=(ValueError,))
+    tracker.end_search("FINISHED")
+
+    client = MlflowClient(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    runs = client.search_runs([tracker.experiment_id_])
+    children = {
+        int(r.data.tags["automl_nas.trial_number"]): r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == tracker.run_id_
+    }
+    assert sorted(children) == [0, 1, 2, 3]
+    assert children[1].info.status == "FAILED"
+    assert children[1].data.tags["automl_nas.error"] == "ValueError: no"
+    assert {"value_0", "value_1", "val_loss"} <= set(children[0].data.metrics)
+    assert len(tracker.timings["write_ms"]) == 4
+    plots = {a.path for a in client.list_artifacts(tracker.run_id_, "plots")}
+    assert "plots/pareto_front.png" in plots

@@ -14,13 +14,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from automl_nas.tracking._records import (
-    MAX_ENTITIES_PER_BATCH,
-    batches,
     mask_uri,
     search_params,
     search_tags,
     trial_record,
 )
+from automl_nas.tracking._writer import MAX_ENTITIES_PER_BATCH, batches
 
 DISTS = {
     "lr": FloatDistribution(1e-4, 1.0, log=True),
