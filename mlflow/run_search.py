@@ -1,0 +1,86 @@
+"""Entry point of the MLproject: fit AutoNASClassifier/AutoNASRegressor on a CSV, tracked.
+
+    python mlflow/run_search.py --data train.csv --target label --time-budget 120 \
+        --register my-model
+    mlflow run mlflow --env-manager local -P data=$PWD/train.csv -P target=label
+
+Tracking is always on here: the search goes to MLflow's tracking URI (``MLFLOW_TRACKING_URI``,
+else ``sqlite:///mlflow.db`` in the working directory), nested under the run that
+``mlflow run`` opened when there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+
+import mlflow
+import pandas as pd
+
+
+def infer_task(y: pd.Series) -> str:
+    """``classification`` for text, boolean, categorical or <= 20 distinct integers."""
+    if y.dtype.kind in "OSUb" or isinstance(y.dtype, pd.CategoricalDtype):
+        return "classification"
+    if y.dtype.kind in "iu" and y.nunique() <= 20:
+        return "classification"
+    return "regression"
+
+
+def _int(text: str) -> int:
+    return int(float(text))  # MLproject has no int type: its floats arrive as "10" or "10.0"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="CSV file with a header row")
+    parser.add_argument("--target", required=True, help="name of the target column")
+    parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    parser.add_argument("--time-budget", type=float, default=60.0, help="seconds of search")
+    parser.add_argument("--n-trials", type=_int, default=0, help="stop after this many (0: budget)")
+    parser.add_argument("--max-epochs", type=_int, default=100)
+    parser.add_argument("--seed", type=_int, default=0)
+    parser.add_argument("--experiment", default="", help="MLflow experiment (default: automl_nas)")
+    parser.add_argument("--register", default="", help="register the model under this name")
+    parser.add_argument("--tracking-uri", default="", help="default: MLflow's own")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from automl_nas import AutoNASClassifier, AutoNASRegressor
+
+    frame = pd.read_csv(args.data)
+    if args.target not in frame.columns:
+        print(f"column {args.target!r} is not in {args.data}; it has {list(frame.columns)}")
+        return 2
+    y = frame.pop(args.target)
+    task = infer_task(y) if args.task == "auto" else args.task
+    estimator_class = AutoNASClassifier if task == "classification" else AutoNASRegressor
+    estimator = estimator_class(
+        time_budget=args.time_budget,
+        n_trials=args.n_trials or None,
+        max_epochs=args.max_epochs,
+        random_state=args.seed,
+        mlflow_tracking_uri=args.tracking_uri or mlflow.get_tracking_uri(),
+        mlflow_experiment=args.experiment or None,
+        register_model=args.register or None,
+    )
+    # Under `mlflow run` this resumes the project's run (MLFLOW_RUN_ID): the search nests in it.
+    project_run = mlflow.start_run() if "MLFLOW_RUN_ID" in os.environ else contextlib.nullcontext()
+    with project_run:
+        estimator.fit(frame, y)
+    best = estimator.leaderboard().iloc[0]
+    print(
+        f"{estimator_class.__name__}: {len(estimator.study_.trials)} trials, best trial "
+        f"{int(best['trial'])} validation score {best['score']:.4f}"
+    )
+    if args.register:
+        print(f"registered: models:/{args.register}@champion")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
