@@ -27,7 +27,7 @@ from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, trai
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
 from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
 from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
-from automl_nas.space import MLPSpace, SearchSpace
+from automl_nas.space import CellSpace, MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker
 from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu, to_device
@@ -335,8 +335,8 @@ class BaseAutoNAS(BaseEstimator):
         return self
 
     def _default_space(self) -> SearchSpace:
-        """The space searched when ``space`` is None."""
-        return MLPSpace()
+        """The space searched when ``space`` is None: DARTS-style cells for images, else an MLP."""
+        return CellSpace() if self.image_shape_ else MLPSpace()
 
     def _stages(self) -> list[BaseStage]:
         """The search strategy: ``stages`` in order, or one stage running ``sampler``."""
@@ -347,13 +347,18 @@ class BaseAutoNAS(BaseEstimator):
         return [make_stage(stage) for stage in self.stages]
 
     def _run_stages(self, study: optuna.Study, stages: list[BaseStage], context: SearchContext) -> None:
-        """Each stage in turn; one without a ``time_share`` gets an equal part of what is left."""
-        n_before = len(study.trials)
+        """Each stage in turn; by default a stage gets an equal part of the time and trials left."""
+        def started() -> int:  # enqueued, still WAITING trials have not run yet
+            return sum(t.state != optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
+
+        n_before = started()
         for i, stage in enumerate(stages):
-            left = None if self.n_trials is None else self.n_trials - (len(study.trials) - n_before)
+            left = None if self.n_trials is None else self.n_trials - (started() - n_before)
             if context.remaining() <= 0 or left == 0:
                 break
-            stage.run(study, context, n_trials=left, default_share=1.0 / (len(stages) - i))
+            n_stages_left = len(stages) - i
+            share = None if left is None else -(-left // n_stages_left)  # ceil
+            stage.run(study, context, n_trials=share, default_share=1.0 / n_stages_left)
 
     def _finish(self, study: optuna.Study, store: ModelStore, objective: TrialObjective) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.

@@ -1,6 +1,7 @@
 """Search stages: pluggable strategies that propose trials to one shared Optuna study."""
 
 from automl_nas.stages._base import BaseStage, SearchContext, optimize
+from automl_nas.stages._darts import DartsStage
 from automl_nas.stages._registry import STAGES, make_stage, stage_names
 from automl_nas.stages._sampler import SAMPLERS, SamplerStage, make_sampler
 
@@ -8,6 +9,7 @@ __all__ = [
     "SAMPLERS",
     "STAGES",
     "BaseStage",
+    "DartsStage",
     "SamplerStage",
     "SearchContext",
     "make_sampler",

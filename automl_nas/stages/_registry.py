@@ -6,10 +6,11 @@ import copy
 from collections.abc import Callable
 
 from automl_nas.stages._base import BaseStage
+from automl_nas.stages._darts import DartsStage
 from automl_nas.stages._sampler import SAMPLERS, SamplerStage
 
 #: Stage factories by name beyond the sampler names (each sampler name is a SamplerStage).
-STAGES: dict[str, Callable[[], BaseStage]] = {}
+STAGES: dict[str, Callable[[], BaseStage]] = {"darts": DartsStage}
 
 
 def stage_names() -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import optuna
 
+from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler
 from automl_nas.space import SearchSpace
 from automl_nas.stages._base import BaseStage, SearchContext, optimize
 
@@ -31,6 +32,11 @@ SAMPLERS: dict[str, Callable[[SearchSpace, int | None], optuna.samplers.BaseSamp
     "gp": lambda space, seed: optuna.samplers.GPSampler(seed=seed),
     "nsga2": lambda space, seed: optuna.samplers.NSGAIISampler(seed=seed),
     "qmc": lambda space, seed: optuna.samplers.QMCSampler(seed=seed),
+    # A search gets tens of trials, not thousands: a small population starts evolving sooner.
+    "evolution": lambda space, seed: RegularizedEvolutionSampler(
+        space.distributions, population_size=10, sample_size=3, seed=seed
+    ),
+    "rl": lambda space, seed: ReinforceSampler(space.distributions, seed=seed),
 }
 
 
