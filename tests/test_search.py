@@ -93,3 +93,18 @@ def test_regressor_multioutput_and_original_units():
     assert reg.predict(X).shape == (300, 2)
     assert reg.score(X, Y) > 0.8
     assert abs(reg.predict(X)[:, 0].mean() - 5000) < 300
+
+
+def test_chained_stages_share_one_study_within_the_budget(digits):
+    Xtr, _, ytr, _ = digits
+    X = Xtr[:400]
+    budget = 12.0
+    start = time.monotonic()
+    clf = AutoNASClassifier(
+        stages=["darts", "evolution", "tpe"], time_budget=budget, max_epochs=4, random_state=0
+    ).fit(X, ytr[:400])
+    elapsed = time.monotonic() - start
+    assert elapsed < budget * 1.05 + 2.0, f"fit took {elapsed:.2f}s for a {budget}s budget"
+    stages = {t.user_attrs.get("stage") for t in clf.study_.trials}
+    assert {"darts", "evolution", "tpe"} <= stages
+    assert clf.score(X, ytr[:400]) > 0.5
