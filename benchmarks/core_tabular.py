@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=60.0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--refit", action="store_true", help="refit ensemble members on all rows")
     parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
@@ -58,7 +59,9 @@ def main() -> None:
         X, y = load(return_X_y=True)
         stratify = y if Estimator is AutoNASClassifier else None
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=stratify, random_state=0)
-        est = Estimator(time_budget=args.time_budget, random_state=0, device=args.device)
+        est = Estimator(
+            time_budget=args.time_budget, random_state=0, device=args.device, refit=args.refit
+        )
         start = time.monotonic()
         est.fit(X_tr, y_tr)
         wall = time.monotonic() - start
@@ -72,6 +75,7 @@ def main() -> None:
             "test_score": round(est.score(X_te, y_te), 4),
             "target": target,
             "time_budget_s": args.time_budget,
+            "refit": args.refit,
             "fit_wall_s": round(wall, 2),
             "trials": len(states),
             "complete": states.count("COMPLETE"),
