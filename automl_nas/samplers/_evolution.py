@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from automl_nas.samplers._history import check_single_objective, finished_trials, in_space
+from automl_nas.samplers._history import HistorySampler, finished_trials, in_space
 from automl_nas.samplers._scale import NumericDistribution, from_unit, to_unit
 
 #: Standard deviation of a numeric mutation, as a fraction of the (log-)range.
@@ -88,7 +86,7 @@ def _crossover(
     }
 
 
-class RegularizedEvolutionSampler(BaseSampler):
+class RegularizedEvolutionSampler(HistorySampler):
     """Regularized evolution: mutate the winner of a tournament among the youngest trials.
 
     The population is the ``population_size`` most recent finished trials (by trial number), so
@@ -141,28 +139,16 @@ class RegularizedEvolutionSampler(BaseSampler):
             )
         if not 0.0 <= crossover_prob <= 1.0:
             raise ValueError(f"crossover_prob must be in [0, 1], got {crossover_prob}")
-        self._search_space = dict(search_space) if search_space is not None else None
+        super().__init__(search_space, consider_pruned_trials, seed)
         self._population_size = population_size
         self._sample_size = sample_size
         self._crossover_prob = crossover_prob
-        self._consider_pruned = consider_pruned_trials
         self._seed = seed if seed is not None else np.random.SeedSequence().entropy
-        self._random_sampler = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(include_pruned=consider_pruned_trials)
 
     def reseed_rng(self) -> None:
         """Draw a fresh seed (Optuna calls this in each thread of ``optimize(n_jobs>1)``)."""
         self._seed = np.random.SeedSequence().entropy
-        self._random_sampler.reseed_rng()
-
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        """The static space given at construction, or the intersection of finished trials'."""
-        check_single_objective(study, type(self).__name__)
-        if self._search_space is not None:
-            return dict(self._search_space)
-        return self._intersection.calculate(study)
+        super().reseed_rng()
 
     def sample_relative(
         self,
@@ -192,12 +178,3 @@ class RegularizedEvolutionSampler(BaseSampler):
             child = _crossover(child, other, rng)
         return _mutate(child, search_space, rng)
 
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        """Parameters outside the evolved space (and warm-up trials) are drawn at random."""
-        return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)

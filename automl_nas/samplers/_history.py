@@ -12,6 +12,8 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
 
@@ -65,3 +67,45 @@ def contains(dist: BaseDistribution, value: Any) -> bool:
 def in_space(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> bool:
     """Whether ``params`` sets every parameter of ``space`` to a value inside it."""
     return all(name in params and contains(dist, params[name]) for name, dist in space.items())
+
+
+class HistorySampler(BaseSampler):
+    """What both samplers share: a static (or inferred) relative space, random elsewhere.
+
+    Subclasses implement ``sample_relative`` from :func:`finished_trials`; parameters outside
+    the relative space, and warm-up trials, go to a seeded ``RandomSampler``.
+    """
+
+    def __init__(
+        self,
+        search_space: Mapping[str, BaseDistribution] | None,
+        consider_pruned_trials: bool,
+        seed: int | None,
+    ) -> None:
+        self._search_space = dict(search_space) if search_space is not None else None
+        self._consider_pruned = consider_pruned_trials
+        self._random_sampler = RandomSampler(seed=seed)
+        self._intersection = IntersectionSearchSpace(include_pruned=consider_pruned_trials)
+
+    def reseed_rng(self) -> None:
+        """Reseed the random fallback (Optuna calls this per thread of ``n_jobs>1``)."""
+        self._random_sampler.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        """The static space given at construction, or the intersection of finished trials'."""
+        check_single_objective(study, type(self).__name__)
+        if self._search_space is not None:
+            return dict(self._search_space)
+        return self._intersection.calculate(study)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        """Parameters outside the relative space (and warm-up trials) are drawn at random."""
+        return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)

@@ -11,12 +11,10 @@ import numpy as np
 import optuna
 import torch
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from automl_nas.samplers._history import check_single_objective, finished_trials
+from automl_nas.samplers._history import HistorySampler, finished_trials
 from automl_nas.samplers._scale import NumericDistribution, from_unit, to_unit
 
 
@@ -87,7 +85,7 @@ class _Decision:
         return _action_of(self.dist, self.values, self.edges, value)
 
 
-class ReinforceSampler(BaseSampler):
+class ReinforceSampler(HistorySampler):
     """Samples each parameter from a softmax policy trained by REINFORCE on the trials' values.
 
     Each parameter is one decision with its own logits (independent softmaxes, as in the
@@ -143,19 +141,16 @@ class ReinforceSampler(BaseSampler):
             raise ValueError(f"lr must be positive, got {lr}")
         if not 0.0 <= baseline_decay < 1.0:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
-        self._search_space = dict(search_space) if search_space is not None else None
+        super().__init__(search_space, consider_pruned_trials, seed)
         self._n_bins = n_bins
         self._lr = lr
         self._baseline_decay = baseline_decay
         self._entropy_weight = entropy_weight
-        self._consider_pruned = consider_pruned_trials
         self._generator = torch.Generator()
         if seed is None:
             self._generator.seed()
         else:
             self._generator.manual_seed(seed)
-        self._random_sampler = RandomSampler(seed=seed)
-        self._intersection = IntersectionSearchSpace(include_pruned=consider_pruned_trials)
         self._decisions: dict[str, _Decision] = {}
         self._optimizer: torch.optim.Adam | None = None
         self._learned: set[tuple[str, int]] = set()
@@ -169,16 +164,7 @@ class ReinforceSampler(BaseSampler):
     def reseed_rng(self) -> None:
         """Reseed the generator from fresh entropy (called per thread by ``n_jobs>1``)."""
         self._generator.seed()
-        self._random_sampler.reseed_rng()
-
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        """The static space given at construction, or the intersection of finished trials'."""
-        check_single_objective(study, type(self).__name__)
-        if self._search_space is not None:
-            return dict(self._search_space)
-        return self._intersection.calculate(study)
+        super().reseed_rng()
 
     def sample_relative(
         self,
@@ -205,15 +191,6 @@ class ReinforceSampler(BaseSampler):
             self._catch_up(study)
             return {name: self._decisions[name].sample(self._generator) for name in search_space}
 
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        """Parameters outside the learned space are drawn at random."""
-        return self._random_sampler.sample_independent(study, trial, param_name, param_distribution)
 
     def _catch_up(self, study: optuna.Study) -> None:
         """Take one policy-gradient step per finished trial not learned from yet."""
