@@ -139,20 +139,13 @@ def main() -> None:
         max_epochs=args.epochs,
     )
     context.objective = TrialObjective(
-        space=space,
-        data=data,
+        context,
         y_val=y[val_idx],
-        input_shape=(1, 14, 14),
-        n_outputs=10,
-        loss_fn=context.loss_fn,
         metric=CLASSIFICATION_METRICS["accuracy"],
         decode=softmax,
-        max_epochs=args.epochs,
         patience=args.epochs,
         seed=args.seed,
-        deadline=deadline,
         store=store,
-        context=context,
     )
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     stages = [("darts", DartsStage(epochs=args.search_epochs))]

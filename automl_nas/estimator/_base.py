@@ -9,6 +9,7 @@ import warnings
 from abc import abstractmethod
 from collections import Counter
 from numbers import Integral, Real
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,14 +26,27 @@ from torch import nn
 import automl_nas
 from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, train_validation_split
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
+from automl_nas.distributed._artifacts import DiskModelStore
+from automl_nas.distributed._coordination import (
+    SPEC,
+    announce,
+    started_trials,
+    wait_for_running,
+    wall_deadline,
+)
+from automl_nas.distributed._storage import is_shared, make_storage
 from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
+from automl_nas.estimator._spec import SearchSpec
 from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker
-from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu, to_device
+from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu
 
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
+
+#: Seconds a shared search's coordinator waits, after the deadline, for workers' last trials.
+WORKER_GRACE = 10.0
 
 
 def make_pruner(pruner: str | optuna.pruners.BasePruner | None, max_epochs: int):
@@ -89,6 +103,7 @@ class BaseAutoNAS(BaseEstimator):
         "verbose": ["verbose"],
         "storage": [str, optuna.storages.BaseStorage, None],
         "study_name": [str, None],
+        "artifact_dir": [str, os.PathLike, None],
         "image_shape": [tuple, None],
         "mlflow_tracking_uri": [str, None],
         "mlflow_experiment": [str, None],
@@ -117,6 +132,7 @@ class BaseAutoNAS(BaseEstimator):
         verbose: int = 0,
         storage: str | optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
+        artifact_dir: str | os.PathLike | None = None,
         image_shape: tuple[int, ...] | None = None,
         mlflow_tracking_uri: str | None = None,
         mlflow_experiment: str | None = None,
@@ -141,6 +157,7 @@ class BaseAutoNAS(BaseEstimator):
         self.verbose = verbose
         self.storage = storage
         self.study_name = study_name
+        self.artifact_dir = artifact_dir
         self.image_shape = image_shape
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.mlflow_experiment = mlflow_experiment
@@ -166,8 +183,14 @@ class BaseAutoNAS(BaseEstimator):
         """The training loss on raw network outputs."""
 
     @abstractmethod
+    def _decoder(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Raw network outputs -> probabilities (classification) or original-unit predictions.
+
+        A picklable function: the search spec carries it to worker processes.
+        """
+
     def _decode(self, output: np.ndarray) -> np.ndarray:
-        """Raw network outputs -> probabilities (classification) or original-unit predictions."""
+        return self._decoder()(output)
 
     @abstractmethod
     def _metric_target(self, y: np.ndarray) -> np.ndarray:
@@ -266,66 +289,71 @@ class BaseAutoNAS(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         sampler_seed = None if self.random_state is None else seed
         device = resolve_device(self.device)
+        pruner = make_pruner(self.pruner, self.max_epochs)
+        storage = make_storage(self.storage)
+        shared = is_shared(storage)
 
         preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
         self.preprocessor_ = preprocessor.fit(X)
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
-        stratify = y_fit if self._task == "classification" else None
-        train_idx, val_idx = train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
-        target_dtype = torch.long if y_fit.dtype.kind in "iu" else torch.float32
-        data = TensorData(
-            to_device(X_all[train_idx], device, torch.float32),
-            to_device(y_fit[train_idx], device, target_dtype),
-            to_device(X_all[val_idx], device, torch.float32),
-            to_device(y_fit[val_idx], device, target_dtype),
-        )
+        fingerprint = _fingerprint(X_all, y_fit, space, self._task)
         deadline = started + float(self.time_budget)
-        keep = 1 if self.ensemble_size == 1 else self.ensemble_candidates
-        store = ModelStore(keep=keep, maximize=metric.maximize)
-        context = SearchContext(
-            space=space,
-            deadline=deadline,
-            n_jobs=self.n_jobs,
-            seed=sampler_seed,
-            data=data,
-            loss_fn=self._loss(),
-            input_shape=self.image_shape_ or (X_all.shape[1],),
-            n_outputs=n_outputs,
-            max_epochs=self.max_epochs,
-        )
-        context.objective = TrialObjective(
-            space=space,
-            data=data,
-            y_val=self._metric_target(y_fit[val_idx]),
-            input_shape=context.input_shape,
-            n_outputs=n_outputs,
-            loss_fn=context.loss_fn,
-            metric=metric,
-            decode=self._decode,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            seed=seed,
-            deadline=deadline,
-            store=store,
-            context=context,
-        )
         tracker = self._make_tracker()
-        context.callbacks = [tracker]
-        if self.verbose:
-            context.callbacks.append(ProgressPrinter(metric.name, deadline))
         with optuna_verbosity(self.verbose), single_threaded_cpu(device):
             study = optuna.create_study(
-                storage=self.storage,
+                storage=storage,
                 study_name=self.study_name,
                 direction=metric.direction,
-                pruner=make_pruner(self.pruner, self.max_epochs),
-                load_if_exists=self.storage is not None and self.study_name is not None,
+                pruner=pruner,
+                load_if_exists=shared and self.study_name is not None,
             )
+            spec_path = self._spec_path(study) if shared else None
+            if spec_path is not None and os.path.exists(spec_path):
+                seed = _resumed_seed(study, spec_path, fingerprint)
+            stratify = y_fit if self._task == "classification" else None
+            train_idx, val_idx = train_validation_split(
+                len(X_all), self.validation_fraction, stratify, seed
+            )
+            spec = SearchSpec(
+                space=space,
+                X_train=X_all[train_idx],
+                y_train=y_fit[train_idx],
+                X_val=X_all[val_idx],
+                y_val=y_fit[val_idx],
+                y_val_metric=self._metric_target(y_fit[val_idx]),
+                loss_fn=self._loss(),
+                metric=metric,
+                decode=self._decoder(),
+                input_shape=self.image_shape_ or (X_all.shape[1],),
+                n_outputs=n_outputs,
+                max_epochs=self.max_epochs,
+                patience=self.patience,
+                seed=seed,
+                keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
+                pruner=pruner,
+                stages=stages,
+                fingerprint=fingerprint,
+            )
+            context = spec.context(deadline, device, n_jobs=self.n_jobs, seed=sampler_seed)
+            if shared:
+                store = DiskModelStore(os.path.dirname(spec_path), spec.keep, study)
+                spec.save(spec_path)
+                cap = None if self.n_trials is None else started_trials(study) + self.n_trials
+                announce(study, spec=spec_path, deadline=wall_deadline(deadline), max_trials=cap)
+            else:
+                store = ModelStore(keep=spec.keep, maximize=metric.maximize)
+            context.objective = spec.objective(context, store)
+            context.callbacks = [tracker]
+            if self.verbose:
+                context.callbacks.append(ProgressPrinter(metric.name, deadline))
             if not study.trials:
                 study.enqueue_trial(space.default_params(), user_attrs={"stage": "default"})
             tracker.start_search(self._search_info(X_all, y_fit, space, stages, metric))
             try:
-                self._run_stages(study, stages, context)
+                self._run_stages(study, stages, context, shared)
+                if shared:  # workers stop now; their last trials are saved and reported
+                    announce(study, deadline=time.time())
+                    wait_for_running(study, WORKER_GRACE)
                 self._finish(study, store, context.objective)
                 tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
             except BaseException:
@@ -333,6 +361,13 @@ class BaseAutoNAS(BaseEstimator):
                 raise
         tracker.end_search("FINISHED")
         return self
+
+    def _spec_path(self, study: optuna.Study) -> str:
+        """Where a shared search's spec and trial models live: kept from the study's first fit."""
+        if SPEC in study.user_attrs:
+            return study.user_attrs[SPEC]
+        root = os.path.abspath(self.artifact_dir or "automl_nas_artifacts")
+        return os.path.join(root, study.study_name, "search.pt")
 
     def _default_space(self) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images, else an MLP."""
@@ -346,21 +381,27 @@ class BaseAutoNAS(BaseEstimator):
             raise ValueError("stages must name at least one stage, e.g. ['tpe']")
         return [make_stage(stage) for stage in self.stages]
 
-    def _run_stages(self, study: optuna.Study, stages: list[BaseStage], context: SearchContext) -> None:
-        """Each stage in turn; by default a stage gets an equal part of the time and trials left."""
-        def started() -> int:  # enqueued, still WAITING trials have not run yet
-            return sum(t.state != optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
+    def _run_stages(
+        self, study: optuna.Study, stages: list[BaseStage], context: SearchContext, shared: bool
+    ) -> None:
+        """Each stage in turn; by default a stage gets an equal part of the time and trials left.
 
-        n_before = started()
+        Trials count search-wide: those of worker processes sharing the study count too.
+        """
+        n_before = started_trials(study)
         for i, stage in enumerate(stages):
-            left = None if self.n_trials is None else self.n_trials - (started() - n_before)
-            if context.remaining() <= 0 or left == 0:
+            left = None if self.n_trials is None else self.n_trials - (started_trials(study) - n_before)
+            if context.remaining() <= 0 or (left is not None and left <= 0):
                 break
+            if shared:
+                announce(study, stage=i)
             n_stages_left = len(stages) - i
             share = None if left is None else -(-left // n_stages_left)  # ceil
             stage.run(study, context, n_trials=share, default_share=1.0 / n_stages_left)
 
-    def _finish(self, study: optuna.Study, store: ModelStore, objective: TrialObjective) -> None:
+    def _finish(
+        self, study: optuna.Study, store: ModelStore | DiskModelStore, objective: TrialObjective
+    ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
 
         Raises with the trials' errors if none completed.
@@ -401,7 +442,7 @@ class BaseAutoNAS(BaseEstimator):
         The refit deadline is ``time_budget`` seconds after the search ended.
         """
         deadline = time.monotonic() + float(self.time_budget)
-        data = objective.data
+        data = objective.context.data
         full = TensorData(
             torch.cat([data.X_train, data.X_val]), torch.cat([data.y_train, data.y_val]),
             data.X_val, data.y_val,
@@ -446,8 +487,6 @@ class BaseAutoNAS(BaseEstimator):
         )
 
     def _search_info(self, X: np.ndarray, y: np.ndarray, space: SearchSpace, stages, metric) -> dict:
-        digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
-        digest.update(np.ascontiguousarray(y).tobytes())
         return {
             "estimator": type(self).__name__,
             "params": self.get_params(deep=False),
@@ -455,7 +494,7 @@ class BaseAutoNAS(BaseEstimator):
                 "n_samples": int(X.shape[0]),
                 "n_features": int(self.n_features_in_),
                 "task": self._task,
-                "fingerprint": digest.hexdigest(),
+                "fingerprint": _fingerprint(X, y, space, self._task),
             },
             "metric": metric.name,
             "space": {name: repr(dist) for name, dist in space.distributions.items()},
@@ -489,3 +528,22 @@ def _no_model_message(study: optuna.Study) -> str:
     if not errors:
         lines.append("  Increase time_budget or n_trials.")
     return "\n".join(lines)
+
+
+def _fingerprint(X: np.ndarray, y: np.ndarray, space: SearchSpace, task: str) -> str:
+    """A digest of the preprocessed data, target, space and task: what a resumed search must match."""
+    digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    digest.update(repr((task, sorted(space.distributions.items()), sorted(space.fixed.items()))).encode())
+    return digest.hexdigest()
+
+
+def _resumed_seed(study: optuna.Study, spec_path: str, fingerprint: str) -> int:
+    """The seed of the search stored in ``study`` (same seed: same split), if it is this search."""
+    stored = SearchSpec.load(spec_path)
+    if stored.fingerprint != fingerprint:
+        raise ValueError(
+            f"Study {study.study_name!r} in this storage holds a search on other data, target or "
+            "search space; its trials cannot be reused. Pass a new study_name to start afresh."
+        )
+    return stored.seed

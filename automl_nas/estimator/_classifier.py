@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,8 +96,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     def _loss(self) -> nn.Module:
         return nn.CrossEntropyLoss()
 
-    def _decode(self, output: np.ndarray) -> np.ndarray:
-        return softmax(output.astype(np.float64), axis=1)
+    def _decoder(self) -> Callable[[np.ndarray], np.ndarray]:
+        return _probabilities
 
     def _metric_target(self, y: np.ndarray) -> np.ndarray:
         return y
@@ -109,3 +110,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         """Most probable class per row."""
         check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _probabilities(output: np.ndarray) -> np.ndarray:
+    """Class probabilities (float64) from network logits."""
+    return softmax(output.astype(np.float64), axis=1)

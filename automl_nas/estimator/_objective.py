@@ -11,6 +11,7 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import optuna
 import torch
 from torch import nn
 
-from automl_nas.space import SearchSpace
+from automl_nas.stages import SearchContext
 from automl_nas.training import Metric, TensorData, forward_all, train
 
 
@@ -114,6 +115,9 @@ class ModelStore:
 class TrialObjective:
     """The Optuna objective every stage runs: the same training whatever proposed the trial.
 
+    The space, data, loss, output shape, epoch cap and deadline are read from ``context`` at
+    each trial (a worker moves its deadline when the coordinator resumes a search).
+
     The trial records ``stage``, ``n_params``, ``history`` (per-epoch losses and score),
     ``train_seconds``, ``best_epoch``, ``stopped_by`` and, on failure, ``error`` in its user
     attributes, so trackers and leaderboards need nothing but the study.
@@ -121,45 +125,32 @@ class TrialObjective:
 
     def __init__(
         self,
+        context: SearchContext,
         *,
-        space: SearchSpace,
-        data: TensorData,
         y_val: np.ndarray,
-        input_shape: tuple[int, ...],
-        n_outputs: int,
-        loss_fn: nn.Module,
         metric: Metric,
-        decode: Any,
-        max_epochs: int,
+        decode: Callable[[np.ndarray], np.ndarray],
         patience: int,
         seed: int,
-        deadline: float,
         store: ModelStore,
-        context: Any,
     ) -> None:
-        self.space = space
-        self.data = data
+        self.context = context
         self.y_val = y_val
-        self.input_shape = input_shape
-        self.n_outputs = n_outputs
-        self.loss_fn = loss_fn
         self.metric = metric
         self.decode = decode
-        self.max_epochs = max_epochs
         self.patience = patience
         self.seed = seed
-        self.deadline = deadline
         self.store = store
-        self.context = context
 
     def score(self, output: torch.Tensor) -> float:
         """The metric on validation outputs (decoded to probabilities / original units)."""
         return self.metric(self.y_val, self.decode(output.cpu().numpy()))
 
     def __call__(self, trial: optuna.Trial) -> float:
+        ctx = self.context
         if "stage" not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
-            trial.set_user_attr("stage", self.context.stage)
-        params = self.space.sample(trial)
+            trial.set_user_attr("stage", ctx.stage)
+        params = ctx.space.sample(trial)
         seed = self.trial_seed(trial.number)
         history: list[dict[str, float]] = []
 
@@ -171,23 +162,23 @@ class TrialObjective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         started = time.perf_counter()
-        devices = [self.data.device] if self.data.device.type == "cuda" else []
+        devices = [ctx.data.device] if ctx.data.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(seed)
-                model = self.space.build(params, self.input_shape, self.n_outputs)
+                model = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
                 n_params = sum(p.numel() for p in model.parameters())
                 trial.set_user_attr("n_params", n_params)
                 result = train(
                     model,
                     params,
-                    self.data,
-                    loss_fn=self.loss_fn,
+                    ctx.data,
+                    loss_fn=ctx.loss_fn,
                     score_fn=self.score,
-                    max_epochs=self.max_epochs,
+                    max_epochs=ctx.max_epochs,
                     patience=self.patience,
                     seed=seed,
-                    deadline=self.deadline,
+                    deadline=ctx.deadline,
                     on_epoch=report,
                 )
         except optuna.TrialPruned:
@@ -230,12 +221,13 @@ class TrialObjective:
         devices = [data.device] if data.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            model = self.space.build(entry.params, self.input_shape, self.n_outputs)
+            ctx = self.context
+            model = ctx.space.build(entry.params, ctx.input_shape, ctx.n_outputs)
             result = train(
                 model,
                 entry.params,
                 data,
-                loss_fn=self.loss_fn,
+                loss_fn=ctx.loss_fn,
                 score_fn=self.score,
                 max_epochs=epochs,
                 patience=epochs,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,9 +60,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     def _loss(self) -> nn.Module:
         return nn.MSELoss()
 
-    def _decode(self, output: np.ndarray) -> np.ndarray:
-        pred = output.astype(np.float64) * self.y_scale_ + self.y_mean_
-        return pred.ravel() if self._y_1d else pred
+    def _decoder(self) -> Callable[[np.ndarray], np.ndarray]:
+        return partial(_target_units, mean=self.y_mean_, scale=self.y_scale_, ravel=self._y_1d)
 
     def _metric_target(self, y: np.ndarray) -> np.ndarray:
         return self._decode(y)
@@ -73,3 +74,9 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _target_units(output: np.ndarray, *, mean: np.ndarray, scale: np.ndarray, ravel: bool) -> np.ndarray:
+    """Standardised network outputs back in the units of ``y`` (float64; 1-D for a 1-D ``y``)."""
+    pred = output.astype(np.float64) * scale + mean
+    return pred.ravel() if ravel else pred

@@ -62,20 +62,13 @@ def make_context(space: SearchSpace, X, y, input_shape, seed: int = 0) -> Search
         max_epochs=3,
     )
     context.objective = TrialObjective(
-        space=space,
-        data=data,
+        context,
         y_val=y[cut:],
-        input_shape=input_shape,
-        n_outputs=10,
-        loss_fn=context.loss_fn,
         metric=CLASSIFICATION_METRICS["accuracy"],
         decode=softmax,
-        max_epochs=3,
         patience=3,
         seed=seed,
-        deadline=deadline,
         store=ModelStore(1, True),
-        context=context,
     )
     return context
 

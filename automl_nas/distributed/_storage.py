@@ -1,0 +1,66 @@
+"""Optuna storages from a URL: heartbeats and a retry on RDB, a file lock on journals."""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
+
+#: Seconds between a running trial's heartbeats, and without one before it counts as dead.
+HEARTBEAT_INTERVAL = 5
+GRACE_PERIOD = 20
+
+#: Prefix of a journal-file storage "URL": ``journal:PATH``.
+JOURNAL_PREFIX = "journal:"
+
+
+def make_storage(
+    storage: str | BaseStorage | None,
+    *,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    grace_period: int = GRACE_PERIOD,
+) -> BaseStorage | None:
+    """The Optuna storage for ``storage``: None (in memory), a storage object, or a URL.
+
+    - ``sqlite:///search.db``, ``postgresql://user:pw@host/db``, ``mysql://...``: an
+      ``RDBStorage`` whose running trials send a heartbeat every ``heartbeat_interval``
+      seconds. A trial silent for ``grace_period`` seconds (its process was killed) is marked
+      FAIL by the next process that starts a trial, and retried once as a new WAITING trial
+      with the same params (``RetryHeartbeatStaleTrialCallback``).
+    - ``journal:PATH``: a ``JournalStorage`` on an append-only file, for processes on one
+      machine (or a file system with working locks). Optuna's journal storage has no
+      heartbeat: a killed process's trial stays RUNNING.
+
+    Storage objects are used as given, so their own heartbeat settings apply.
+    """
+    if storage is None or isinstance(storage, BaseStorage):
+        return storage
+    if not isinstance(storage, str):
+        raise TypeError(f"storage must be a URL string or an optuna storage, got {type(storage).__name__}")
+    if storage.startswith(JOURNAL_PREFIX):
+        path = storage[len(JOURNAL_PREFIX):]
+        if not path:
+            raise ValueError("journal storage needs a file path: 'journal:./search.log'")
+        return JournalStorage(JournalFileBackend(path))
+    if "://" not in storage:
+        raise ValueError(
+            f"storage {storage!r} is not a database URL (sqlite:///search.db, "
+            "postgresql://user:pw@host/db) nor a journal file (journal:./search.log)"
+        )
+    engine_kwargs = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            storage,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
+
+
+def is_shared(storage: BaseStorage | None) -> bool:
+    """Whether other processes can reach ``storage`` (anything but memory)."""
+    return storage is not None and not isinstance(storage, optuna.storages.InMemoryStorage)

@@ -1,0 +1,116 @@
+"""A worker process: join a running search through its storage and train trials until it ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+
+import optuna
+
+from automl_nas.distributed._artifacts import DiskModelStore
+from automl_nas.distributed._coordination import (
+    DEADLINE,
+    MAX_TRIALS,
+    SPEC,
+    STAGE,
+    started_trials,
+)
+from automl_nas.distributed._storage import make_storage
+from automl_nas.estimator._progress import optuna_verbosity
+from automl_nas.estimator._spec import SearchSpec
+from automl_nas.stages import SamplerStage, make_sampler
+from automl_nas.training import resolve_device, single_threaded_cpu
+
+
+def _wait_for_search(storage: optuna.storages.BaseStorage, study_name: str, wait: float) -> optuna.Study:
+    """The study once its coordinator has published the search spec (polls up to ``wait`` s)."""
+    end = time.monotonic() + wait
+    while True:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            study = None
+        if study is not None and SPEC in study.user_attrs:
+            return study
+        if time.monotonic() >= end:
+            raise TimeoutError(
+                f"no search named {study_name!r} started in the storage within {wait:g}s: start "
+                "the coordinator (AutoNAS*.fit with the same storage and study_name)"
+            )
+        time.sleep(0.5)
+
+
+def run_worker(
+    storage: str | optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    n_trials: int | None = None,
+    wait: float = 60.0,
+    device: str = "auto",
+    verbose: int = 0,
+) -> int:
+    """Train trials of the search ``study_name`` until its deadline or trial cap; return how many.
+
+    The coordinator (``fit`` with the same ``storage`` and ``study_name``) publishes the search
+    spec and its deadline in the study; this process loads the spec, so it trains on the same
+    split with the same objective, proposes each trial with the sampler of the coordinator's
+    current stage (TPE while the coordinator runs a stage that is not a sampler, e.g. DARTS),
+    and writes each completed trial's model to the search's artifact directory, where the
+    coordinator builds its ensemble from every process's trials. A worker started before its
+    coordinator waits up to ``wait`` seconds for it.
+
+    Args:
+        storage: A storage URL (see ``make_storage``) or an Optuna storage object.
+        study_name: The coordinator's ``study_name``.
+        n_trials: Stop after this many trials of this worker (None: only the search's limits).
+        wait: Seconds to wait for the coordinator to publish the search.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        verbose: 1 prints one line per trial to stderr.
+    """
+    study = _wait_for_search(make_storage(storage), study_name, wait)
+    spec = SearchSpec.load(study.user_attrs[SPEC])
+    study.pruner = spec.pruner
+    dev = resolve_device(device)
+    context = spec.context(time.monotonic(), dev)
+    store = DiskModelStore(os.path.dirname(study.user_attrs[SPEC]), spec.keep, study)
+    objective = spec.objective(context, store)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def run(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", name)
+        return objective(trial)
+
+    samplers: dict[int, optuna.samplers.BaseSampler] = {}
+    finished: list[optuna.trial.FrozenTrial] = []
+    ran = 0
+    with optuna_verbosity(verbose), single_threaded_cpu(dev):
+        while n_trials is None or ran < n_trials:
+            attrs = study.user_attrs
+            left = attrs[DEADLINE] - time.time()
+            cap = attrs.get(MAX_TRIALS)
+            if left <= 0 or (cap is not None and started_trials(study) >= cap):
+                break
+            index = attrs.get(STAGE, 0)
+            stage = spec.stages[index]
+            if index not in samplers:  # seed None: workers must not propose the same params
+                sampler = stage.sampler if isinstance(stage, SamplerStage) else "tpe"
+                samplers[index] = make_sampler(sampler, spec.space, None)
+            study.sampler = samplers[index]
+            context.stage = stage.name if isinstance(stage, SamplerStage) else "tpe"
+            context.deadline = time.monotonic() + left
+            study.optimize(
+                run, n_trials=1, catch=(Exception,), callbacks=[lambda s, t: finished.append(t)]
+            )
+            ran += 1
+            if verbose:
+                trial = finished[-1]
+                value = "" if trial.value is None else f" value={trial.value:.4f}"
+                print(
+                    f"[automl_nas worker {name}] trial {trial.number} {trial.state.name}{value}"
+                    f" | {ran} run here | {max(0.0, attrs[DEADLINE] - time.time()):.0f}s left",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return ran
