@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """A throwaway PostgreSQL server on 127.0.0.1: a shared Optuna (or MLflow) storage for one machine.
 
 Starts ``postgres`` from a fresh data directory on a free port, listening on 127.0.0.1 only,
-creates a database and a password-protected user, and gives the SQLAlchemy URL. Stopping it
+creates a password-protected user owning one or more databases, and gives the SQLAlchemy URL. Stopping it
 signals the server's PID (from ``postmaster.pid``) and deletes the directory: nothing outlives
 the search or the test run. PostgreSQL is installed with ``apt-get`` when ``initdb``/``pg_ctl``
 are missing and we are root. Postgres refuses to run as root, so as root the server runs as the
@@ -77,8 +78,12 @@ class LocalPostgres:
 
     @property
     def url(self) -> str:
-        """SQLAlchemy URL of the database (psycopg2 driver), usable as an Optuna storage."""
-        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+        """SQLAlchemy URL of ``database`` (psycopg2 driver), usable as an Optuna storage."""
+        return self.url_for(self.database)
+
+    def url_for(self, database: str) -> str:
+        """SQLAlchemy URL of another database of this server (e.g. one made by ``extra_databases``)."""
+        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     @property
     def pid(self) -> int | None:
@@ -211,6 +216,7 @@ def start_postgres(
     user: str = "automl",
     password: str | None = None,
     database: str = "automl",
+    extra_databases: tuple[str, ...] = (),
     timeout: float = 60,
 ) -> LocalPostgres:
     """Start a server with a fresh data directory under ``directory`` and create ``database``.
@@ -221,14 +227,17 @@ def start_postgres(
             so prefer a path under /tmp; keep it short (the Unix socket path limit is 107 bytes).
         port: TCP port on 127.0.0.1 (default: a free one).
         user, password, database: The login and database to create (password default: random).
+        extra_databases: More databases owned by ``user``: Optuna and MLflow each need their own,
+            as both keep an ``alembic_version`` table.
         timeout: Seconds to wait for the server to accept connections.
 
     Returns:
         The running server; call ``stop()`` (or use :func:`running_postgres`).
     """
     password = password or secrets.token_hex(16)
-    if not (_NAME.fullmatch(user) and _NAME.fullmatch(database)):
-        raise ValueError(f"user {user!r} and database {database!r} must match {_NAME.pattern}")
+    names = [user, database, *extra_databases]
+    if not all(_NAME.fullmatch(name) for name in names):
+        raise ValueError(f"user and database names {names} must match {_NAME.pattern}")
     if not _PASSWORD.fullmatch(password):
         raise ValueError(f"the password must match {_PASSWORD.pattern} (it goes into a URL)")
     bindir = ensure_installed()
@@ -266,17 +275,9 @@ def start_postgres(
         _wait_ready(bindir, port, timeout)
         psql = [str(bindir / "psql"), "-h", str(base), "-p", str(port), "-U", SUPERUSER]
         psql += ["-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
-        _run(
-            [
-                *psql,
-                "-c",
-                f"CREATE ROLE {user} LOGIN PASSWORD '{password}'",
-                "-c",
-                f"CREATE DATABASE {database} OWNER {user}",
-            ],
-            account,
-            base,
-        )
+        sql = [f"CREATE ROLE {user} LOGIN PASSWORD '{password}'"]
+        sql += [f"CREATE DATABASE {name} OWNER {user}" for name in (database, *extra_databases)]
+        _run([*psql, *(arg for command in sql for arg in ("-c", command))], account, base)
         (base / "url").write_text(server.url + "\n")
     except BaseException:
         with contextlib.suppress(Exception):
@@ -342,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
     start.add_argument("--user", default="automl")
     start.add_argument("--password", help="default: random")
-    start.add_argument("--database", default="automl")
+    start.add_argument("--database", default="automl", help="the database of the printed URL")
+    start.add_argument(
+        "--extra-database", action="append", default=[], help="another database (repeatable)"
+    )
     stop = commands.add_parser("stop", help="stop the server started in DIR and delete DIR")
     stop.add_argument("dir")
     args = parser.parse_args(argv)
@@ -352,7 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         stop_postgres(args.dir)
         return 0
     server = start_postgres(
-        args.dir, port=args.port, user=args.user, password=args.password, database=args.database
+        args.dir,
+        port=args.port,
+        user=args.user,
+        password=args.password,
+        database=args.database,
+        extra_databases=tuple(args.extra_database),
     )
     print(
         f"PostgreSQL ready on 127.0.0.1:{server.port} (pid {server.pid}); stop it with:\n"
