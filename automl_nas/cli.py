@@ -28,6 +28,7 @@ import optuna
 import pandas as pd
 from sklearn.utils._param_validation import InvalidParameterError
 
+from automl_nas.distributed import make_storage, run_worker
 from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor, BaseAutoNAS
 from automl_nas.estimator._base import PRUNERS
 from automl_nas.estimator._progress import end_progress_line
@@ -265,10 +266,16 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
     search.add_argument(
         "--storage",
         metavar="URL",
-        help="Optuna storage URL, e.g. sqlite:///search.db (default: in memory)",
+        help="Optuna storage: postgresql://..., sqlite:///search.db or journal:PATH (default: in "
+        "memory). Workers ('automl-nas worker') may join a search in a shared storage",
     )
     search.add_argument(
         "--study-name", metavar="NAME", help="study name in --storage; an existing study is resumed"
+    )
+    search.add_argument(
+        "--artifact-dir",
+        metavar="DIR",
+        help="where a shared search keeps each trial's model (default ./automl_nas_artifacts)",
     )
     tracking = p.add_argument_group(
         "MLflow tracking (off unless one of these or MLFLOW_TRACKING_URI is set)"
@@ -336,6 +343,7 @@ def _fit(args: argparse.Namespace) -> int:
         verbose=0 if args.quiet else 1,
         storage=args.storage,
         study_name=args.study_name,
+        artifact_dir=args.artifact_dir,
         mlflow_tracking_uri=args.mlflow_uri,
         mlflow_experiment=args.experiment,
         register_model=args.register,
@@ -532,6 +540,7 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
         if database not in ("", ":memory:") and not Path(database).is_file():
             raise CLIError(f"no SQLite database at {database} (from --storage {storage})")
     try:
+        storage = make_storage(storage)
         names = optuna.get_all_study_names(storage=storage)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down: all say so
         raise CLIError(f"cannot open storage {storage}: {_one_line(exc)}") from None
@@ -571,12 +580,52 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _worker_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = verbs.add_parser(
+        "worker",
+        parents=[common],
+        help="join a running search and train its trials until its budget is spent",
+        description="Join the search NAME that a coordinator ('fit' or AutoNAS*.fit with the same "
+        "--storage and --study) runs, on this or any machine that reaches the storage and the "
+        "search's artifact directory. Trains trials with the sampler of the coordinator's "
+        "current stage, writes each completed trial's model to the artifact directory, and "
+        "exits when the search's deadline or trial count is reached. Prints the trials it ran.",
+    )
+    p.add_argument(
+        "--storage", required=True, metavar="URL",
+        help="the coordinator's storage: postgresql://..., sqlite:///search.db or journal:PATH",
+    )
+    p.add_argument("--study", "--study-name", dest="study", required=True, metavar="NAME")
+    p.add_argument("--n-trials", type=_positive_int, metavar="N", help="stop after N trials here")
+    p.add_argument(
+        "--wait", type=_positive_float, default=60.0, metavar="S",
+        help="seconds to wait for the coordinator to start the search (default 60)",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no line per trial")
+    p.set_defaults(run=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run trials of a shared search until it ends."""
+    try:
+        ran = run_worker(
+            args.storage, args.study, n_trials=args.n_trials, wait=args.wait,
+            device=args.device, verbose=0 if args.quiet else 1,
+        )
+    except TimeoutError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"{ran} trial(s) run by this worker")
+    return 0
+
+
 # -- the command -------------------------------------------------------------------------------
 #: The verbs, each adding its subparser (whose ``run`` default is the verb's function).
 VERBS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]] = [
     _fit_parser,
     _predict_parser,
     _leaderboard_parser,
+    _worker_parser,
 ]
 
 

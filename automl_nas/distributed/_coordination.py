@@ -18,11 +18,20 @@ SPEC = "automl_nas:spec"
 DEADLINE = "automl_nas:deadline"
 MAX_TRIALS = "automl_nas:max_trials"
 STAGE = "automl_nas:stage"
+HEARTBEAT = "automl_nas:heartbeat"
 
 
 def announce(study: optuna.Study, **attrs: Any) -> None:
-    """Set coordinator attributes (``spec``, ``deadline`` as Unix time, ``max_trials``, ``stage``)."""
-    keys = {"spec": SPEC, "deadline": DEADLINE, "max_trials": MAX_TRIALS, "stage": STAGE}
+    """Set coordinator attributes.
+
+    ``spec`` (path), ``deadline`` (Unix time), ``max_trials``, ``stage`` (index), and
+    ``heartbeat`` ([interval, grace period] in seconds: a process judges others' trials stale by
+    its own grace period, so every process of a search must use the coordinator's).
+    """
+    keys = {
+        "spec": SPEC, "deadline": DEADLINE, "max_trials": MAX_TRIALS, "stage": STAGE,
+        "heartbeat": HEARTBEAT,
+    }
     for name, value in attrs.items():
         study.set_user_attr(keys[name], value)
 
@@ -53,3 +62,18 @@ def wait_for_running(study: optuna.Study, timeout: float) -> int:
         if not running or time.monotonic() >= end:
             return len(running)
         time.sleep(0.2)
+
+
+class StopAtTrialCap:
+    """Optuna callback: stop this process's ``optimize`` once the search started ``cap`` trials.
+
+    Counted search-wide, over every process's trials. Each process checks before it starts a
+    trial, so processes that start at the same moment may overshoot by up to one trial each.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if started_trials(study) >= self.cap:
+            study.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import optuna
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
@@ -49,11 +51,21 @@ def make_storage(
             f"storage {storage!r} is not a database URL (sqlite:///search.db, "
             "postgresql://user:pw@host/db) nor a journal file (journal:./search.log)"
         )
-    engine_kwargs = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+    try:
+        return _rdb_storage(storage, heartbeat_interval, grace_period)
+    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+        # Processes opening a new database at once race to create its tables ("already
+        # exists", a unique violation); the loser finds them made a moment later.
+        time.sleep(0.5)
+        return _rdb_storage(storage, heartbeat_interval, grace_period)
+
+
+def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBStorage:
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RDBStorage(
-            storage,
+            url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,

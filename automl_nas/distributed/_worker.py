@@ -12,6 +12,7 @@ import optuna
 from automl_nas.distributed._artifacts import DiskModelStore
 from automl_nas.distributed._coordination import (
     DEADLINE,
+    HEARTBEAT,
     MAX_TRIALS,
     SPEC,
     STAGE,
@@ -20,7 +21,7 @@ from automl_nas.distributed._coordination import (
 from automl_nas.distributed._storage import make_storage
 from automl_nas.estimator._progress import optuna_verbosity
 from automl_nas.estimator._spec import SearchSpec
-from automl_nas.stages import SamplerStage, make_sampler
+from automl_nas.stages import SamplerStage, is_failed_elsewhere, make_sampler
 from automl_nas.training import resolve_device, single_threaded_cpu
 
 
@@ -62,21 +63,28 @@ def run_worker(
     coordinator waits up to ``wait`` seconds for it.
 
     Args:
-        storage: A storage URL (see ``make_storage``) or an Optuna storage object.
+        storage: A storage URL (see ``make_storage``; heartbeats as the coordinator's) or an
+            Optuna storage object (used as given).
         study_name: The coordinator's ``study_name``.
         n_trials: Stop after this many trials of this worker (None: only the search's limits).
         wait: Seconds to wait for the coordinator to publish the search.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         verbose: 1 prints one line per trial to stderr.
     """
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    if verbose:
+        print(f"[automl_nas worker {name}] waiting for search {study_name!r}", file=sys.stderr, flush=True)
     study = _wait_for_search(make_storage(storage), study_name, wait)
+    if isinstance(storage, str) and study.user_attrs.get(HEARTBEAT):
+        interval, grace = study.user_attrs[HEARTBEAT]
+        storage = make_storage(storage, heartbeat_interval=interval, grace_period=grace)
+        study = optuna.load_study(study_name=study_name, storage=storage)
     spec = SearchSpec.load(study.user_attrs[SPEC])
     study.pruner = spec.pruner
     dev = resolve_device(device)
     context = spec.context(time.monotonic(), dev)
     store = DiskModelStore(os.path.dirname(study.user_attrs[SPEC]), spec.keep, study)
     objective = spec.objective(context, store)
-    name = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", name)
@@ -100,9 +108,14 @@ def run_worker(
             study.sampler = samplers[index]
             context.stage = stage.name if isinstance(stage, SamplerStage) else "tpe"
             context.deadline = time.monotonic() + left
-            study.optimize(
-                run, n_trials=1, catch=(Exception,), callbacks=[lambda s, t: finished.append(t)]
-            )
+            try:
+                study.optimize(
+                    run, n_trials=1, catch=(Exception,), callbacks=[lambda s, t: finished.append(t)]
+                )
+            except ValueError as exc:  # failed as stale by another process while it ran
+                if not is_failed_elsewhere(exc):
+                    raise
+                continue
             ran += 1
             if verbose:
                 trial = finished[-1]

@@ -29,6 +29,7 @@ from automl_nas.ensemble import EnsembleModel, greedy_ensemble
 from automl_nas.distributed._artifacts import DiskModelStore
 from automl_nas.distributed._coordination import (
     SPEC,
+    StopAtTrialCap,
     announce,
     started_trials,
     wait_for_running,
@@ -37,7 +38,7 @@ from automl_nas.distributed._coordination import (
 from automl_nas.distributed._storage import is_shared, make_storage
 from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
 from automl_nas.estimator._spec import SearchSpec
-from automl_nas.estimator._progress import ProgressPrinter, optuna_verbosity
+from automl_nas.estimator._progress import ProgressPrinter, end_progress_line, optuna_verbosity
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker
@@ -335,15 +336,22 @@ class BaseAutoNAS(BaseEstimator):
                 fingerprint=fingerprint,
             )
             context = spec.context(deadline, device, n_jobs=self.n_jobs, seed=sampler_seed)
+            cap = None
             if shared:
                 store = DiskModelStore(os.path.dirname(spec_path), spec.keep, study)
                 spec.save(spec_path)
                 cap = None if self.n_trials is None else started_trials(study) + self.n_trials
-                announce(study, spec=spec_path, deadline=wall_deadline(deadline), max_trials=cap)
+                heartbeat = getattr(storage, "heartbeat_interval", None)
+                announce(
+                    study, spec=spec_path, deadline=wall_deadline(deadline), max_trials=cap,
+                    heartbeat=heartbeat and [heartbeat, storage.grace_period],
+                )
             else:
                 store = ModelStore(keep=spec.keep, maximize=metric.maximize)
             context.objective = spec.objective(context, store)
             context.callbacks = [tracker]
+            if shared and cap is not None:
+                context.callbacks.append(StopAtTrialCap(cap))
             if self.verbose:
                 context.callbacks.append(ProgressPrinter(metric.name, deadline))
             if not study.trials:
@@ -351,6 +359,8 @@ class BaseAutoNAS(BaseEstimator):
             tracker.start_search(self._search_info(X_all, y_fit, space, stages, metric))
             try:
                 self._run_stages(study, stages, context, shared)
+                if self.verbose:
+                    end_progress_line()
                 if shared:  # workers stop now; their last trials are saved and reported
                     announce(study, deadline=time.time())
                     wait_for_running(study, WORKER_GRACE)

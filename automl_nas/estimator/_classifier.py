@@ -43,8 +43,17 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         random_state: Seed for split, sampler and network initialisation (same seed, same search
             with ``n_jobs=1`` and ``n_trials`` as the binding limit).
         verbose: 0 silent, 1 one line per trial, 2 adds Optuna's own log.
-        storage: Optuna storage URL or object (None: in memory).
-        study_name: Study name in ``storage``; an existing study is resumed.
+        storage: Optuna storage (None: in memory): ``postgresql://...``, ``sqlite:///f.db``
+            (heartbeats: a killed process's trial is failed and retried once), ``journal:PATH``
+            or an Optuna storage object. Worker processes (``automl-nas worker``) can join a
+            search in a shared storage; ``fit`` waits for the budget, then builds the model
+            from every process's trials.
+        study_name: Study name in ``storage``. An existing study is resumed: its completed
+            trials (models in ``artifact_dir``) are reused, not retrained; the data, target
+            and space must be those it was started with.
+        artifact_dir: Directory, reachable by every worker, where a search in a shared storage
+            keeps each completed trial's model (``<artifact_dir>/<study_name>/``; default
+            ``./automl_nas_artifacts``). Files stay after ``fit``.
         mlflow_tracking_uri, mlflow_experiment, register_model: MLflow tracking (off by default).
         ensemble_size: Rounds of greedy ensemble selection with replacement on the validation
             split (1: the single best trial is the final model).

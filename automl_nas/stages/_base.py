@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,15 +100,36 @@ def optimize(
     """``study.optimize`` with the context's objective, threads and callbacks.
 
     Failing trials are caught (recorded as FAIL with their error) so one bad configuration
-    never ends a search; the estimator raises if no trial at all completes.
+    never ends a search; the estimator raises if no trial at all completes. A trial that
+    another process of a shared search marked FAIL while it ran (its heartbeats came late)
+    cannot be reported; it is skipped with a warning and the search goes on (the storage has
+    already queued its retry).
     """
-    if timeout <= 0 or (n_trials is not None and n_trials <= 0) or math.isnan(timeout):
-        return
-    study.optimize(
-        context.objective,
-        n_trials=n_trials,
-        timeout=timeout,
-        n_jobs=context.n_jobs,
-        catch=(Exception,),
-        callbacks=list(context.callbacks),
-    )
+    end = time.monotonic() + timeout
+    finished: list[int] = []
+    callbacks = [*context.callbacks, lambda study, trial: finished.append(trial.number)]
+    while True:
+        left = None if n_trials is None else n_trials - len(finished)
+        remaining = end - time.monotonic()
+        if remaining <= 0 or (left is not None and left <= 0) or math.isnan(timeout):
+            return
+        try:
+            study.optimize(
+                context.objective,
+                n_trials=left,
+                timeout=remaining,
+                n_jobs=context.n_jobs,
+                catch=(Exception,),
+                callbacks=callbacks,
+            )
+            return
+        except ValueError as exc:
+            if not is_failed_elsewhere(exc):
+                raise
+            warnings.warn(f"{exc} Another process failed it as stale; going on.", RuntimeWarning,
+                          stacklevel=2)
+
+
+def is_failed_elsewhere(exc: BaseException) -> bool:
+    """Whether ``exc`` is Optuna refusing to report a trial that is already finished."""
+    return isinstance(exc, ValueError) and str(exc).startswith("Cannot tell a FAIL trial")

@@ -1,7 +1,7 @@
 """A coordinator ``fit`` and worker processes on one study: PostgreSQL, SQLite, journal file.
 
 Real servers and real processes: workers are ``python -c "run_worker(...)"`` subprocesses with
-heartbeats every second and a 3-second grace period, so a killed process is noticed quickly.
+heartbeats every second and a 6-second grace period, so a killed process is noticed quickly.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sys
 from automl_nas.distributed import make_storage, run_worker
 storage = sys.argv[1]
 if not storage.startswith("journal:"):
-    storage = make_storage(storage, heartbeat_interval=1, grace_period=3)
+    storage = make_storage(storage, heartbeat_interval=1, grace_period=6)
 print("ready", flush=True)
 print(run_worker(storage, sys.argv[2], wait=120), flush=True)
 """
@@ -40,7 +40,7 @@ from sklearn.datasets import load_digits
 from automl_nas import AutoNASClassifier
 from automl_nas.distributed import make_storage
 X, y = load_digits(return_X_y=True)
-storage = make_storage(sys.argv[1], heartbeat_interval=1, grace_period=3)
+storage = make_storage(sys.argv[1], heartbeat_interval=1, grace_period=6)
 AutoNASClassifier(time_budget=300, max_epochs=5, storage=storage, study_name=sys.argv[2],
                   artifact_dir=sys.argv[3], random_state=0).fit(X[:600], y[:600])
 """
@@ -57,7 +57,7 @@ def storage_for(url: str):
     return (
         url
         if url.startswith("journal:")
-        else make_storage(url, heartbeat_interval=1, grace_period=3)
+        else make_storage(url, heartbeat_interval=1, grace_period=6)
     )
 
 
@@ -219,17 +219,37 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
     assert len(optuna.load_study(study_name="resume", storage=sqlite_url).trials) == len(after)
 
 
+def start_cli_worker(url: str, study: str) -> subprocess.Popen:
+    """``python -m automl_nas worker``, returned once it says it is waiting for the search."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "automl_nas", "worker", "--storage", url, "--study", study],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "waiting for search" in worker.stderr.readline()
+    return worker
+
+
 @pytest.mark.parametrize("backend", ["sqlite_url", "journal_storage"])
 def test_one_machine_storages(backend, request, digits, tmp_path):
+    """The same search on SQLite and on a journal file, with the command-line worker."""
     url = request.getfixturevalue(backend)
     X, y, X_test, y_test = digits
-    workers = start_workers(url, "local", 1)
-    clf = make_clf(url, "local", tmp_path, budget=15)
+    worker = start_cli_worker(url, "local")
+    clf = make_clf(url, "local", tmp_path, budget=90, n_trials=8)  # ends at 8 trials
     clf.fit(X, y)
-    (count,) = finish(workers)
-    groups = by_worker(clf.study_)
-    assert count >= 1 and len(groups) == 2
-    numbers = [t.number for t in clf.study_.trials]
-    assert len(set(numbers)) == len(numbers)
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in clf.study_.trials)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    count = int(out.split()[0])
+    assert "trial(s) run by this worker" in out and "Traceback" not in err
+    trials = clf.study_.trials
+    states = [
+        (t.number, t.state.name, t.user_attrs.get("worker"), t.user_attrs.get("error"))
+        for t in trials
+    ]
+    assert 8 <= len(trials) <= 9, states  # the cap holds across processes (+1: a start race)
+    assert len(by_worker(clf.study_)) == 2 and count >= 1, states
+    assert len({t.number for t in trials}) == len(trials)
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials), states
     assert clf.score(X_test, y_test) > 0.7
