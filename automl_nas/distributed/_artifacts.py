@@ -34,7 +34,7 @@ class DiskModelStore:
         self.directory = directory
         self.keep = keep
         self.study = study
-        self.maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        self.maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
 
     def path(self, number: int) -> str:
         """The file of trial ``number``."""
@@ -53,11 +53,18 @@ class DiskModelStore:
         return torch.load(self.path(number), weights_only=False)
 
     def ranked(self) -> list[TrialModel]:
-        """The ``keep`` best COMPLETE trials that have a file, best first (ties: earlier first)."""
+        """The ``keep`` best COMPLETE trials that have a file, best first (ties: earlier first).
+
+        Ranked by the first objective (the validation score); infeasible trials (a constraint
+        above 0, e.g. over ``max_params``) are left out.
+        """
         sign = -1.0 if self.maximize else 1.0
-        trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        trials = [
+            t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if all(c <= 0 for c in t.constraints.values())
+        ]
         kept: list[TrialModel] = []
-        for trial in sorted(trials, key=lambda t: (sign * t.value, t.number)):
+        for trial in sorted(trials, key=lambda t: (sign * t.values[0], t.number)):
             if len(kept) == self.keep:
                 break
             if os.path.exists(self.path(trial.number)):

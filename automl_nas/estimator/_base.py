@@ -46,6 +46,9 @@ from automl_nas.training import Metric, TensorData, resolve_device, single_threa
 
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 
+#: Samplers that optimise one objective only (refused with ``cost_objective``).
+SINGLE_OBJECTIVE_SAMPLERS = ("evolution", "rl", "cmaes", "CmaEsSampler")
+
 #: Seconds a shared search's coordinator waits, after the deadline, for workers' last trials.
 WORKER_GRACE = 10.0
 
@@ -112,6 +115,8 @@ class BaseAutoNAS(BaseEstimator):
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "ensemble_candidates": [Interval(Integral, 1, None, closed="left")],
         "refit": ["boolean"],
+        "cost_objective": [StrOptions({"n_params", "latency"}), None],
+        "max_params": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -141,6 +146,8 @@ class BaseAutoNAS(BaseEstimator):
         ensemble_size: int = 20,
         ensemble_candidates: int = 10,
         refit: bool = False,
+        cost_objective: str | None = None,
+        max_params: int | None = None,
     ) -> None:
         self.space = space
         self.sampler = sampler
@@ -166,6 +173,8 @@ class BaseAutoNAS(BaseEstimator):
         self.ensemble_size = ensemble_size
         self.ensemble_candidates = ensemble_candidates
         self.refit = refit
+        self.cost_objective = cost_objective
+        self.max_params = max_params
 
     # -- task-specific hooks ---------------------------------------------------------------
     #: "classification" or "regression"; classification splits are stratified.
@@ -230,9 +239,10 @@ class BaseAutoNAS(BaseEstimator):
 
         Columns: ``trial`` (number), ``stage``, ``state``, ``score`` (validation ``metric``;
         NaN unless COMPLETE), ``ensemble_weight`` (0 outside the ensemble), ``train_seconds``,
-        ``n_params``, ``best_epoch``, then one column per searched parameter (architecture and
-        training; a name clashing with the columns before gets a ``param_`` prefix). NaN where a
-        trial has no value, e.g. a trial that failed before training.
+        ``n_params``, ``best_epoch`` (``latency_ms`` with a latency objective, ``feasible`` with
+        ``max_params``), then one column per searched parameter (architecture and training; a
+        name clashing with the columns before gets a ``param_`` prefix). NaN where a trial has
+        no value, e.g. a trial that failed before training.
         """
         check_is_fitted(self)
         rows = []
@@ -243,15 +253,19 @@ class BaseAutoNAS(BaseEstimator):
                 "trial": trial.number,
                 "stage": attrs.get("stage"),
                 "state": trial.state.name,
-                "score": trial.value if complete else np.nan,
+                "score": trial.values[0] if complete else np.nan,
                 "ensemble_weight": self.ensemble_weights_.get(trial.number, 0.0),
                 "train_seconds": attrs.get("train_seconds", np.nan),
                 "n_params": attrs.get("n_params", np.nan),
                 "best_epoch": attrs.get("best_epoch", np.nan),
             }
+            if self.cost_objective == "latency":
+                row["latency_ms"] = attrs.get("latency_ms", np.nan)
+            if self.max_params is not None:
+                row["feasible"] = attrs.get("n_params", np.inf) <= self.max_params
             row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
             rows.append(row)
-        ascending = self.study_.direction == optuna.study.StudyDirection.MINIMIZE
+        ascending = self.study_.directions[0] == optuna.study.StudyDirection.MINIMIZE
         board = pd.DataFrame(rows)
         return board.sort_values(
             ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
@@ -290,7 +304,8 @@ class BaseAutoNAS(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         sampler_seed = None if self.random_state is None else seed
         device = resolve_device(self.device)
-        pruner = make_pruner(self.pruner, self.max_epochs)
+        # Optuna cannot prune multi-objective trials: epochs are not reported then.
+        pruner = make_pruner(None if self.cost_objective else self.pruner, self.max_epochs)
         storage = make_storage(self.storage)
         shared = is_shared(storage)
 
@@ -304,7 +319,7 @@ class BaseAutoNAS(BaseEstimator):
             study = optuna.create_study(
                 storage=storage,
                 study_name=self.study_name,
-                direction=metric.direction,
+                directions=[metric.direction] + (["minimize"] if self.cost_objective else []),
                 pruner=pruner,
                 load_if_exists=shared and self.study_name is not None,
             )
@@ -334,6 +349,8 @@ class BaseAutoNAS(BaseEstimator):
                 pruner=pruner,
                 stages=stages,
                 fingerprint=fingerprint,
+                cost_objective=self.cost_objective,
+                max_params=self.max_params,
             )
             context = spec.context(deadline, device, n_jobs=self.n_jobs, seed=sampler_seed)
             cap = None
@@ -386,10 +403,18 @@ class BaseAutoNAS(BaseEstimator):
     def _stages(self) -> list[BaseStage]:
         """The search strategy: ``stages`` in order, or one stage running ``sampler``."""
         if self.stages is None:
-            return [SamplerStage(self.sampler)]
-        if not self.stages:
+            stages = [SamplerStage(self.sampler)]
+        elif not self.stages:
             raise ValueError("stages must name at least one stage, e.g. ['tpe']")
-        return [make_stage(stage) for stage in self.stages]
+        else:
+            stages = [make_stage(stage) for stage in self.stages]
+        single = [s.name for s in stages if s.name in SINGLE_OBJECTIVE_SAMPLERS]
+        if self.cost_objective and single:
+            raise ValueError(
+                f"cost_objective={self.cost_objective!r} makes a two-objective search, which "
+                f"{single} cannot run; use 'tpe', 'nsga2' or 'random' (or darts)"
+            )
+        return stages
 
     def _run_stages(
         self, study: optuna.Study, stages: list[BaseStage], context: SearchContext, shared: bool
@@ -414,11 +439,13 @@ class BaseAutoNAS(BaseEstimator):
     ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
 
-        Raises with the trials' errors if none completed.
+        With ``max_params`` only feasible trials are candidates, and an ensemble whose members
+        together exceed it gives way to the best single feasible network. Raises with the
+        trials' errors if none completed (or none was feasible).
         """
         ranked = store.ranked()
         if not ranked:
-            raise RuntimeError(_no_model_message(study))
+            raise RuntimeError(_no_model_message(study, self.max_params))
         best = ranked[0]
         self.study_ = study
         weights = greedy_ensemble(
@@ -426,6 +453,10 @@ class BaseAutoNAS(BaseEstimator):
             self.ensemble_size,
         )
         chosen = [(entry, w) for entry, w in zip(ranked, weights) if w > 0]
+        if self.max_params is not None and sum(e.n_params for e, _ in chosen) > self.max_params:
+            chosen = [(best, 1.0)]
+        if self.cost_objective:
+            self.pareto_front_ = self._pareto_front(study)
         members = [entry.load_model() for entry, _ in chosen]
         self.refitted_ = []
         if self.refit:
@@ -443,6 +474,23 @@ class BaseAutoNAS(BaseEstimator):
         self.best_params_ = dict(best.params)
         self.best_score_ = best.value
         self.best_trial_number_ = best.number
+
+    def _pareto_front(self, study: optuna.Study) -> pd.DataFrame:
+        """The feasible trials no other trial beats on both score and cost, cheapest first."""
+        cost = "latency_ms" if self.cost_objective == "latency" else "n_params"
+        rows = [
+            {
+                "trial": t.number,
+                "score": t.values[0],
+                cost: t.values[1],
+                **({} if cost == "n_params" else {"n_params": t.user_attrs.get("n_params")}),
+                "stage": t.user_attrs.get("stage"),
+                **t.params,
+            }
+            for t in study.best_trials  # Optuna 5 leaves out infeasible trials
+        ]
+        board = pd.DataFrame(rows, columns=None if rows else ["trial", "score", cost])
+        return board.sort_values([cost, "trial"], kind="stable").reset_index(drop=True)
 
     def _refit_members(
         self, entries: list[TrialModel], members: list[nn.Module], objective: TrialObjective
@@ -525,7 +573,7 @@ class BaseAutoNAS(BaseEstimator):
         return tags
 
 
-def _no_model_message(study: optuna.Study) -> str:
+def _no_model_message(study: optuna.Study, max_params: int | None = None) -> str:
     """Why a search produced no model, with the failed trials' errors."""
     states = Counter(t.state.name for t in study.trials)
     errors = Counter(
@@ -533,6 +581,13 @@ def _no_model_message(study: optuna.Study) -> str:
         for t in study.trials
         if t.state == optuna.trial.TrialState.FAIL
     )
+    if max_params is not None and states.get("COMPLETE"):
+        sizes = [t.user_attrs.get("n_params", 0) for t in study.trials if t.state.name == "COMPLETE"]
+        return (
+            f"No completed trial has at most max_params={max_params} parameters (smallest: "
+            f"{min(sizes)}); no model meets the constraint. Raise max_params or narrow the space "
+            "to smaller networks (e.g. MLPSpace(max_units=...))."
+        )
     lines = [f"No trial completed ({dict(states)}); no model was trained."]
     lines += [f"  {count} trial(s) failed with: {error}" for error, count in errors.most_common(5)]
     if not errors:

@@ -51,6 +51,15 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         study_name: Study name in ``storage``. An existing study is resumed: its completed
             trials (models in ``artifact_dir``) are reused, not retrained; the data, target
             and space must be those it was started with.
+        cost_objective: "n_params" or "latency" makes the search two-objective: maximise the
+            validation score and minimise the network's parameter count, or its measured
+            latency (median ms of a forward pass over 256 validation rows on CPU). Trials are
+            not pruned then (Optuna cannot prune multi-objective trials); samplers "tpe"
+            (default), "nsga2", "random" and the darts stage support it. ``pareto_front_``
+            lists the Pareto-optimal trials; the final model is still chosen by score.
+        max_params: Largest parameter count allowed: every trial records the constraint
+            (``trial.set_constraint``), samplers steer away from bigger networks, and the
+            final model (ensemble members together) respects it.
         artifact_dir: Directory, reachable by every worker, where a search in a shared storage
             keeps each completed trial's model (``<artifact_dir>/<study_name>/``; default
             ``./automl_nas_artifacts``). Files stay after ``fit``.
@@ -74,6 +83,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         best_score_: Its validation score.
         best_model_: Its network as trained in the search (CPU, eval mode, never refitted).
         preprocessor_: The fitted input transformer.
+        pareto_front_: With ``cost_objective``: the feasible Pareto-optimal trials (trial,
+            score, cost, stage, params), cheapest first.
 
     Example:
         >>> from sklearn.datasets import load_iris

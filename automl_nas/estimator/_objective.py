@@ -119,8 +119,15 @@ class TrialObjective:
     each trial (a worker moves its deadline when the coordinator resumes a search).
 
     The trial records ``stage``, ``n_params``, ``history`` (per-epoch losses and score),
-    ``train_seconds``, ``best_epoch``, ``stopped_by`` and, on failure, ``error`` in its user
-    attributes, so trackers and leaderboards need nothing but the study.
+    ``train_seconds``, ``best_epoch``, ``stopped_by``, ``latency_ms`` (with a latency
+    objective) and, on failure, ``error`` in its user attributes, so trackers and leaderboards
+    need nothing but the study.
+
+    With ``cost_objective`` ("n_params" or "latency") a trial returns (score, cost) for a
+    two-objective study; Optuna cannot prune those, so epochs are not reported to the pruner.
+    With ``max_params`` the trial records the constraint ``n_params - max_params <= 0``
+    (``trial.set_constraint``) before training; constraint-aware samplers (TPE, NSGA-II) steer
+    away from infeasible networks, and only feasible ones are kept for the final model.
     """
 
     def __init__(
@@ -133,6 +140,8 @@ class TrialObjective:
         patience: int,
         seed: int,
         store: ModelStore,
+        cost_objective: str | None = None,
+        max_params: int | None = None,
     ) -> None:
         self.context = context
         self.y_val = y_val
@@ -141,12 +150,14 @@ class TrialObjective:
         self.patience = patience
         self.seed = seed
         self.store = store
+        self.cost_objective = cost_objective
+        self.max_params = max_params
 
     def score(self, output: torch.Tensor) -> float:
         """The metric on validation outputs (decoded to probabilities / original units)."""
         return self.metric(self.y_val, self.decode(output.cpu().numpy()))
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         ctx = self.context
         if "stage" not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
             trial.set_user_attr("stage", ctx.stage)
@@ -156,6 +167,8 @@ class TrialObjective:
 
         def report(epoch: int, record: dict[str, float]) -> None:
             history.append(record)
+            if self.cost_objective is not None:
+                return
             trial.report(record["val_score"], epoch)
             if trial.should_prune():
                 trial.set_user_attr("history", history)
@@ -169,6 +182,8 @@ class TrialObjective:
                 model = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
                 n_params = sum(p.numel() for p in model.parameters())
                 trial.set_user_attr("n_params", n_params)
+                if self.max_params is not None:
+                    trial.set_constraint("max_params", float(n_params - self.max_params))
                 result = train(
                     model,
                     params,
@@ -194,12 +209,19 @@ class TrialObjective:
         trial.set_user_attr("stopped_by", result.stopped_by)
         if not math.isfinite(result.score):
             raise FloatingPointError(f"validation {self.metric.name} is {result.score}")
-        self.store.offer(
-            TrialModel(
-                trial.number, result.score, params, result.model,
-                self.decode(result.val_output), n_params, result.best_epoch,
+        if self.max_params is None or n_params <= self.max_params:
+            self.store.offer(
+                TrialModel(
+                    trial.number, result.score, params, result.model,
+                    self.decode(result.val_output), n_params, result.best_epoch,
+                )
             )
-        )
+        if self.cost_objective == "n_params":
+            return result.score, float(n_params)
+        if self.cost_objective == "latency":
+            latency = measure_latency(result.model, ctx.data.X_val)
+            trial.set_user_attr("latency_ms", latency)
+            return result.score, latency
         return result.score
 
     def trial_seed(self, number: int) -> int:
@@ -235,6 +257,29 @@ class TrialObjective:
                 deadline=deadline,
             )
         return None if result.stopped_by == "time_budget" else result.model
+
+
+#: Rows per forward pass when measuring latency, and timed passes (the median is kept).
+LATENCY_BATCH = 256
+LATENCY_REPEATS = 7
+
+
+def measure_latency(model: nn.Module, X: torch.Tensor) -> float:
+    """Median milliseconds of one forward pass of ``model`` (CPU, eval) over a batch of ``X``.
+
+    A batch of up to ``LATENCY_BATCH`` validation rows, after one warm-up pass; CPU with the
+    search's thread setting, so latencies compare across the trials of one search.
+    """
+    batch = X[:LATENCY_BATCH].detach().cpu().float()
+    model.eval()
+    times = []
+    with torch.no_grad():
+        model(batch)
+        for _ in range(LATENCY_REPEATS):
+            started = time.perf_counter()
+            model(batch)
+            times.append(time.perf_counter() - started)
+    return 1000.0 * float(np.median(times))
 
 
 def predict_output(model: nn.Module, X: np.ndarray) -> np.ndarray:

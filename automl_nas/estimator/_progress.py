@@ -91,7 +91,7 @@ class ProgressPrinter:
             self.counts[trial.state] = self.counts.get(trial.state, 0) + 1
             try:
                 best: optuna.trial.FrozenTrial | None = study.best_trial
-            except ValueError:  # no trial completed yet
+            except (ValueError, RuntimeError):  # none completed yet, or several objectives
                 best = None
             now = time.monotonic()
             if _is_tty(stream):

@@ -45,6 +45,8 @@ class SearchSpec:
     pruner: optuna.pruners.BasePruner
     stages: list[BaseStage]
     fingerprint: str
+    cost_objective: str | None = None
+    max_params: int | None = None
 
     def context(
         self, deadline: float, device: torch.device, *, n_jobs: int = 1, seed: int | None = None
@@ -79,6 +81,8 @@ class SearchSpec:
             patience=self.patience,
             seed=self.seed,
             store=store,
+            cost_objective=self.cost_objective,
+            max_params=self.max_params,
         )
 
     def save(self, path: str) -> None:
