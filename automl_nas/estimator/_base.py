@@ -46,6 +46,9 @@ from automl_nas.training import Metric, TensorData, resolve_device, single_threa
 
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 
+#: ``refit="auto"`` refits the ensemble members on train + validation up to this many rows.
+REFIT_AUTO_MAX_ROWS = 10_000
+
 #: Samplers that optimise one objective only (refused with ``cost_objective``).
 SINGLE_OBJECTIVE_SAMPLERS = ("evolution", "rl", "cmaes", "CmaEsSampler")
 
@@ -82,8 +85,10 @@ class BaseAutoNAS(BaseEstimator):
     (probabilities, or predictions in the target's units) that scores best on the validation
     split with ``metric``. ``ensemble_size=1`` is the single best trial. Selection runs after
     the search: ``ensemble_size x ensemble_candidates`` metric evaluations on the validation
-    split (20 x 20 with log-loss on 10,000 rows: 1.3 s on a 2-core VM). The members are the networks as trained in the search (training part of the split,
-    weights of their best validation epoch) unless ``refit``.
+    split (20 x 20 with log-loss on 10,000 rows: 1.3 s on a 2-core VM). The members are the
+    networks as trained in the search (training part of the split, weights of their best
+    validation epoch) unless refitted: ``refit=True``, or ``"auto"`` (the default) on data of
+    at most ``REFIT_AUTO_MAX_ROWS`` rows, retrains them on all rows after the search.
 
     Memory: the candidates' validation outputs stay in memory (candidates x validation rows x
     outputs x 8 bytes); their networks too, up to 512 MiB in total, beyond which the worst
@@ -114,7 +119,7 @@ class BaseAutoNAS(BaseEstimator):
         "register_model": [str, None],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "ensemble_candidates": [Interval(Integral, 1, None, closed="left")],
-        "refit": ["boolean"],
+        "refit": ["boolean", StrOptions({"auto"})],
         "cost_objective": [StrOptions({"n_params", "latency"}), None],
         "max_params": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -145,7 +150,7 @@ class BaseAutoNAS(BaseEstimator):
         register_model: str | None = None,
         ensemble_size: int = 20,
         ensemble_candidates: int = 10,
-        refit: bool = False,
+        refit: bool | str = "auto",
         cost_objective: str | None = None,
         max_params: int | None = None,
     ) -> None:
@@ -459,7 +464,8 @@ class BaseAutoNAS(BaseEstimator):
             self.pareto_front_ = self._pareto_front(study)
         members = [entry.load_model() for entry, _ in chosen]
         self.refitted_ = []
-        if self.refit:
+        n_rows = len(objective.context.data.X_train) + len(objective.context.data.X_val)
+        if self.refit is True or (self.refit == "auto" and n_rows <= REFIT_AUTO_MAX_ROWS):
             members = self._refit_members([entry for entry, _ in chosen], members, objective)
         # float64 for prediction: float32 matmuls differ in the last bits between batch sizes,
         # and a row's prediction must not depend on which other rows it is predicted with.

@@ -71,6 +71,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         refit: Retrain each selected member on train + validation with its own params for its
             best epoch count, after the search; this may take up to another ``time_budget``
             seconds, and a member not done by then keeps its search-trained network (warning).
+            "auto" (default): refit when there are at most 10,000 rows, where the held-out
+            share costs accuracy most and a refit takes seconds (digits, 60 s budget: test
+            accuracy 0.969 without, 0.982 with; the refit took 4.4 s).
 
     Attributes:
         classes_: Class labels.
