@@ -101,11 +101,15 @@ def main() -> None:
     lines = [
         "# Distributed throughput: completed trials per minute, 1 vs 2 training processes",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores ({_cpu()}), no GPU; "
-        f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; journal-file storage; "
-        "digits, fixed 256-128 MLP, 15 epochs, only lr searched, no pruning.",
-        "Command: `python benchmarks/distributed_throughput.py "
-        f"--budget {args.budget:g} --repeats {args.repeats}`",
+        (
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores ({_cpu()}), no GPU; "
+            f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; journal-file "
+            "storage; digits, fixed 256-128 MLP, 15 epochs, only lr searched, no pruning."
+        ),
+        (
+            "Command: `python benchmarks/distributed_throughput.py "
+            f"--budget {args.budget:g} --repeats {args.repeats}`"
+        ),
         "",
         "| repeat | 1 process: trials/min | 2 processes: trials/min | ratio | load (1 min) |",
         "|---|---|---|---|---|",

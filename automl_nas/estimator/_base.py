@@ -8,8 +8,8 @@ import time
 import warnings
 from abc import abstractmethod
 from collections import Counter
-from numbers import Integral, Real
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,6 @@ from torch import nn
 
 import automl_nas
 from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, train_validation_split
-from automl_nas.ensemble import EnsembleModel, greedy_ensemble
 from automl_nas.distributed._artifacts import DiskModelStore
 from automl_nas.distributed._coordination import (
     SPEC,
@@ -36,9 +35,10 @@ from automl_nas.distributed._coordination import (
     wall_deadline,
 )
 from automl_nas.distributed._storage import is_shared, make_storage
+from automl_nas.ensemble import EnsembleModel, greedy_ensemble
 from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
-from automl_nas.estimator._spec import SearchSpec
 from automl_nas.estimator._progress import ProgressPrinter, end_progress_line, optuna_verbosity
+from automl_nas.estimator._spec import SearchSpec
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace
 from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
 from automl_nas.tracking._base import BaseTracker

@@ -10,8 +10,8 @@ import threading
 import time
 import traceback
 import weakref
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,6 @@ from torch import nn
 
 from automl_nas.stages import SearchContext
 from automl_nas.training import Metric, TensorData, forward_all, train
-
 
 #: Bytes of kept networks a :class:`ModelStore` holds in memory before it spills to disk.
 MODEL_MEMORY_LIMIT = 512 * 2**20
