@@ -1,7 +1,12 @@
-"""MLflow tracking of a search: a parent run per fit, a child run per trial, the final model."""
+"""MLflow tracking of a search: a parent run per fit, a child run per trial, the final model.
+
+The search process never calls MLflow itself: :class:`MlflowTracker` turns the search's events
+into messages for the writer (``_writer.py``), a process of its own that does all MLflow work.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -13,8 +18,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,9 @@ from automl_nas.tracking._records import (
     search_tags,
     trial_record,
 )
-from automl_nas.tracking._writer import PARENT_TAG, is_http, log_batch, probe, write_trial
+from automl_nas.tracking._writer import Recorder, global_tracking_uri, is_http, probe
+
+__all__ = ["DEFAULT_EXPERIMENT", "MlflowTracker", "TrackingWarning", "global_tracking_uri"]
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ _logger = logging.getLogger(__name__)
 DEFAULT_EXPERIMENT = "automl_nas"
 
 _STOP = object()
+_GONE = object()  # the writer process ended before it was told to
 _INSTALL_HINT = (
     "MLflow tracking needs the `mlflow` package: pip install 'automl-nas[mlflow]' "
     "(or pip install mlflow), or leave mlflow_tracking_uri/mlflow_experiment/register_model unset "
@@ -62,116 +69,17 @@ def import_mlflow() -> Any:
     return mlflow
 
 
-def git_sha(directory: str | Path) -> str | None:
-    """The HEAD commit of the git checkout holding ``directory``, or None."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and len(sha) == 40 else None
-
-
-@contextmanager
-def global_tracking_uri(mlflow: Any, uri: str) -> Iterator[None]:
-    """Point MLflow's global tracking URI at ``uri`` for a call that only reads the global one.
-
-    ``mlflow.*.log_model`` has no URI argument. The previous global URI and the
-    ``MLFLOW_TRACKING_URI`` variable are both restored (MLflow's own ``_use_tracking_uri``
-    unsets the variable when no global URI was set).
-    """
-    if mlflow.get_tracking_uri() == uri:
-        yield
-        return
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
-    saved_global = getattr(tracking_utils, "_tracking_uri", None)
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved_global)
-        if saved_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved_env
-
-
-def enable_sqlite_wal(uri: str) -> bool:
-    """Switch the SQLite file behind ``uri`` to write-ahead logging; whether it is now in WAL.
-
-    MLflow commits several transactions per ``log_batch``; in WAL mode each costs about half as
-    much, and ``mlflow ui`` reading the same file no longer blocks the search writing it. The
-    mode is a property of the file and stays; it is unsuited to network file systems.
-    """
-    import sqlite3
-
-    if not uri.startswith("sqlite:///"):
-        return False
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    if not path or path == ":memory:" or not os.path.isfile(path):
-        return False
-    try:
-        with sqlite3.connect(path, timeout=20) as con:
-            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    except sqlite3.Error as exc:
-        _logger.debug("could not switch %s to WAL: %s", path, exc)
-        return False
-    return str(mode).lower() == "wal"
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the logged model, given explicitly (inferring them takes 7-16 s)."""
-    from importlib import metadata
-
-    reqs = []
-    for dist in ("mlflow", "torch", "scikit-learn", "optuna", "numpy", "pandas", "cloudpickle"):
-        try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-        reqs.append(f"{dist}=={version.split('+')[0]}")  # "2.13.0+cpu" is not on PyPI
-    return reqs
-
-
-class _PyfuncWithSklearnFlavor:
-    """An MLflow flavor module for ``Model.log``: the pyfunc model plus a ``sklearn`` flavor.
-
-    Both flavors read the same pickled estimator, so ``mlflow.sklearn.load_model`` returns the
-    fitted estimator itself (with ``predict_proba``, ``score``, ...).
-    """
-
-    __name__ = "automl_nas.tracking.pyfunc_with_sklearn"
-
-    @staticmethod
-    def save_model(path: str, mlflow_model: Any, add_sklearn_flavor: bool = True, **kwargs: Any):
-        import mlflow
-        import sklearn
-
-        mlflow.pyfunc.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
-        if add_sklearn_flavor:
-            pickled = next(Path(path, "artifacts").rglob("estimator.pkl")).relative_to(path)
-            mlflow_model.add_flavor(
-                "sklearn",
-                pickled_model=pickled.as_posix(),
-                sklearn_version=sklearn.__version__,
-                serialization_format="pickle",
-                code=mlflow_model.flavors["python_function"].get("code"),
-            )
-            mlflow_model.save(os.path.join(path, "MLmodel"))
+def _user_mlflow() -> Any:
+    """The mlflow module if this process already imported it (its global URI and active run
+    then count), else None: the tracker itself never imports it here."""
+    mlflow = sys.modules.get("mlflow")
+    return mlflow if hasattr(mlflow, "get_tracking_uri") else None
 
 
 class _WriterProcess:
-    """The ``_writer.py`` process: JSON lines in on stdin, one JSON answer per record out."""
+    """The ``_writer.py`` process: JSON lines in on stdin, one JSON answer per message out."""
 
-    def __init__(self, config: dict[str, Any], on_message: Any) -> None:
+    def __init__(self, config: dict[str, Any], on_message: Any, on_exit: Any) -> None:
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_writer.py"))],
@@ -182,7 +90,10 @@ class _WriterProcess:
             encoding="utf-8",
         )
         self._reader = threading.Thread(
-            target=self._read, args=(on_message,), name="automl_nas-mlflow-reader", daemon=True
+            target=self._read,
+            args=(on_message, on_exit),
+            name="automl_nas-mlflow-reader",
+            daemon=True,
         )
         self._reader.start()
         if not self.send(config):
@@ -197,15 +108,20 @@ class _WriterProcess:
             return False
         return True
 
-    def _read(self, on_message: Any) -> None:
-        for line in self._proc.stdout:
-            try:
-                on_message(json.loads(line))
-            except ValueError:
-                _logger.debug("writer process said: %s", line.rstrip())
+    def _read(self, on_message: Any, on_exit: Any) -> None:
+        try:
+            for line in self._proc.stdout:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    _logger.debug("writer process said: %s", line.rstrip())
+                    continue
+                on_message(message)
+        finally:
+            on_exit()
 
     def close(self, timeout: float) -> bool:
-        """Let the process write what it has, up to ``timeout`` s; whether it finished."""
+        """Close its input and let it exit, up to ``timeout`` s (then kill it); whether it did."""
         try:
             self._proc.stdin.close()
         except OSError:
@@ -213,13 +129,17 @@ class _WriterProcess:
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            self.kill()
             return False
         finally:
             self._reader.join(5)
-            self._stderr.close()
         return True
+
+    def kill(self) -> None:
+        """End the process now; answers it already gave are still delivered."""
+        self._proc.kill()
+        self._proc.wait()
+        self._reader.join(5)
 
     def stderr_tail(self, n: int = 500) -> str:
         try:
@@ -244,12 +164,17 @@ class MlflowTracker(BaseTracker):
     per-epoch ``train_loss``/``val_loss``/``val_score`` with ``step`` = epoch, the objective,
     ``duration_s``, ``train_seconds``, ``n_params``, the proposing ``stage`` and any error.
 
-    Trials are written with ``log_batch`` by a separate writer process fed from a background
-    thread, so the search never waits on the tracking store and does not share its core and GIL
-    with MLflow; the callback itself is thread-safe (Optuna ``n_jobs > 1``). A server that
-    is down at :meth:`start_search` raises ``ConnectionError`` before any training; a store that
-    fails later gives one :class:`TrackingWarning` and the search goes on (the Optuna study keeps
-    every trial).
+    All MLflow work (opening the parent run, the trial runs with ``log_batch``, the model, the
+    plots) runs in a separate writer process fed from a background thread: the search never
+    waits on the tracking store, does not share its core and GIL with MLflow, and never imports
+    MLflow. The writer opens the parent run while the first trial trains and, during the
+    search, imports what the end needs (model logging, plots), so ``fit`` waits only for the
+    final model and plots themselves. The callback is thread-safe (Optuna ``n_jobs > 1``).
+
+    A server that is down at :meth:`start_search` raises ``ConnectionError`` before any
+    training. Any other failure (a store that cannot be opened, a deleted experiment, a server
+    that dies later) gives one :class:`TrackingWarning` and the search goes on; the Optuna study
+    keeps every trial.
 
     Args:
         tracking_uri: MLflow tracking URI; None uses MLflow's own (``MLFLOW_TRACKING_URI``, else
@@ -261,12 +186,12 @@ class MlflowTracker(BaseTracker):
         run_name: Name of the parent run; None uses ``<Estimator>-<fingerprint[:8]>``.
         log_plots: Log optuna matplotlib plots at the end (needs matplotlib).
         sqlite_wal: Put a SQLite store in write-ahead-log mode (about 2x cheaper writes, and
-            ``mlflow ui`` can read while the search writes); see :func:`enable_sqlite_wal`.
-        writer: ``"process"`` writes trial runs from a separate Python process (the search of
-            small networks is GIL-bound on one core; MLflow's store spends tens of ms of Python
-            per run, which a thread would take from training); ``"thread"`` writes them from a
-            thread of this process. The process falls back to the thread if it cannot run.
-        flush_timeout: Seconds :meth:`end_search` waits for unwritten trials.
+            ``mlflow ui`` can read while the search writes); see ``enable_sqlite_wal``.
+        writer: ``"process"`` does the MLflow work in a separate Python process (see above);
+            ``"thread"`` does it in a thread of this process, sharing the search's GIL. The
+            process hands over to a thread if it cannot start or dies.
+        flush_timeout: Seconds :meth:`end_search` waits for the tracking work still queued
+            (trial runs, model, plots).
         probe_timeout: Seconds a tracking-server liveness check may take.
 
     Example:
@@ -305,21 +230,30 @@ class MlflowTracker(BaseTracker):
         self.uri_: str | None = None
         self.experiment_id_: str | None = None
         self.run_id_: str | None = None
-        self.model_info_: Any = None
+        self.model_uri_: str | None = None
         self.model_version_: str | None = None
         self._info: dict[str, Any] = {}
-        self._client: Any = None
+        self._config: dict[str, Any] = {}
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._sender: threading.Thread | None = None
+        self._process: _WriterProcess | None = None
+        self._recorder: Recorder | None = None
+        self._pending: deque[dict[str, Any]] = deque()  # sent to the process, not yet answered
+        self._opened: dict[str, Any] | None = None
+        self._closing = False
+        self._writer_done = threading.Event()  # the writer answered "finish", or its process ended
+        self._tmp: tempfile.TemporaryDirectory | None = None
         self._lock = threading.Lock()
         self._study: optuna.Study | None = None
         self._names: list[str] | None = None
         self._finished: list[tuple[int, TrialState, tuple[float, ...] | None]] = []
         self._failures = 0
         self._first_error: str | None = None
+        self._late_warnings: list[str] = []
         self._warned = False
         self._abandon = False
-        self._process: _WriterProcess | None = None
+        # Search thread per trial (callback_ms), writer per trial run (write_ms, write_cpu_ms),
+        # writer per message (<op>_ms: open, trial, model, finish), writer imports (prewarm_s).
         self.timings: dict[str, list[float]] = {
             "callback_ms": [],
             "write_ms": [],
@@ -327,7 +261,7 @@ class MlflowTracker(BaseTracker):
         }
 
     def __getstate__(self) -> dict[str, Any]:
-        # Threads, locks and clients do not pickle; a pickled tracker is its configuration.
+        # Threads, locks and processes do not pickle; a pickled tracker is its configuration.
         keep = (
             "tracking_uri",
             "experiment_name",
@@ -348,12 +282,16 @@ class MlflowTracker(BaseTracker):
 
     # ------------------------------------------------------------------ life cycle
     def start_search(self, info: dict[str, Any]) -> None:
-        """Open the parent run; raise before any training when the store cannot be reached."""
-        mlflow = import_mlflow()
+        """Start the writer, which opens the parent run; a dead server raises before training."""
+        if importlib.util.find_spec("mlflow") is None:
+            raise ImportError(_INSTALL_HINT)
         self._reset()
         self._info = dict(info)
-        uri = self.tracking_uri or mlflow.get_tracking_uri()
-        self.uri_ = uri
+        mlflow = _user_mlflow()
+        uri = self.tracking_uri or (
+            mlflow.get_tracking_uri() if mlflow else os.environ.get("MLFLOW_TRACKING_URI")
+        )
+        self.uri_ = uri or None
         if is_http(uri):
             reason = probe(uri, self.probe_timeout)
             if reason is not None:
@@ -363,25 +301,44 @@ class MlflowTracker(BaseTracker):
                     f"mlflow_tracking_uri / MLFLOW_TRACKING_URI elsewhere, or unset both to "
                     f"search without tracking."
                 )
-        try:
-            self._open_parent_run(mlflow, uri, info)
-        except Exception as exc:
-            raise RuntimeError(
-                f"MLflow tracking at {mask_uri(uri)} failed before the search started "
-                f"({type(exc).__name__}: {exc}); no trial was run. Fix the store or unset "
-                f"mlflow_tracking_uri / MLFLOW_TRACKING_URI to search without tracking."
-            ) from exc
-        if self.sqlite_wal:
-            enable_sqlite_wal(uri)
-        self._start_writer_process()
-        self._worker = threading.Thread(
-            target=self._write_loop, name="automl_nas-mlflow-writer", daemon=True
+        active = mlflow.active_run() if mlflow else None
+        # A user's active run is nested under only when it lives in the same store.
+        outer = active if active is not None and mlflow.get_tracking_uri() == uri else None
+        estimator = str(info.get("estimator", "AutoNAS"))
+        fingerprint = str((info.get("dataset") or {}).get("fingerprint", ""))
+        self._config = {
+            "uri": self.uri_,
+            "experiment_name": self.experiment_name,
+            "default_experiment": DEFAULT_EXPERIMENT,
+            "outer_run_id": outer.info.run_id if outer else None,
+            "outer_experiment_id": outer.info.experiment_id if outer else None,
+            "run_name": self.run_name or f"{estimator}-{fingerprint[:8] or 'search'}",
+            "tags": search_tags(info),
+            "params": search_params(info),
+            "start_ms": now_ms(),
+            "sqlite_wal": self.sqlite_wal,
+            "probe_timeout": self.probe_timeout,
+            "cwd": os.getcwd(),
+            "package_dir": str(Path(__file__).resolve().parent),
+            "prewarm": True,
+        }
+        self._tmp = tempfile.TemporaryDirectory(prefix="automl_nas_mlflow_")
+        if self.writer == "process" and sys.executable:
+            try:
+                self._process = _WriterProcess(self._config, self._deliver, self._on_exit)
+            except OSError as exc:
+                _logger.info("writer process not started (%s); writing from a thread", exc)
+        if self._process is None:
+            self._recorder = Recorder(self._config, own_process=False)
+            self._queue.put({"op": "open"})
+        self._sender = threading.Thread(
+            target=self._send_loop, name="automl_nas-mlflow-sender", daemon=True
         )
-        self._worker.start()
+        self._sender.start()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Queue one finished trial for writing (thread-safe; returns in well under 1 ms)."""
-        if self.run_id_ is None or trial.state not in (
+        if self._sender is None or trial.state not in (
             TrialState.COMPLETE,
             TrialState.PRUNED,
             TrialState.FAIL,
@@ -393,64 +350,96 @@ class MlflowTracker(BaseTracker):
             if self._names is None:
                 self._names = objective_names(study)
             self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
-        self._queue.put(trial_record(trial, self._names))
+        self._queue.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
         self._warn_once()
         self.timings["callback_ms"].append((time.perf_counter() - t0) * 1000)
 
     def log_model(self, estimator: Any, input_example: Any) -> None:
         """Log ``estimator`` as the parent run's pyfunc model (plus ``sklearn`` flavor) and
-        register it with :attr:`alias` when :attr:`registered_model_name` is set."""
-        if self.run_id_ is None:
+        register it with :attr:`alias` when :attr:`registered_model_name` is set.
+
+        The estimator is pickled here and logged by the writer; :meth:`end_search` waits for it.
+        """
+        if self._sender is None or self._abandon:
             return
         self._warn_once()
-        if not self._store_alive("log the model"):
-            return
+        tmp = Path(self._tmp.name)
         try:
-            self._log_model(estimator, input_example)
+            example = None
+            if input_example is not None:
+                example = (
+                    input_example.iloc[:5] if hasattr(input_example, "iloc") else input_example[:5]
+                )
+            prediction = estimator.predict(example) if example is not None else None
+            with open(tmp / "estimator.pkl", "wb") as f:  # the sklearn flavor looks for this name
+                pickle.dump(estimator, f, protocol=pickle.HIGHEST_PROTOCOL)
+            with open(tmp / "example.pkl", "wb") as f:
+                pickle.dump((example, prediction), f, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             self._warn(f"the final model was not logged ({type(exc).__name__}: {exc})", force=True)
-        try:
-            self._log_result(estimator)
-        except Exception as exc:  # the leaderboard is a nicety next to the model
+            return
+        message = {
+            "op": "model",
+            "estimator_path": str(tmp / "estimator.pkl"),
+            "example_path": str(tmp / "example.pkl"),
+            "model_code": str(Path(__file__).with_name("_model_code.py")),
+            "package_dir": str(Path(__file__).resolve().parents[1]),
+            "registered_model_name": self.registered_model_name,
+            "alias": self.alias,
+            "fingerprint": (self._info.get("dataset") or {}).get("fingerprint"),
+            "add_sklearn_flavor": hasattr(estimator, "get_params"),
+            "estimator_name": type(estimator).__name__,
+            "ensemble_weights": None,
+            "leaderboard_path": None,
+        }
+        try:  # the leaderboard is a nicety next to the model
+            weights = getattr(estimator, "ensemble_weights_", None)
+            if isinstance(weights, dict) and weights:
+                text = json.dumps({str(k): round(float(v), 6) for k, v in weights.items()})
+                message["ensemble_weights"] = clip(text, MAX_TAG_VALUE)
+            if callable(getattr(estimator, "leaderboard", None)):
+                estimator.leaderboard().to_csv(tmp / "leaderboard.csv", index=False)
+                message["leaderboard_path"] = str(tmp / "leaderboard.csv")
+        except Exception as exc:
             _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, exc)
-
-    def _log_result(self, estimator: Any) -> None:
-        """The estimator's leaderboard (CSV) and ensemble weights (tag), where it has them."""
-        import json
-
-        weights = getattr(estimator, "ensemble_weights_", None)
-        if isinstance(weights, dict) and weights:
-            text = json.dumps({str(k): round(float(v), 6) for k, v in weights.items()})
-            self._log_batch(
-                self.run_id_, [], {}, {TAG_PREFIX + "ensemble_weights": clip(text, MAX_TAG_VALUE)}
-            )
-        if callable(getattr(estimator, "leaderboard", None)):
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp, "leaderboard.csv")
-                estimator.leaderboard().to_csv(path, index=False)
-                self._client.log_artifact(self.run_id_, str(path))
+        self._queue.put(message)
 
     def end_search(self, status: str) -> None:
-        """Write what is left, the plots and the summary, and close the parent run."""
-        if self.run_id_ is None:
+        """Send the summary, the trials and the plots, wait for the writer and close the run."""
+        if self._sender is None:
             return
         deadline = time.monotonic() + self.flush_timeout
+        try:
+            finish = self._finish_message(status)
+        except Exception as exc:  # the summary is a nicety: the run is still ended
+            self._warn(f"the search summary was not logged ({type(exc).__name__}: {exc})")
+            finish = {"op": "finish", "status": status, "end_ms": now_ms(), "metrics": [],
+                      "tags": {}, "plots": False, "trials_path": None}
+        self._queue.put(finish)
         self._queue.put(_STOP)
-        flushed = True
-        if self._worker is not None:
-            self._worker.join(self.flush_timeout)
-            flushed = not self._worker.is_alive()
-        if self._process is not None:
-            flushed = self._process.close(max(0.0, deadline - time.monotonic())) and flushed
-            self._process = None
-        if not flushed:
+        self._sender.join(self.flush_timeout)
+        done = not self._sender.is_alive()
+        process = self._process
+        if process is not None:
+            self._closing = True
+            # Its "finish" answer means everything is written: its exit is not waited for.
+            done = self._writer_done.wait(max(0.0, deadline - time.monotonic())) and done
+            process.close(timeout=0.2)
+            with self._lock:
+                crashed = bool(self._pending) and time.monotonic() < deadline
+            if crashed:  # it died with work left: a thread of this process finishes it
+                self._take_over()
+                done = True
+        if not done:
             self._abandon = True
             self._warn(
-                f"trial records were still unwritten after {self.flush_timeout:.0f} s and were "
-                f"dropped",
+                f"tracking work (trial runs, model, plots) was still unfinished after "
+                f"{self.flush_timeout:.0f} s and was dropped",
                 force=True,
             )
         self._warn_once()
+        for message in self._late_warnings:
+            self._warn(message, force=True)
         if self._failures:
             _logger.warning(
                 "MLflow run %s is incomplete: %d write(s) failed, first: %s. The Optuna study "
@@ -459,176 +448,115 @@ class MlflowTracker(BaseTracker):
                 self._failures,
                 self._first_error,
             )
-        if not self._store_alive("close the search run"):
-            return
-        try:
-            self._log_summary()
-            if self.log_plots:
-                self._log_plots()
-            self._client.set_terminated(self.run_id_, status, end_time=now_ms())
-        except Exception as exc:
-            self._warn(f"closing the search run failed ({type(exc).__name__}: {exc})", force=True)
-        finally:
-            self._study = None
+        self._study = None
+        if done and self._tmp is not None:
+            self._tmp.cleanup()
 
-    # ------------------------------------------------------------------ parent run
-    def _open_parent_run(self, mlflow: Any, uri: str, info: dict[str, Any]) -> None:
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=uri)
-        active = mlflow.active_run()
-        # A user's active run is nested under only when it lives in the same store.
-        outer = active if active is not None and mlflow.get_tracking_uri() == uri else None
-        self.experiment_id_ = self._experiment_id(client, outer)
-        estimator = str(info.get("estimator", "AutoNAS"))
-        fingerprint = str((info.get("dataset") or {}).get("fingerprint", ""))
-        run_name = self.run_name or f"{estimator}-{fingerprint[:8] or 'search'}"
-        tags = search_tags(info)
-        tags["mlflow.source.type"] = "LOCAL"
-        if outer is not None:
-            tags[PARENT_TAG] = outer.info.run_id
-        sha = git_sha(os.getcwd())
-        if sha:
-            tags["mlflow.source.git.commit"] = sha
-        package_sha = git_sha(Path(__file__).resolve().parent)
-        if package_sha:
-            tags[TAG_PREFIX + "git_sha"] = package_sha
-        run = client.create_run(
-            self.experiment_id_, start_time=now_ms(), tags=tags, run_name=run_name
-        )
-        self.run_id_ = run.info.run_id
-        self._client = client
-        self._log_batch(self.run_id_, [], search_params(info), {})
-
-    def _experiment_id(self, client: Any, outer: Any) -> str:
-        name = self.experiment_name
-        if name is None:
-            if outer is not None:
-                return outer.info.experiment_id
-            if os.environ.get("MLFLOW_EXPERIMENT_ID"):
-                return os.environ["MLFLOW_EXPERIMENT_ID"]
-            name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            try:
-                return client.create_experiment(name)
-            except Exception:
-                experiment = client.get_experiment_by_name(name)  # created meanwhile elsewhere
-                if experiment is None:
-                    raise
-        if experiment.lifecycle_stage == "deleted":
-            raise ValueError(
-                f"experiment {name!r} is deleted; restore it with `mlflow experiments restore "
-                f"--experiment-id {experiment.experiment_id}` or choose another mlflow_experiment"
-            )
-        return experiment.experiment_id
-
-    def _log_batch(
-        self,
-        run_id: str,
-        metrics: list[tuple[str, float, int, int]],
-        params: dict[str, str],
-        tags: dict[str, str],
-    ) -> None:
-        log_batch(self._client, run_id, metrics, params, tags)
-
-    # ------------------------------------------------------------------ trial runs
-    def _start_writer_process(self) -> None:
-        """Start the writer process; on any trouble, trials are written from the thread."""
-        if self.writer != "process" or not sys.executable:
-            return
-        config = {
-            "uri": self.uri_,
-            "experiment_id": self.experiment_id_,
-            "parent_run_id": self.run_id_,
-            "probe_timeout": self.probe_timeout,
-        }
-        try:
-            self._process = _WriterProcess(config, self._on_writer_message)
-        except OSError as exc:
-            _logger.info("writer process not started (%s); writing from a thread", exc)
-            self._process = None
-
-    def _on_writer_message(self, message: dict[str, Any]) -> None:
-        if "error" in message:
-            self._fail(f"{mask_uri(self.uri_ or '?')}: {message['error']}")
-        elif "write_ms" in message:
-            self.timings["write_ms"].append(message["write_ms"])
-            self.timings["write_cpu_ms"].append(message["cpu_ms"])
-
-    def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            items = [self._queue.get()]
-            while True:  # drain: one liveness check per burst of finished trials
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is _STOP for item in items)
-            records = [item for item in items if item is not _STOP]
-            if not records or self._abandon:
+    # ------------------------------------------------------------------ the writer
+    def _send_loop(self) -> None:
+        """Hand queued messages to the writer process (or run them here, in thread mode)."""
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if item is _GONE:
+                self._take_over()
+                continue
+            if self._abandon:
                 continue
             if self._process is not None:
-                unsent = [r for r in records if not self._process.send(r.as_dict())]
-                if not unsent:
+                with self._lock:
+                    self._pending.append(item)
+                if self._process.send(item):
                     continue
-                # The process is gone: what it had not answered is lost, the rest goes on here.
-                self._fail(f"the MLflow writer process ended: {self._process.stderr_tail()}")
-                self._process, records = None, unsent
-            reason = probe(self.uri_, self.probe_timeout) if is_http(self.uri_) else None
-            for record in records:
-                if self._abandon:
-                    break
-                if reason is not None:
-                    self._fail(f"{mask_uri(self.uri_)} is not reachable ({reason})")
-                    continue
-                wall, cpu = time.perf_counter(), time.thread_time()
-                try:
-                    write_trial(self._client, self.experiment_id_, self.run_id_, record.as_dict())
-                except Exception as exc:
-                    self._fail(f"{type(exc).__name__}: {clip(exc, 500)}")
-                else:
-                    self.timings["write_ms"].append((time.perf_counter() - wall) * 1000)
-                    self.timings["write_cpu_ms"].append((time.thread_time() - cpu) * 1000)
+                self._take_over()  # runs ``item`` too
+            else:
+                self._deliver(self._recorder.handle(item))
 
-    # ------------------------------------------------------------------ failures
-    def _fail(self, message: str) -> None:
+    def _on_exit(self) -> None:
+        self._writer_done.set()
+        if not self._closing:
+            self._queue.put(_GONE)
+
+    def _take_over(self) -> None:
+        """The writer process is gone: a thread of this process does what it left undone."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        self._fail(f"the MLflow writer process ended: {process.stderr_tail()}")
         with self._lock:
-            self._failures += 1
-            if self._first_error is None:
-                self._first_error = message
+            pending = list(self._pending)
+            self._pending.clear()
+        self._recorder = Recorder(self._config, own_process=False, opened=self._opened)
+        if self._opened is None:
+            self._deliver(self._recorder.handle({"op": "open"}))
+        for message in pending:
+            if self._abandon:
+                break
+            self._deliver(self._recorder.handle(message))
 
-    def _warn_once(self) -> None:
-        # Warnings are raised in the caller's thread (the search), not in the writer thread.
-        if self._first_error is not None and not self._warned:
-            self._warn(f"a trial could not be recorded ({self._first_error})")
-
-    def _warn(self, message: str, force: bool = False) -> None:
+    def _deliver(self, answer: dict[str, Any]) -> None:
+        """Book one answer of the writer (called from its reader or the sender thread)."""
+        op, error = answer.get("op"), answer.get("error")
         with self._lock:
-            if self._warned and not force:
+            if op != "open" and self._pending:
+                self._pending.popleft()
+        self.timings.setdefault(f"{op}_ms", []).append(answer.get("ms", float("nan")))
+        if op == "open":
+            if error:
+                self._fail(f"opening the search run failed: {error}")
                 return
-            self._warned = True
-        warnings.warn(
-            f"MLflow tracking at {mask_uri(self.uri_ or '?')}: {message}. The search goes on "
-            f"and its Optuna study keeps every trial; the MLflow record may be incomplete.",
-            TrackingWarning,
-            stacklevel=3,
-        )
+            self._opened = answer
+            self.uri_, self.run_id_ = answer["uri"], answer["run_id"]
+            self.experiment_id_ = answer["experiment_id"]
+        elif error:
+            self._fail(f"{mask_uri(self.uri_ or '?')}: {error}")
+            # After a failed open, the run's later failures say nothing new.
+            if op in ("model", "finish") and self._opened and not answer.get("unreachable"):
+                what = "the final model was not logged" if op == "model" else (
+                    "closing the search run failed"
+                )
+                self._late_warnings.append(f"{what} ({error})")
+        elif op == "trial":
+            self.timings["write_ms"].append(answer["write_ms"])
+            self.timings["write_cpu_ms"].append(answer["cpu_ms"])
+        elif op == "model":
+            self.model_uri_, self.model_version_ = answer["model_uri"], answer["version"]
+            if answer.get("note"):
+                _logger.warning(answer["note"])
+        elif op == "finish" and answer.get("prewarm_s") is not None:
+            self.timings["prewarm_s"] = [answer["prewarm_s"]]
+        if op == "finish":
+            self._writer_done.set()
 
-    def _store_alive(self, what: str) -> bool:
-        if self._abandon or self._client is None:
-            return False
-        if is_http(self.uri_):
-            reason = probe(self.uri_, self.probe_timeout)
-            if reason is not None:
-                self._fail(f"not reachable ({reason})")
-                self._warn(f"could not {what}: not reachable ({reason})")
-                return False
-        return True
+    def _finish_message(self, status: str) -> dict[str, Any]:
+        """The summary metrics and tags, and the trials for ``trials.csv`` and the plots."""
+        study = self._study
+        message: dict[str, Any] = {
+            "op": "finish",
+            "status": status,
+            "end_ms": now_ms(),
+            "plots": self.log_plots,
+            "names": self._names,
+            "trials_path": None,
+        }
+        message["metrics"], message["tags"] = self._summary()
+        if study is not None:
+            path = Path(self._tmp.name, "trials.pkl")
+            try:
+                with open(path, "wb") as f:
+                    pickle.dump(study.get_trials(deepcopy=False), f, pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # e.g. a user attribute that does not pickle
+                _logger.warning("trials.csv and plots not logged: %s: %s", type(exc).__name__, exc)
+            else:
+                message["trials_path"] = str(path)
+                message["directions"] = [d.name for d in study.directions]
+                message["metric_names"] = study.metric_names
+        return message
 
-    # ------------------------------------------------------------------ end of search
-    def _log_summary(self) -> None:
+    def _summary(self) -> tuple[list[tuple[str, float, int, int]], dict[str, str]]:
+        """The parent run's metrics (best value per trial number, counts) and best-trial tags."""
         study = self._study
         counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
         best_curve: list[tuple[str, float, int, int]] = []
@@ -660,96 +588,28 @@ class MlflowTracker(BaseTracker):
             lines = [f"Best trial {best_trial.number}: value {best_trial.value:.6g}", ""]
             lines += [f"- `{k}` = {v}" for k, v in best_trial.params.items()]
             tags["mlflow.note.content"] = clip("\n".join(lines), MAX_TAG_VALUE)
-        self._log_batch(self.run_id_, metrics, {}, tags)
-        if study is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp, "trials.csv")
-                study.trials_dataframe().to_csv(path, index=False)
-                self._client.log_artifact(self.run_id_, str(path))
+        return metrics, tags
 
-    def _log_plots(self) -> None:
-        study = self._study
-        if study is None or not any(s == TrialState.COMPLETE for _, s, _ in self._finished):
-            return
-        try:
-            # No matplotlib.use("Agg"): it would switch a notebook's backend. The figures are
-            # saved to files and closed, so they never show.
-            import matplotlib.pyplot as plt
-            from optuna.visualization import matplotlib as ovm
-        except ImportError:
-            _logger.warning("matplotlib is not installed: no plots logged (pip install matplotlib)")
-            return
-        plots: dict[str, Any] = {"intermediate_values": ovm.plot_intermediate_values}
-        if len(study.directions) == 1:
-            plots["optimization_history"] = ovm.plot_optimization_history
-            plots["param_importances"] = ovm.plot_param_importances
-        else:
-            plots["pareto_front"] = ovm.plot_pareto_front
-            plots["param_importances"] = lambda s: ovm.plot_param_importances(
-                s,
-                target=lambda t: t.values[0],
-                target_name=self._names[0] if self._names else "value_0",
-            )
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
-            for name, plot in plots.items():
-                try:
-                    ax = plot(study)
-                    fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
-                    fig.savefig(Path(tmp, f"{name}.png"), dpi=100, bbox_inches="tight")
-                    plt.close(fig)
-                except Exception as exc:  # a plot is a nicety: never fail the search for one
-                    _logger.warning("plot %s not logged: %s: %s", name, type(exc).__name__, exc)
-            self._client.log_artifacts(self.run_id_, tmp, "plots")
+    # ------------------------------------------------------------------ failures
+    def _fail(self, message: str) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._first_error is None:
+                self._first_error = message
 
-    # ------------------------------------------------------------------ model
-    def _log_model(self, estimator: Any, input_example: Any) -> None:
-        mlflow = import_mlflow()
-        from mlflow.models import Model, infer_signature
+    def _warn_once(self) -> None:
+        # Warnings are raised in the caller's thread (the search), not in the writer's threads.
+        if self._first_error is not None and not self._warned:
+            self._warn(f"a write failed ({self._first_error})")
 
-        import automl_nas
-
-        example = input_example[:5] if input_example is not None else None
-        if hasattr(example, "iloc"):
-            example = input_example.iloc[:5]
-        signature = None
-        if example is not None:
-            signature = infer_signature(
-                example, estimator.predict(example), params={"method": "predict"}
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            pickled = Path(tmp, "estimator.pkl")
-            with open(pickled, "wb") as f:
-                pickle.dump(estimator, f, protocol=pickle.HIGHEST_PROTOCOL)
-            with global_tracking_uri(mlflow, self.uri_):
-                info = Model.log(
-                    artifact_path=None,
-                    name="model",
-                    flavor=_PyfuncWithSklearnFlavor,
-                    run_id=self.run_id_,
-                    python_model=str(Path(__file__).with_name("_model_code.py")),
-                    artifacts={"estimator": str(pickled)},
-                    code_paths=[str(Path(automl_nas.__file__).parent)],
-                    signature=signature,
-                    input_example=example,
-                    pip_requirements=pip_requirements(),
-                    registered_model_name=self.registered_model_name,
-                    add_sklearn_flavor=hasattr(estimator, "get_params"),
-                    tags={TAG_PREFIX + "estimator": type(estimator).__name__},
-                )
-        self.model_info_ = info
-        if self.registered_model_name:
-            version = str(info.registered_model_version)
-            self.model_version_ = version
-            self._client.set_registered_model_alias(self.registered_model_name, self.alias, version)
-            fingerprint = (self._info.get("dataset") or {}).get("fingerprint")
-            if fingerprint:
-                self._client.set_model_version_tag(
-                    self.registered_model_name,
-                    version,
-                    TAG_PREFIX + "fingerprint",
-                    str(fingerprint),
-                )
-            self._client.set_model_version_tag(
-                self.registered_model_name, version, TAG_PREFIX + "search_run_id", self.run_id_
-            )
+    def _warn(self, message: str, force: bool = False) -> None:
+        with self._lock:
+            if self._warned and not force:
+                return
+            self._warned = True
+        warnings.warn(
+            f"MLflow tracking at {mask_uri(self.uri_ or '?')}: {message}. The search goes on "
+            f"and its Optuna study keeps every trial; the MLflow record may be incomplete.",
+            TrackingWarning,
+            stacklevel=3,
+        )

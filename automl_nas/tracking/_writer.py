@@ -1,22 +1,41 @@
-"""Writes trial runs to MLflow; also runs as a process of its own (``python _writer.py``).
+"""The MLflow side of a tracked search; also runs as a process of its own (``python _writer.py``).
 
-A search of small networks is bound to one core by the GIL, and MLflow's SQLAlchemy store
-spends tens of milliseconds of Python per run: written from a thread of the search process,
-that time comes straight out of training. Written from this separate process, it runs on
-another core. The process reads one JSON config line, then one JSON trial record per line on
-stdin, and answers one JSON line per record on stdout. It imports only the standard library and
-mlflow (never ``automl_nas``, whose import pulls in torch), so it starts in a few seconds.
+Every MLflow call of a search happens here: opening the search's parent run, one child run per
+trial, the model (logged, registered, aliased), the summary, the plots and the run's end. A
+search of small networks is bound to one core by the GIL, and MLflow spends seconds of Python
+on its imports, its SQLAlchemy store (creating a new SQLite database runs all its migrations),
+its requirement checks and the plots: done in the search process, that time comes straight out
+of the search's budget or is added to ``fit``. Done in this process, it runs on another core
+while the search trains, and what the end of the search needs is imported meanwhile (see
+:func:`prewarm`), so ``fit`` only waits for the work itself.
+
+The process reads one JSON config line, then one JSON message per line on stdin, each with an
+``op`` (``trial``, ``model``, ``finish``); it answers the config (``op`` ``open``) and every
+message with one JSON line on stdout, in order. Its trial-writing path imports only the standard
+library and mlflow (never ``automl_nas``, whose import pulls in torch), so it writes the first
+trials within seconds. In the search process the same :class:`Recorder` runs in a thread when
+the process cannot (``MlflowTracker(writer="thread")``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import pickle
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 PARENT_TAG = "mlflow.parentRunId"
+TAG_PREFIX = "automl_nas."
 
 # MLflow 3 limits (mlflow/utils/validation.py): what one log_batch call and one value may hold.
 MAX_PARAMS_PER_BATCH = 100
@@ -25,6 +44,8 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
 
 Metrics = Sequence[Sequence[Any]]  # (key, value, timestamp_ms, step)
+
+_logger = logging.getLogger(__name__)
 
 
 def batches(
@@ -96,9 +117,9 @@ def write_trial(client: Any, experiment_id: str, parent_run_id: str, record: Map
     return run_id
 
 
-def is_http(uri: str) -> bool:
+def is_http(uri: str | None) -> bool:
     """Whether ``uri`` points at a tracking server (as opposed to a database or file store)."""
-    return uri.startswith(("http://", "https://"))
+    return bool(uri) and uri.startswith(("http://", "https://"))
 
 
 def probe(uri: str, timeout: float) -> str | None:
@@ -118,39 +139,437 @@ def probe(uri: str, timeout: float) -> str | None:
     return None
 
 
-def _answer(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+def git_sha(directory: str | Path) -> str | None:
+    """The HEAD commit of the git checkout holding ``directory``, or None."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+@contextlib.contextmanager
+def global_tracking_uri(mlflow: Any, uri: str) -> Iterator[None]:
+    """Point MLflow's global tracking URI at ``uri`` for a call that only reads the global one.
+
+    ``mlflow.*.log_model`` has no URI argument. The previous global URI and the
+    ``MLFLOW_TRACKING_URI`` variable are both restored (MLflow's own ``_use_tracking_uri``
+    unsets the variable when no global URI was set).
+    """
+    if mlflow.get_tracking_uri() == uri:
+        yield
+        return
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    saved_global = getattr(tracking_utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved_global)
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
+def enable_sqlite_wal(uri: str) -> bool:
+    """Switch the SQLite file behind ``uri`` to write-ahead logging; whether it is now in WAL.
+
+    MLflow commits several transactions per ``log_batch``; in WAL mode each costs about half as
+    much, and ``mlflow ui`` reading the same file no longer blocks the search writing it. The
+    mode is a property of the file and stays; it is unsuited to network file systems.
+    """
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return False
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    if not path or path == ":memory:" or not os.path.isfile(path):
+        return False
+    try:
+        with sqlite3.connect(path, timeout=20) as con:
+            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.Error as exc:
+        _logger.debug("could not switch %s to WAL: %s", path, exc)
+        return False
+    return str(mode).lower() == "wal"
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model, given explicitly (inferring them takes 7-16 s)."""
+    from importlib import metadata
+
+    reqs = []
+    for dist in ("mlflow", "torch", "scikit-learn", "optuna", "numpy", "pandas", "cloudpickle"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        reqs.append(f"{dist}=={version.split('+')[0]}")  # "2.13.0+cpu" is not on PyPI
+    return reqs
+
+
+class PyfuncWithSklearnFlavor:
+    """An MLflow flavor module for ``Model.log``: the pyfunc model plus a ``sklearn`` flavor.
+
+    Both flavors read the same pickled estimator, so ``mlflow.sklearn.load_model`` returns the
+    fitted estimator itself (with ``predict_proba``, ``score``, ...).
+    """
+
+    __name__ = "automl_nas.tracking.pyfunc_with_sklearn"
+
+    @staticmethod
+    def save_model(path: str, mlflow_model: Any, add_sklearn_flavor: bool = True, **kwargs: Any):
+        import mlflow
+        import sklearn
+
+        mlflow.pyfunc.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+        if add_sklearn_flavor:
+            pickled = next(Path(path, "artifacts").rglob("estimator.pkl")).relative_to(path)
+            mlflow_model.add_flavor(
+                "sklearn",
+                pickled_model=pickled.as_posix(),
+                sklearn_version=sklearn.__version__,
+                serialization_format="pickle",
+                code=mlflow_model.flavors["python_function"].get("code"),
+            )
+            mlflow_model.save(os.path.join(path, "MLmodel"))
+
+
+def prewarm() -> None:
+    """Import what logging the model and the plots will need, while the search still runs.
+
+    Best effort: MLflow's model code and its map of installed packages (read when the model's
+    requirements are checked), optuna and matplotlib (one tiny figure drawn, which loads the
+    fonts), and automl_nas with torch (MLflow runs the model's code file when it saves the model
+    and loads it to check the input example). For the writer process only: it also sets its
+    own torch to one thread, as the search does.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for step in (
+            lambda: __import__("mlflow.pyfunc"),
+            lambda: __import__("mlflow.models.signature"),
+            _package_map,
+            lambda: __import__("optuna.visualization.matplotlib"),
+            _draw_a_figure,
+            _one_torch_thread,
+        ):
+            try:
+                step()
+            except Exception as exc:  # a cold import later is slower, not wrong
+                _logger.debug("prewarm step failed: %s", exc)
+
+
+def _package_map() -> None:
+    """MLflow's module -> package map, built once per process (1-3 s of reading metadata)."""
+    from mlflow.utils import requirements_utils
+
+    requirements_utils._init_modules_to_packages_map()
+
+
+def _draw_a_figure() -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title("x")
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    plt.close(fig)
+
+
+def _one_torch_thread() -> None:
+    # Checking the input example predicts 5 rows: OpenMP threads would only spin on a busy host.
+    import automl_nas  # noqa: F401  (imports torch)
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _quiet_optuna() -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+class Recorder:
+    """Runs one search's tracking messages against MLflow, in order; answers each with a dict.
+
+    Args:
+        config: What the parent run is made of (see ``MlflowTracker._config``).
+        own_process: True in the writer process (it may set MLflow's global tracking URI and
+            matplotlib's backend); False in a thread of the search process, which must not.
+        opened: ``{"run_id", "experiment_id", "uri"}`` of a parent run already opened (when a
+            thread takes over from a writer process that died).
+    """
+
+    def __init__(
+        self, config: Mapping[str, Any], *, own_process: bool, opened: Mapping | None = None
+    ) -> None:
+        self.config = config
+        self.own_process = own_process
+        self.client: Any = None
+        self.uri: str | None = config.get("uri")
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.prewarm_s: float | None = None  # how long prewarm() took, once it is done
+        if opened is not None:
+            self.uri, self.run_id = opened["uri"], opened["run_id"]
+            self.experiment_id = opened["experiment_id"]
+
+    def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """One message's answer: ``{"op": ..., "ms": ...}``, with ``error`` when it failed."""
+        started = time.perf_counter()
+        op = message.get("op", "")
+        answer: dict[str, Any] = {"op": op}
+        if op == "trial":
+            answer["number"] = message["record"]["tags"].get(TAG_PREFIX + "trial_number")
+        try:
+            if op != "open" and self.run_id is None:
+                raise RuntimeError("the search run was not opened")
+            reason = probe(self.uri, self.config["probe_timeout"]) if is_http(self.uri) else None
+            if reason is not None:
+                answer.update(error=f"not reachable ({reason})", unreachable=True)
+            else:
+                answer.update(getattr(self, f"_{op}")(message))
+        except Exception as exc:
+            answer["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+        answer["ms"] = (time.perf_counter() - started) * 1000
+        return answer
+
+    def start_prewarm(self) -> None:
+        """Run :func:`prewarm` in a background thread (for the writer process only)."""
+
+        def run() -> None:
+            started = time.perf_counter()
+            prewarm()
+            self.prewarm_s = time.perf_counter() - started
+
+        threading.Thread(target=run, name="prewarm", daemon=True).start()
+
+    def _client(self) -> Any:
+        if self.client is None:
+            from mlflow import MlflowClient
+
+            self.client = MlflowClient(tracking_uri=self.uri)
+        return self.client
+
+    # ------------------------------------------------------------------ ops
+    def _open(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        import mlflow
+
+        config = self.config
+        self.uri = config.get("uri") or mlflow.get_tracking_uri()
+        if self.own_process:
+            mlflow.set_tracking_uri(self.uri)  # this process's MLflow serves this search only
+        client = self._client()
+        experiment_id = self._experiment_id(client)
+        tags = {**config["tags"], "mlflow.source.type": "LOCAL"}
+        if config.get("outer_run_id"):
+            tags[PARENT_TAG] = config["outer_run_id"]
+        sha = git_sha(config["cwd"])
+        if sha:
+            tags["mlflow.source.git.commit"] = sha
+        package_sha = git_sha(config["package_dir"])
+        if package_sha:
+            tags[TAG_PREFIX + "git_sha"] = package_sha
+        run = client.create_run(
+            experiment_id, start_time=config["start_ms"], tags=tags, run_name=config["run_name"]
+        )
+        log_batch(client, run.info.run_id, [], config["params"], {})
+        if config.get("sqlite_wal"):
+            enable_sqlite_wal(self.uri)
+        self.run_id, self.experiment_id = run.info.run_id, experiment_id
+        return {"run_id": self.run_id, "experiment_id": experiment_id, "uri": self.uri}
+
+    def _experiment_id(self, client: Any) -> str:
+        name = self.config.get("experiment_name")
+        if name is None:
+            if self.config.get("outer_experiment_id"):
+                return self.config["outer_experiment_id"]
+            if os.environ.get("MLFLOW_EXPERIMENT_ID"):
+                return os.environ["MLFLOW_EXPERIMENT_ID"]
+            name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or self.config["default_experiment"]
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return client.create_experiment(name)
+            except Exception:
+                experiment = client.get_experiment_by_name(name)  # created meanwhile elsewhere
+                if experiment is None:
+                    raise
+        if experiment.lifecycle_stage == "deleted":
+            raise ValueError(
+                f"experiment {name!r} is deleted; restore it with `mlflow experiments restore "
+                f"--experiment-id {experiment.experiment_id}` or choose another mlflow_experiment"
+            )
+        return experiment.experiment_id
+
+    def _trial(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        write_trial(self._client(), self.experiment_id, self.run_id, message["record"])
+        return {
+            "write_ms": (time.perf_counter() - wall) * 1000,
+            "cpu_ms": (time.thread_time() - cpu) * 1000,
+        }
+
+    def _model(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Log (and register) the pickled estimator; then, whatever became of it, the
+        leaderboard and ensemble weights."""
+        note = None
+        try:
+            answer = self._log_model(message)
+        finally:
+            note = self._log_leaderboard(message)
+        if note:
+            answer["note"] = note
+        return answer
+
+    def _log_model(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        import mlflow
+        from mlflow.models import Model, infer_signature
+
+        with open(message["example_path"], "rb") as f:
+            example, prediction = pickle.load(f)
+        signature = None
+        if example is not None:
+            signature = infer_signature(example, prediction, params={"method": "predict"})
+        with global_tracking_uri(mlflow, self.uri):
+            info = Model.log(
+                artifact_path=None,
+                name="model",
+                flavor=PyfuncWithSklearnFlavor,
+                run_id=self.run_id,
+                python_model=message["model_code"],
+                artifacts={"estimator": message["estimator_path"]},
+                code_paths=[message["package_dir"]],
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                registered_model_name=message["registered_model_name"],
+                add_sklearn_flavor=message["add_sklearn_flavor"],
+                tags={TAG_PREFIX + "estimator": message["estimator_name"]},
+            )
+        answer: dict[str, Any] = {"model_uri": info.model_uri, "version": None}
+        client, name = self._client(), message["registered_model_name"]
+        if name:
+            version = str(info.registered_model_version)
+            answer["version"] = version
+            client.set_registered_model_alias(name, message["alias"], version)
+            if message.get("fingerprint"):
+                client.set_model_version_tag(
+                    name, version, TAG_PREFIX + "fingerprint", message["fingerprint"]
+                )
+            client.set_model_version_tag(name, version, TAG_PREFIX + "search_run_id", self.run_id)
+        return answer
+
+    def _log_leaderboard(self, message: Mapping[str, Any]) -> str | None:
+        """The ensemble weights (tag) and leaderboard (CSV); why they were not logged, if not."""
+        try:
+            client = self._client()
+            if message.get("ensemble_weights"):
+                tags = {TAG_PREFIX + "ensemble_weights": message["ensemble_weights"]}
+                log_batch(client, self.run_id, [], {}, tags)
+            if message.get("leaderboard_path"):
+                client.log_artifact(self.run_id, message["leaderboard_path"])
+        except Exception as exc:
+            return f"leaderboard not logged: {type(exc).__name__}: {exc}"
+        return None
+
+    def _finish(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Summary metrics and tags, ``trials.csv``, the plots; then end the parent run."""
+        client = self._client()
+        log_batch(client, self.run_id, message["metrics"], {}, message["tags"])
+        study = self._study(message) if message.get("trials_path") else None
+        if study is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp, "trials.csv")
+                study.trials_dataframe().to_csv(path, index=False)
+                client.log_artifact(self.run_id, str(path))
+            if message.get("plots"):
+                self._log_plots(client, study, message.get("names") or [])
+        terminate(client, self.run_id, message["status"], message["end_ms"])
+        return {"prewarm_s": self.prewarm_s}
+
+    def _study(self, message: Mapping[str, Any]) -> Any:
+        """The search's study, rebuilt in memory from its pickled trials."""
+        optuna = _quiet_optuna() if self.own_process else __import__("optuna")
+        with open(message["trials_path"], "rb") as f:
+            trials = pickle.load(f)
+        study = optuna.create_study(directions=[d.lower() for d in message["directions"]])
+        study.add_trials(trials)
+        if message.get("metric_names"):
+            study.set_metric_names(message["metric_names"])
+        return study
+
+    def _log_plots(self, client: Any, study: Any, names: list[str]) -> None:
+        from optuna.trial import TrialState
+
+        if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            return
+        try:
+            import matplotlib
+
+            if self.own_process:
+                matplotlib.use("Agg")  # never in the search process: it would switch a notebook's
+            import matplotlib.pyplot as plt
+            from optuna.visualization import matplotlib as ovm
+        except ImportError:
+            _logger.warning("matplotlib is not installed: no plots logged (pip install matplotlib)")
+            return
+        plots: dict[str, Any] = {"intermediate_values": ovm.plot_intermediate_values}
+        if len(study.directions) == 1:
+            plots["optimization_history"] = ovm.plot_optimization_history
+            plots["param_importances"] = ovm.plot_param_importances
+        else:
+            plots["pareto_front"] = ovm.plot_pareto_front
+            plots["param_importances"] = lambda s: ovm.plot_param_importances(
+                s, target=lambda t: t.values[0], target_name=names[0] if names else "value_0"
+            )
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
+            for name, plot in plots.items():
+                try:
+                    ax = plot(study)
+                    fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+                    fig.savefig(Path(tmp, f"{name}.png"), dpi=100, bbox_inches="tight")
+                    plt.close(fig)
+                except Exception as exc:  # a plot is a nicety: never fail the search for one
+                    _logger.warning("plot %s not logged: %s: %s", name, type(exc).__name__, exc)
+            client.log_artifacts(self.run_id, tmp, "plots")
 
 
 def main() -> int:
-    """The writer process: config line, then trial records until stdin closes."""
-    config = json.loads(sys.stdin.readline())
-    from mlflow import MlflowClient
+    """The writer process: config line, then messages until stdin closes."""
+    # Answers go to a private copy of stdout; anything a library prints goes to stderr.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
-    uri = config["uri"]
-    client = MlflowClient(tracking_uri=uri)
-    _answer({"ready": True})
+    def answer(message: dict) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    config = json.loads(sys.stdin.readline())
+    recorder = Recorder(config, own_process=True)
+    answer(recorder.handle({"op": "open"}))
+    if config.get("prewarm"):
+        recorder.start_prewarm()
     while line := sys.stdin.readline():
-        record = json.loads(line)
-        number = record["tags"].get("automl_nas.trial_number")
-        reason = probe(uri, config["probe_timeout"]) if is_http(uri) else None
-        if reason is not None:
-            _answer({"number": number, "error": f"not reachable ({reason})"})
-            continue
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            write_trial(client, config["experiment_id"], config["parent_run_id"], record)
-        except Exception as exc:
-            _answer({"number": number, "error": f"{type(exc).__name__}: {str(exc)[:500]}"})
-        else:
-            _answer(
-                {
-                    "number": number,
-                    "write_ms": (time.perf_counter() - wall) * 1000,
-                    "cpu_ms": (time.process_time() - cpu) * 1000,
-                }
-            )
+        answer(recorder.handle(json.loads(line)))
     return 0
 
 

@@ -1,0 +1,58 @@
+"""The writer process: a search whose writer dies still ends with a complete MLflow record."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.tracking._checks import check_search_record
+from tests.tracking.conftest import TINY
+
+
+def test_a_thread_takes_over_when_the_writer_process_dies(
+    clean_mlflow_env, monkeypatch, breast_cancer
+):
+    from mlflow import MlflowClient
+
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking import MlflowTracker, TrackingWarning
+
+    record_trial = MlflowTracker.__call__
+    killed = []
+
+    def kill_writer_after_first_trial(self, study, trial):
+        if trial.number == 1 and self._process is not None:
+            deadline = time.monotonic() + 60  # let it open the run and write trial 0 first
+            while not self.timings["write_ms"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._process._proc.kill()
+            killed.append(trial.number)
+        record_trial(self, study, trial)
+
+    monkeypatch.setattr(MlflowTracker, "__call__", kill_writer_after_first_trial)
+    X, y = breast_cancer
+    with pytest.warns(TrackingWarning, match="writer process ended"):
+        est = AutoNASClassifier(**TINY, register_model="bc-takeover").fit(X, y)
+    assert killed == [1]
+
+    uri = f"sqlite:///{clean_mlflow_env / 'mlflow.db'}"
+    experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name("automl_nas")
+    check_search_record(uri, experiment.experiment_id, est, "bc-takeover", X)
+
+
+def test_a_store_that_cannot_open_the_run_warns_and_the_search_goes_on(
+    clean_mlflow_env, breast_cancer
+):
+    from mlflow import MlflowClient
+
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking import TrackingWarning
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    client.delete_experiment(client.create_experiment("gone"))
+    X, y = breast_cancer
+    with pytest.warns(TrackingWarning, match="experiment 'gone' is deleted"):
+        est = AutoNASClassifier(**TINY, mlflow_experiment="gone").fit(X, y)
+    assert len(est.study_.trials) == TINY["n_trials"]
+    assert est.predict(X).shape == (len(X),)
