@@ -1,10 +1,13 @@
 """Issue 2's quality bar: a fixed CPU budget on digits, breast_cancer and diabetes.
 
-Usage: python benchmarks/core_tabular.py [--time-budget 60] [--device auto] [--out FILE.csv]
+Usage: python benchmarks/core_tabular.py [--time-budget 60] [--device auto] [--refit auto]
+       [--split-seeds 0 1 2] [--out FILE.csv]
 
-Each dataset gets a stratified (classification) 75/25 split with random_state=0 and one search of
-``--time-budget`` seconds; the script prints test score, trials by state, wall time and the mean
-seconds per training epoch, and appends one CSV row per dataset.
+Each dataset gets a stratified (classification) 75/25 split per ``--split-seeds`` value (the
+issue's split is random_state=0) and one search of ``--time-budget`` seconds; the script prints
+test score, a linear reference on the same split (LogisticRegression / RidgeCV), trials by state,
+wall time, the machine's load and the mean seconds per training epoch, and appends one CSV row
+per dataset and split.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import numpy as np
 import optuna
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 
@@ -46,22 +52,31 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=60.0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
-    parser.add_argument("--refit", action="store_true", help="refit ensemble members on all rows")
+    parser.add_argument(
+        "--refit", choices=["auto", "true", "false"], default="auto",
+        help="the estimator's refit (default: its own default, auto)",
+    )
+    parser.add_argument("--split-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     machine = torch.cuda.get_device_name() if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU")
+    refit = {"auto": "auto", "true": True, "false": False}[args.refit]
     rows = []
-    for name in args.datasets:
+    for name, split_seed in [(n, s) for n in args.datasets for s in args.split_seeds]:
         load, Estimator, target = DATASETS[name]
         X, y = load(return_X_y=True)
         stratify = y if Estimator is AutoNASClassifier else None
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=stratify, random_state=0)
-        est = Estimator(
-            time_budget=args.time_budget, random_state=0, device=args.device, refit=args.refit
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=0.25, stratify=stratify, random_state=split_seed
         )
+        linear = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(max_iter=2000) if stratify is not None else RidgeCV(),
+        ).fit(X_tr, y_tr)
+        est = Estimator(time_budget=args.time_budget, random_state=0, device=args.device, refit=refit)
         start = time.monotonic()
         est.fit(X_tr, y_tr)
         wall = time.monotonic() - start
@@ -72,7 +87,9 @@ def main() -> None:
             "device": device.type,
             "dataset": name,
             "metric": "accuracy" if stratify is not None else "r2",
+            "split_seed": split_seed,
             "test_score": round(est.score(X_te, y_te), 4),
+            "linear_reference": round(linear.score(X_te, y_te), 4),
             "target": target,
             "time_budget_s": args.time_budget,
             "refit": args.refit,
@@ -82,11 +99,14 @@ def main() -> None:
             "pruned": states.count("PRUNED"),
             "failed": states.count("FAIL"),
             "s_per_epoch": round(seconds_per_epoch(est.study_), 4),
+            "load_1min": round(os.getloadavg()[0], 2),
         }
         print(row, flush=True)
         rows.append(row)
     out = Path(args.out)
     new = not out.exists()
+    if not new and out.read_text().splitlines()[0].split(",") != list(rows[0]):
+        raise SystemExit(f"{out} has other columns; write to a new --out file")
     with out.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         if new:
