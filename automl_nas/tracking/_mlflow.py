@@ -247,6 +247,7 @@ class MlflowTracker(BaseTracker):
         self._study: optuna.Study | None = None
         self._names: list[str] | None = None
         self._finished: list[tuple[int, TrialState, tuple[float, ...] | None]] = []
+        self._trials_sent = -1  # how many finished trials the last "trials" message held
         self._failures = 0
         self._first_error: str | None = None
         self._late_warnings: list[str] = []
@@ -351,6 +352,10 @@ class MlflowTracker(BaseTracker):
                 self._names = objective_names(study)
             self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
         self._queue.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
+        if trial.user_attrs.get("stopped_by") == "time_budget":
+            # The search's deadline has passed: no trial starts any more, so the writer draws
+            # the plots while the estimator selects (and refits) its final model.
+            self._queue_trials(study)
         self._warn_once()
         self.timings["callback_ms"].append((time.perf_counter() - t0) * 1000)
 
@@ -414,7 +419,7 @@ class MlflowTracker(BaseTracker):
         except Exception as exc:  # the summary is a nicety: the run is still ended
             self._warn(f"the search summary was not logged ({type(exc).__name__}: {exc})")
             finish = {"op": "finish", "status": status, "end_ms": now_ms(), "metrics": [],
-                      "tags": {}, "plots": False, "trials_path": None}
+                      "tags": {}}
         self._queue.put(finish)
         self._queue.put(_STOP)
         self._sender.join(self.flush_timeout)
@@ -424,7 +429,7 @@ class MlflowTracker(BaseTracker):
             self._closing = True
             # Its "finish" answer means everything is written: its exit is not waited for.
             done = self._writer_done.wait(max(0.0, deadline - time.monotonic())) and done
-            process.close(timeout=0.2)
+            process.close(timeout=0.0)
             with self._lock:
                 crashed = bool(self._pending) and time.monotonic() < deadline
             if crashed:  # it died with work left: a thread of this process finishes it
@@ -530,29 +535,38 @@ class MlflowTracker(BaseTracker):
         if op == "finish":
             self._writer_done.set()
 
-    def _finish_message(self, status: str) -> dict[str, Any]:
-        """The summary metrics and tags, and the trials for ``trials.csv`` and the plots."""
-        study = self._study
-        message: dict[str, Any] = {
-            "op": "finish",
-            "status": status,
-            "end_ms": now_ms(),
+    def _trials_message(self, study: optuna.Study) -> dict[str, Any]:
+        """The study's trials, pickled, for ``trials.csv`` and the plots (empty if they do not
+        pickle)."""
+        with self._lock:
+            n_finished = len(self._finished)
+        path = Path(self._tmp.name, f"trials-{n_finished}.pkl")
+        try:
+            with open(path, "wb") as f:
+                pickle.dump(study.get_trials(deepcopy=False), f, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # e.g. a user attribute that does not pickle
+            _logger.warning("trials.csv and plots not logged: %s: %s", type(exc).__name__, exc)
+            return {}
+        self._trials_sent = n_finished
+        return {
+            "trials_path": str(path),
+            "directions": [d.name for d in study.directions],
+            "metric_names": study.metric_names,
             "plots": self.log_plots,
             "names": self._names,
-            "trials_path": None,
         }
+
+    def _queue_trials(self, study: optuna.Study) -> None:
+        message = self._trials_message(study)
+        if message:
+            self._queue.put({"op": "trials", **message})
+
+    def _finish_message(self, status: str) -> dict[str, Any]:
+        """The summary metrics and tags, and the trials unless the writer has them all."""
+        message: dict[str, Any] = {"op": "finish", "status": status, "end_ms": now_ms()}
         message["metrics"], message["tags"] = self._summary()
-        if study is not None:
-            path = Path(self._tmp.name, "trials.pkl")
-            try:
-                with open(path, "wb") as f:
-                    pickle.dump(study.get_trials(deepcopy=False), f, pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # e.g. a user attribute that does not pickle
-                _logger.warning("trials.csv and plots not logged: %s: %s", type(exc).__name__, exc)
-            else:
-                message["trials_path"] = str(path)
-                message["directions"] = [d.name for d in study.directions]
-                message["metric_names"] = study.metric_names
+        if self._study is not None and self._trials_sent != len(self._finished):
+            message.update(self._trials_message(self._study))
         return message
 
     def _summary(self) -> tuple[list[tuple[str, float, int, int]], dict[str, str]]:

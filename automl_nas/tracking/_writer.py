@@ -9,12 +9,12 @@ of the search's budget or is added to ``fit``. Done in this process, it runs on 
 while the search trains, and what the end of the search needs is imported meanwhile (see
 :func:`prewarm`), so ``fit`` only waits for the work itself.
 
-The process reads one JSON config line, then one JSON message per line on stdin, each with an
-``op`` (``trial``, ``model``, ``finish``); it answers the config (``op`` ``open``) and every
-message with one JSON line on stdout, in order. Its trial-writing path imports only the standard
-library and mlflow (never ``automl_nas``, whose import pulls in torch), so it writes the first
-trials within seconds. In the search process the same :class:`Recorder` runs in a thread when
-the process cannot (``MlflowTracker(writer="thread")``).
+The process reads one JSON config line, then one JSON message per line on stdin, each with
+an ``op`` (``trial``, ``trials``, ``model``, ``finish``); it answers the config (``op``
+``open``) and every message with one JSON line on stdout, in order. Its trial-writing path
+imports only the standard library and mlflow (never ``automl_nas``, whose import pulls in
+torch), so it writes the first trials within seconds. In the search process the same
+:class:`Recorder` runs in a thread when the process cannot (``MlflowTracker(writer="thread")``).
 """
 
 from __future__ import annotations
@@ -337,6 +337,9 @@ class Recorder:
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.prewarm_s: float | None = None  # how long prewarm() took, once it is done
+        # Held while prewarm() runs: the model and the plots wait for its imports to complete
+        # rather than import the same modules half-way beside it.
+        self._warming = threading.Lock()
         if opened is not None:
             self.uri, self.run_id = opened["uri"], opened["run_id"]
             self.experiment_id = opened["experiment_id"]
@@ -354,6 +357,9 @@ class Recorder:
             reason = probe(self.uri, self.config["probe_timeout"]) if is_http(self.uri) else None
             if reason is not None:
                 answer.update(error=f"not reachable ({reason})", unreachable=True)
+            elif op in ("model", "trials", "finish"):
+                with self._warming:
+                    answer.update(getattr(self, f"_{op}")(message))
             else:
                 answer.update(getattr(self, f"_{op}")(message))
         except Exception as exc:
@@ -366,9 +372,13 @@ class Recorder:
 
         def run() -> None:
             started = time.perf_counter()
-            prewarm()
+            try:
+                prewarm()
+            finally:
+                self._warming.release()
             self.prewarm_s = time.perf_counter() - started
 
+        self._warming.acquire()
         threading.Thread(target=run, name="prewarm", daemon=True).start()
 
     def _client(self) -> Any:
@@ -500,19 +510,24 @@ class Recorder:
             return f"leaderboard not logged: {type(exc).__name__}: {exc}"
         return None
 
+    def _trials(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """``trials.csv`` and the plots from the pickled trials (replacing earlier ones)."""
+        client, study = self._client(), self._study(message)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "trials.csv")
+            study.trials_dataframe().to_csv(path, index=False)
+            client.log_artifact(self.run_id, str(path))
+        if message.get("plots"):
+            self._log_plots(client, study, message.get("names") or [])
+        return {}
+
     def _finish(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        """Summary metrics and tags, ``trials.csv``, the plots; then end the parent run."""
-        client = self._client()
-        log_batch(client, self.run_id, message["metrics"], {}, message["tags"])
-        study = self._study(message) if message.get("trials_path") else None
-        if study is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp, "trials.csv")
-                study.trials_dataframe().to_csv(path, index=False)
-                client.log_artifact(self.run_id, str(path))
-            if message.get("plots"):
-                self._log_plots(client, study, message.get("names") or [])
-        terminate(client, self.run_id, message["status"], message["end_ms"])
+        """Summary metrics and tags, the trials if they changed since :meth:`_trials`, the run's
+        end."""
+        log_batch(self._client(), self.run_id, message["metrics"], {}, message["tags"])
+        if message.get("trials_path"):
+            self._trials(message)
+        terminate(self._client(), self.run_id, message["status"], message["end_ms"])
         return {"prewarm_s": self.prewarm_s}
 
     def _study(self, message: Mapping[str, Any]) -> Any:

@@ -56,3 +56,38 @@ def test_a_store_that_cannot_open_the_run_warns_and_the_search_goes_on(
         est = AutoNASClassifier(**TINY, mlflow_experiment="gone").fit(X, y)
     assert len(est.study_.trials) == TINY["n_trials"]
     assert est.predict(X).shape == (len(X),)
+
+
+@pytest.mark.parametrize("straggler", [False, True])
+def test_trials_and_plots_are_drawn_once_the_deadline_has_stopped_a_trial(
+    clean_mlflow_env, straggler
+):
+    """The trial stopped by the deadline sends the trials; one finishing later sends them again."""
+    import pandas as pd
+    import optuna
+    from mlflow import MlflowClient
+
+    from automl_nas.tracking import MlflowTracker
+
+    tracker = MlflowTracker(experiment_name="deadline")
+    tracker.start_search({"estimator": "Manual", "dataset": {"fingerprint": "0" * 40}})
+    n_trials = 5 if straggler else 4
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_user_attr("history", [{"epoch": 1, "val_score": x}])
+        if trial.number == 3:
+            trial.set_user_attr("stopped_by", "time_budget")
+        return x
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=n_trials, callbacks=[tracker])
+    tracker.end_search("FINISHED")
+
+    assert len(tracker.timings["trials_ms"]) == 1  # drawn before end_search
+    client = MlflowClient(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    path = client.download_artifacts(tracker.run_id_, "trials.csv", str(clean_mlflow_env))
+    assert len(pd.read_csv(path)) == n_trials  # the straggler's finish drew them again
+    plots = {a.path for a in client.list_artifacts(tracker.run_id_, "plots")}
+    assert "plots/optimization_history.png" in plots
+    assert client.get_run(tracker.run_id_).info.status == "FINISHED"
