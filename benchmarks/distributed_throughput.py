@@ -2,9 +2,10 @@
 
 The same search each time: digits, an MLP space with every architecture and training choice
 fixed except the learning rate (so trials cost about the same and the sampler still works), no
-pruning, a journal-file storage (shared mode: spec, artifact files, study attributes, exactly
+pruning, a journal-file (or SQLite) storage (shared mode: spec, artifact files, study attributes, exactly
 as with workers). "1 process": the coordinator's ``fit`` alone. "2 processes": the same ``fit``
-plus one ``automl-nas worker`` started (and imported) before it. Runs alternate between the
+plus one ``automl-nas worker`` started (and imported) before it. ``--storage sqlite`` runs
+the same on a SQLite file. Runs alternate between the
 two settings so background load affects both alike.
 
     python benchmarks/distributed_throughput.py --budget 60 --repeats 3
@@ -39,11 +40,11 @@ def space() -> MLPSpace:
     )
 
 
-def run(n_processes: int, budget: float, seed: int) -> dict:
+def run(n_processes: int, budget: float, seed: int, kind: str) -> dict:
     """One search; returns its completed trials per minute and who ran them."""
     X, y = load_digits(return_X_y=True)
     with tempfile.TemporaryDirectory() as tmp:
-        storage = f"journal:{tmp}/search.log"
+        storage = f"journal:{tmp}/search.log" if kind == "journal" else f"sqlite:///{tmp}/search.db"
         workers = []
         for _ in range(n_processes - 1):
             worker = subprocess.Popen(
@@ -68,6 +69,7 @@ def run(n_processes: int, budget: float, seed: int) -> dict:
         by_worker = sum("worker" in t.user_attrs for t in trials)
         seconds = [t.user_attrs["train_seconds"] for t in trials]
     return {
+        "storage": kind,
         "processes": n_processes,
         "seed": seed,
         "budget_s": budget,
@@ -84,12 +86,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--storage", choices=["journal", "sqlite"], default="journal")
     parser.add_argument("--out", default=str(HERE / "results_distributed_throughput"))
     args = parser.parse_args()
     rows = []
     for seed in range(args.repeats):
         for n in (1, 2):
-            row = run(n, args.budget, seed)
+            row = run(n, args.budget, seed, args.storage)
             print(row, flush=True)
             rows.append(row)
     with open(f"{args.out}.csv", "w", newline="") as f:
@@ -103,12 +106,12 @@ def main() -> None:
         "",
         (
             f"Machine: {platform.machine()}, {os.cpu_count()} cores ({_cpu()}), no GPU; "
-            f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; journal-file "
+            f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; {args.storage} "
             "storage; digits, fixed 256-128 MLP, 15 epochs, only lr searched, no pruning."
         ),
         (
             "Command: `python benchmarks/distributed_throughput.py "
-            f"--budget {args.budget:g} --repeats {args.repeats}`"
+            f"--budget {args.budget:g} --repeats {args.repeats} --storage {args.storage}`"
         ),
         "",
         "| repeat | 1 process: trials/min | 2 processes: trials/min | ratio | load (1 min) |",
