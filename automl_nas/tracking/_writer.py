@@ -245,29 +245,34 @@ class PyfuncWithSklearnFlavor:
             mlflow_model.save(os.path.join(path, "MLmodel"))
 
 
-def prewarm() -> None:
-    """Import what logging the model and the plots will need, while the search still runs.
+def prewarm(plots_ready: threading.Event | None = None) -> None:
+    """Import what the plots and then the model will need, while the search still runs.
 
-    Best effort: MLflow's model code, optuna and matplotlib (one tiny figure drawn, which loads
-    the fonts), and automl_nas with torch (MLflow runs the model's code file when it saves the
-    model and loads it to check the input example). For the writer process only: it also
-    seeds MLflow's package map (see :func:`_seed_package_map`) and sets its own torch to one
-    thread, as the search does.
+    Best effort: optuna and matplotlib (one tiny figure drawn, which loads the fonts), then
+    ``plots_ready`` is set; then MLflow's model code and automl_nas with torch (MLflow runs the
+    model's code file when it saves the model and loads it to check the input example). For the
+    writer process only: it also seeds MLflow's package map (see :func:`_seed_package_map`)
+    and sets its own torch to one thread, as the search does.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for step in (
+    groups = (
+        (lambda: __import__("optuna.visualization.matplotlib"), _draw_a_figure),
+        (
             _seed_package_map,
             lambda: __import__("mlflow.pyfunc"),
             lambda: __import__("mlflow.models.signature"),
-            lambda: __import__("optuna.visualization.matplotlib"),
-            _draw_a_figure,
             _one_torch_thread,
-        ):
-            try:
-                step()
-            except Exception as exc:  # a cold import later is slower, not wrong
-                _logger.debug("prewarm step failed: %s", exc)
+        ),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for group in groups:
+            for step in group:
+                try:
+                    step()
+                except Exception as exc:  # a cold import later is slower, not wrong
+                    _logger.debug("prewarm step failed: %s", exc)
+            if plots_ready is not None:
+                plots_ready.set()
 
 
 def _seed_package_map() -> None:
@@ -337,9 +342,11 @@ class Recorder:
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.prewarm_s: float | None = None  # how long prewarm() took, once it is done
-        # Held while prewarm() runs: the model and the plots wait for its imports to complete
-        # rather than import the same modules half-way beside it.
-        self._warming = threading.Lock()
+        # Set once prewarm() has imported what the plots (the model) need: those messages wait
+        # for its imports to complete rather than import the same modules half-way beside it.
+        self._plots_warm, self._model_warm = threading.Event(), threading.Event()
+        self._plots_warm.set()
+        self._model_warm.set()
         if opened is not None:
             self.uri, self.run_id = opened["uri"], opened["run_id"]
             self.experiment_id = opened["experiment_id"]
@@ -357,28 +364,35 @@ class Recorder:
             reason = probe(self.uri, self.config["probe_timeout"]) if is_http(self.uri) else None
             if reason is not None:
                 answer.update(error=f"not reachable ({reason})", unreachable=True)
-            elif op in ("model", "trials", "finish"):
-                with self._warming:
-                    answer.update(getattr(self, f"_{op}")(message))
             else:
+                self._await_imports(op, message)
                 answer.update(getattr(self, f"_{op}")(message))
         except Exception as exc:
             answer["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         answer["ms"] = (time.perf_counter() - started) * 1000
         return answer
 
+    def _await_imports(self, op: str, message: Mapping[str, Any]) -> None:
+        """Let :func:`prewarm` finish importing what ``op`` needs (no wait without it)."""
+        if op == "model":
+            self._model_warm.wait()
+        elif op == "trials" or (op == "finish" and message.get("trials_path")):
+            self._plots_warm.wait()
+
     def start_prewarm(self) -> None:
         """Run :func:`prewarm` in a background thread (for the writer process only)."""
+        self._plots_warm.clear()
+        self._model_warm.clear()
 
         def run() -> None:
             started = time.perf_counter()
             try:
-                prewarm()
+                prewarm(self._plots_warm)
             finally:
-                self._warming.release()
+                self._plots_warm.set()
+                self._model_warm.set()
             self.prewarm_s = time.perf_counter() - started
 
-        self._warming.acquire()
         threading.Thread(target=run, name="prewarm", daemon=True).start()
 
     def _client(self) -> Any:
