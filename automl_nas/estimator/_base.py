@@ -46,8 +46,10 @@ from automl_nas.training import Metric, TensorData, resolve_device, single_threa
 
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 
-#: ``refit="auto"`` refits the ensemble members on train + validation up to this many rows.
+#: ``refit="auto"`` refits the ensemble members on train + validation up to this many rows,
+#: in the last ``REFIT_SHARE`` of ``time_budget`` (the search gets the rest).
 REFIT_AUTO_MAX_ROWS = 10_000
+REFIT_SHARE = 0.15
 
 #: Samplers that optimise one objective only (refused with ``cost_objective``).
 SINGLE_OBJECTIVE_SAMPLERS = ("evolution", "rl", "cmaes", "CmaEsSampler")
@@ -87,8 +89,10 @@ class BaseAutoNAS(BaseEstimator):
     the search: ``ensemble_size x ensemble_candidates`` metric evaluations on the validation
     split (20 x 20 with log-loss on 10,000 rows: 1.3 s on a 2-core VM). The members are the
     networks as trained in the search (training part of the split, weights of their best
-    validation epoch) unless refitted: ``refit=True``, or ``"auto"`` (the default) on data of
-    at most ``REFIT_AUTO_MAX_ROWS`` rows, retrains them on all rows after the search.
+    validation epoch) unless refitted on all rows after the search: ``refit=True`` (up to
+    another ``time_budget`` seconds), or ``"auto"`` (the default) on data of at most
+    ``REFIT_AUTO_MAX_ROWS`` rows, within the budget: the search ends at 85% of it and the
+    refit has the rest (a member whose refit is not done by then keeps its searched network).
 
     Memory: the candidates' validation outputs stay in memory (candidates x validation rows x
     outputs x 8 bytes); their networks too, up to 512 MiB in total, beyond which the worst
@@ -318,7 +322,11 @@ class BaseAutoNAS(BaseEstimator):
         self.preprocessor_ = preprocessor.fit(X)
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
         fingerprint = _fingerprint(X_all, y_fit, space, self._task)
-        deadline = started + float(self.time_budget)
+        end = started + float(self.time_budget)
+        refit = self.refit is True or (self.refit == "auto" and len(X_all) <= REFIT_AUTO_MAX_ROWS)
+        # refit="auto" keeps the budget's last REFIT_SHARE for the refit, so fit ends on time.
+        auto_refit = refit and self.refit == "auto"
+        deadline = end - REFIT_SHARE * float(self.time_budget) if auto_refit else end
         tracker = self._make_tracker()
         with optuna_verbosity(self.verbose), single_threaded_cpu(device):
             study = optuna.create_study(
@@ -386,7 +394,12 @@ class BaseAutoNAS(BaseEstimator):
                 if shared:  # workers stop now; their last trials are saved and reported
                     announce(study, deadline=time.time())
                     wait_for_running(study, WORKER_GRACE)
-                self._finish(study, store, context.objective)
+                refit_deadline = (
+                    None if not refit
+                    else end if auto_refit
+                    else time.monotonic() + float(self.time_budget)
+                )
+                self._finish(study, store, context.objective, refit_deadline)
                 tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
             except BaseException:
                 tracker.end_search("FAILED")
@@ -440,7 +453,11 @@ class BaseAutoNAS(BaseEstimator):
             stage.run(study, context, n_trials=share, default_share=1.0 / n_stages_left)
 
     def _finish(
-        self, study: optuna.Study, store: ModelStore | DiskModelStore, objective: TrialObjective
+        self,
+        study: optuna.Study,
+        store: ModelStore | DiskModelStore,
+        objective: TrialObjective,
+        refit_deadline: float | None,
     ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
 
@@ -464,9 +481,9 @@ class BaseAutoNAS(BaseEstimator):
             self.pareto_front_ = self._pareto_front(study)
         members = [entry.load_model() for entry, _ in chosen]
         self.refitted_ = []
-        n_rows = len(objective.context.data.X_train) + len(objective.context.data.X_val)
-        if self.refit is True or (self.refit == "auto" and n_rows <= REFIT_AUTO_MAX_ROWS):
-            members = self._refit_members([entry for entry, _ in chosen], members, objective)
+        if refit_deadline is not None:
+            entries = [entry for entry, _ in chosen]
+            members = self._refit_members(entries, members, objective, refit_deadline)
         # float64 for prediction: float32 matmuls differ in the last bits between batch sizes,
         # and a row's prediction must not depend on which other rows it is predicted with.
         self.ensemble_ = EnsembleModel(
@@ -499,13 +516,17 @@ class BaseAutoNAS(BaseEstimator):
         return board.sort_values([cost, "trial"], kind="stable").reset_index(drop=True)
 
     def _refit_members(
-        self, entries: list[TrialModel], members: list[nn.Module], objective: TrialObjective
+        self,
+        entries: list[TrialModel],
+        members: list[nn.Module],
+        objective: TrialObjective,
+        deadline: float,
     ) -> list[nn.Module]:
-        """Members retrained on train + validation; one that misses the deadline keeps its own.
+        """Members retrained on train + validation; one that misses ``deadline`` keeps its own.
 
-        The refit deadline is ``time_budget`` seconds after the search ended.
+        A late refit warns with ``refit=True`` (the user asked for it); with ``"auto"`` it is
+        the expected end of the budget's refit share.
         """
-        deadline = time.monotonic() + float(self.time_budget)
         data = objective.context.data
         full = TensorData(
             torch.cat([data.X_train, data.X_val]), torch.cat([data.y_train, data.y_val]),
@@ -518,7 +539,10 @@ class BaseAutoNAS(BaseEstimator):
             except Exception as exc:  # a refit that diverges must not lose the searched model
                 model, reason = None, f"failed ({type(exc).__name__}: {exc})"
             else:
-                reason = f"passed the refit deadline ({self.time_budget}s after the search)"
+                reason = "passed the refit deadline"
+                if model is None and self.refit == "auto":
+                    refitted.append(member)
+                    continue
             if model is None:
                 warnings.warn(
                     f"Refit of trial {entry.number} {reason}; the ensemble keeps its network "
