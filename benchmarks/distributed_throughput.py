@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _provenance import cpu_model
 from optuna.trial import TrialState
 from sklearn.datasets import load_digits
 
@@ -105,7 +106,7 @@ def main() -> None:
         "# Distributed throughput: completed trials per minute, 1 vs 2 training processes",
         "",
         (
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores ({_cpu()}), no GPU; "
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), no GPU; "
             f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; {args.storage} "
             "storage; digits, fixed 256-128 MLP, 15 epochs, only lr searched, no pruning."
         ),
@@ -129,16 +130,6 @@ def main() -> None:
     ]
     Path(f"{args.out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from _provenance import cpu_model, package_version
+
 HERE = Path(__file__).resolve().parent
 COMPUTE = ("training loop (fwd/bwd/step)", "validation forward")
 DYNAMO = "torch._dynamo lazy import (1st optimizer)"
@@ -389,16 +391,8 @@ def run_cprofile(budget: float) -> dict[str, Any]:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return {"nproc": nproc, "cpu": cpu, "python": platform.python_version()}
+    return {"nproc": nproc, "cpu": cpu_model(), "python": platform.python_version()}
 
 
 def share_table(runs: list[dict[str, Any]]) -> list[str]:
@@ -419,21 +413,6 @@ def share_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def package_version() -> str:
-    """The commit of the automl_nas measured (``+dirty`` with uncommitted package changes)."""
-    import automl_nas
-
-    root = Path(automl_nas.__file__).resolve().parents[1]
-
-    def git(*cmd: str) -> str:
-        out = subprocess.run(["git", "-C", str(root), *cmd], capture_output=True, text=True)
-        return out.stdout.strip()
-
-    dirty = "+dirty" if git("status", "--porcelain", "--", "automl_nas") else ""
-    return f"{git('rev-parse', '--short', 'HEAD')}{dirty} ({root})"
-
-
-#: The timed searches: label -> (child mode, folder of its database, result file).
 RUNS = {
     "untracked": ("untracked", "untracked", "result.json"),
     "tracked, new db": ("tracked", "tracked", "new.json"),

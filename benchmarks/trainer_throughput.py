@@ -43,24 +43,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from _provenance import package_version
+
 from automl_nas.space import MLPSpace
 from automl_nas.training import TensorData, train
 
 HERE = Path(__file__).resolve().parent
-
-
-def package_version() -> str:
-    """The commit of the automl_nas measured (``+dirty`` with uncommitted package changes)."""
-    import automl_nas
-
-    root = Path(automl_nas.__file__).resolve().parents[1]
-
-    def git(*cmd: str) -> str:
-        out = subprocess.run(["git", "-C", str(root), *cmd], capture_output=True, text=True)
-        return out.stdout.strip()
-
-    dirty = "+dirty" if git("status", "--porcelain", "--", "automl_nas") else ""
-    return f"{git('rev-parse', '--short', 'HEAD')}{dirty} ({root})"
 
 
 def datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
