@@ -1,7 +1,18 @@
 """Input handling: turning user data into tensors a network trains on."""
 
 from automl_nas.data._image import ImageScaler, flatten_images
-from automl_nas.data._split import train_validation_split
+from automl_nas.data._split import (
+    MIN_SAMPLES_FOR_SPLIT,
+    cross_validation_folds,
+    train_validation_split,
+)
 from automl_nas.data._tabular import make_preprocessor
 
-__all__ = ["ImageScaler", "flatten_images", "make_preprocessor", "train_validation_split"]
+__all__ = [
+    "MIN_SAMPLES_FOR_SPLIT",
+    "ImageScaler",
+    "cross_validation_folds",
+    "flatten_images",
+    "make_preprocessor",
+    "train_validation_split",
+]

@@ -1,9 +1,9 @@
-"""The held-out split every trial is validated (and pruned, and ensembled) on."""
+"""The held-out splits every trial is validated (and pruned, and ensembled) on."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 #: Below this many samples there is no separate validation split: trials validate on train.
 MIN_SAMPLES_FOR_SPLIT = 10
@@ -31,3 +31,21 @@ def train_validation_split(
         index, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify
     )
     return np.sort(train), np.sort(val)
+
+
+def cross_validation_folds(
+    n_samples: int, n_folds: int, y: np.ndarray | None, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training, validation) row indices of ``n_folds`` shuffled folds.
+
+    Every row is a validation row in exactly one fold. Stratified on ``y`` when given and every
+    class has at least ``n_folds`` members; plain shuffled folds otherwise.
+    """
+    if not 2 <= n_folds <= n_samples:
+        raise ValueError(f"cv={n_folds} folds need 2 <= cv <= n_samples={n_samples}")
+    index = np.arange(n_samples)
+    if y is not None and np.unique(y, return_counts=True)[1].min() >= n_folds:
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(index, y)
+    else:
+        folds = KFold(n_folds, shuffle=True, random_state=seed).split(index)
+    return [(train, val) for train, val in folds]

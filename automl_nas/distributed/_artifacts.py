@@ -55,8 +55,9 @@ class DiskModelStore:
     def ranked(self) -> list[TrialModel]:
         """The ``keep`` best COMPLETE trials that have a file, best first (ties: earlier first).
 
-        Ranked by the first objective (the validation score); infeasible trials (a constraint
-        above 0, e.g. over ``max_params``) are left out.
+        Ranked by the first objective (the validation score), trials the deadline cut to some
+        of their folds last; infeasible trials (a constraint above 0, e.g. over
+        ``max_params``) are left out.
         """
         sign = -1.0 if self.maximize else 1.0
         trials = [
@@ -64,7 +65,11 @@ class DiskModelStore:
             if all(c <= 0 for c in t.constraints.values())
         ]
         kept: list[TrialModel] = []
-        for trial in sorted(trials, key=lambda t: (sign * t.values[0], t.number)):
+
+        def order(trial: optuna.trial.FrozenTrial) -> tuple:
+            return ("partial_folds" in trial.user_attrs, sign * trial.values[0], trial.number)
+
+        for trial in sorted(trials, key=order):
             if len(kept) == self.keep:
                 break
             if os.path.exists(self.path(trial.number)):

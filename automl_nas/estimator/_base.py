@@ -24,7 +24,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 import automl_nas
-from automl_nas.data import ImageScaler, flatten_images, make_preprocessor, train_validation_split
+from automl_nas.data import (
+    MIN_SAMPLES_FOR_SPLIT,
+    ImageScaler,
+    cross_validation_folds,
+    flatten_images,
+    make_preprocessor,
+    train_validation_split,
+)
 from automl_nas.distributed._artifacts import DiskModelStore
 from automl_nas.distributed._coordination import (
     SPEC,
@@ -51,6 +58,11 @@ PRUNERS = ("median", "hyperband", "successive_halving", "none")
 REFIT_AUTO_MAX_ROWS = 10_000
 REFIT_SHARE = 0.15
 
+#: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation up to this many
+#: rows: a 20% holdout of fewer than 200 rows scores trials too coarsely to select among them.
+CV_AUTO_MAX_ROWS = 1_000
+CV_AUTO_FOLDS = 5
+
 #: Samplers that optimise one objective only (refused with ``cost_objective``).
 SINGLE_OBJECTIVE_SAMPLERS = ("evolution", "rl", "cmaes", "CmaEsSampler")
 
@@ -76,8 +88,9 @@ class BaseAutoNAS(BaseEstimator):
 
     ``fit`` runs ONE Optuna study in which every trial samples training hyperparameters and the
     network architecture from ``space`` together, trains the network with early stopping on a
-    held-out validation split, reports the validation score after every epoch (so ``pruner``
-    stops weak trials) and is scored on that split. The search stops at ``time_budget`` seconds
+    held-out validation split (or one network per fold with ``cv``), reports the validation
+    score after every epoch (so ``pruner`` stops weak trials) and is scored on the held-out
+    rows. The search stops at ``time_budget`` seconds
     or ``n_trials`` trials, whichever comes first; a trial still running at the deadline stops
     mid-epoch and keeps its best weights, so ``fit`` returns on time.
 
@@ -110,6 +123,7 @@ class BaseAutoNAS(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "cv": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
         "device": [str, torch.device],
         "n_jobs": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -140,6 +154,7 @@ class BaseAutoNAS(BaseEstimator):
         max_epochs: int = 100,
         patience: int = 10,
         validation_fraction: float = 0.2,
+        cv: int | str | None = "auto",
         metric: str | None = None,
         device: str | torch.device = "auto",
         n_jobs: int = 1,
@@ -167,6 +182,7 @@ class BaseAutoNAS(BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.cv = cv
         self.metric = metric
         self.device = device
         self.n_jobs = n_jobs
@@ -308,6 +324,7 @@ class BaseAutoNAS(BaseEstimator):
         space = self.space if self.space is not None else self._default_space()
         space.validate()
         stages = self._stages()
+        n_folds = self._n_folds(X.shape[0])
         metric = self._metric()
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -323,7 +340,9 @@ class BaseAutoNAS(BaseEstimator):
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
         fingerprint = _fingerprint(X_all, y_fit, space, self._task)
         end = started + float(self.time_budget)
-        refit = self.refit is True or (self.refit == "auto" and len(X_all) <= REFIT_AUTO_MAX_ROWS)
+        refit = n_folds is None and (
+            self.refit is True or (self.refit == "auto" and len(X_all) <= REFIT_AUTO_MAX_ROWS)
+        )
         # refit="auto" keeps the budget's last REFIT_SHARE for the refit, so fit ends on time.
         auto_refit = refit and self.refit == "auto"
         deadline = end - REFIT_SHARE * float(self.time_budget) if auto_refit else end
@@ -340,16 +359,17 @@ class BaseAutoNAS(BaseEstimator):
             if spec_path is not None and os.path.exists(spec_path):
                 seed = _resumed_seed(study, spec_path, fingerprint)
             stratify = y_fit if self._task == "classification" else None
-            train_idx, val_idx = train_validation_split(
-                len(X_all), self.validation_fraction, stratify, seed
-            )
+            if n_folds is None:
+                holdout = train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
+                splits = [holdout]
+            else:
+                splits = cross_validation_folds(len(X_all), n_folds, stratify, seed)
             spec = SearchSpec(
                 space=space,
-                X_train=X_all[train_idx],
-                y_train=y_fit[train_idx],
-                X_val=X_all[val_idx],
-                y_val=y_fit[val_idx],
-                y_val_metric=self._metric_target(y_fit[val_idx]),
+                X=X_all,
+                y=y_fit,
+                y_metric=self._metric_target(y_fit),
+                splits=splits,
                 loss_fn=self._loss(),
                 metric=metric,
                 decode=self._decoder(),
@@ -407,6 +427,28 @@ class BaseAutoNAS(BaseEstimator):
         tracker.end_search("FINISHED")
         return self
 
+    def _n_folds(self, n_samples: int) -> int | None:
+        """Folds of cross-validation for ``n_samples`` rows; None for the holdout split.
+
+        ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_MAX_ROWS`` rows) unless
+        ``refit=True`` asks for networks refitted after a holdout search, or a size or latency
+        goal (``cost_objective``, ``max_params``) is about one network, which a bag of k
+        would multiply.
+        """
+        if self.cv == "auto":
+            small = MIN_SAMPLES_FOR_SPLIT <= n_samples <= CV_AUTO_MAX_ROWS
+            single = self.refit is True or self.cost_objective or self.max_params is not None
+            return CV_AUTO_FOLDS if small and not single else None
+        if self.cv is not None and self.refit is True:
+            raise ValueError(
+                f"refit=True retrains networks after a holdout search, but cv={self.cv} "
+                "cross-validates, whose fold networks together already trained on every row; "
+                "set cv=None for refit=True, or refit='auto'"
+            )
+        if self.cv is not None and self.cv > n_samples:
+            raise ValueError(f"cv={self.cv} folds need at least {self.cv} samples, got {n_samples}")
+        return self.cv
+
     def _spec_path(self, study: optuna.Study) -> str:
         """Where a shared search's spec and trial models live: kept from the study's first fit."""
         if SPEC in study.user_attrs:
@@ -461,6 +503,9 @@ class BaseAutoNAS(BaseEstimator):
     ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
 
+        Trials the deadline cut to some of their folds (``partial``) are ranked last and only
+        used, alone, when no trial finished all its folds.
+
         With ``max_params`` only feasible trials are candidates, and an ensemble whose members
         together exceed it gives way to the best single feasible network. Raises with the
         trials' errors if none completed (or none was feasible).
@@ -470,11 +515,15 @@ class BaseAutoNAS(BaseEstimator):
             raise RuntimeError(_no_model_message(study, self.max_params))
         best = ranked[0]
         self.study_ = study
-        weights = greedy_ensemble(
-            [entry.val_output for entry in ranked], objective.y_val, objective.metric,
-            self.ensemble_size,
-        )
-        chosen = [(entry, w) for entry, w in zip(ranked, weights) if w > 0]
+        full = [entry for entry in ranked if not entry.partial]  # outputs for every held-out row
+        if full:
+            weights = greedy_ensemble(
+                [entry.val_output for entry in full], objective.y_val, objective.metric,
+                self.ensemble_size,
+            )
+            chosen = [(entry, w) for entry, w in zip(full, weights) if w > 0]
+        else:  # the deadline cut every trial short of its last fold: the best of them
+            chosen = [(best, 1.0)]
         if self.max_params is not None and sum(e.n_params for e, _ in chosen) > self.max_params:
             chosen = [(best, 1.0)]
         if self.cost_objective:

@@ -36,7 +36,15 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         n_trials: Most trials to run (None: until ``time_budget``).
         max_epochs: Cap on any trial's epochs (the space's ``epochs`` is clipped to it).
         patience: Epochs without validation improvement before a trial stops early.
-        validation_fraction: Share of rows held out to score, prune and select trials.
+        validation_fraction: Share of rows held out to score, prune and select trials when
+            they are not cross-validated.
+        cv: How trials are validated. "auto" (default): 5-fold cross-validation on data of
+            at most 1,000 rows (unless ``refit=True``, ``cost_objective`` or ``max_params``
+            asks for single networks), one holdout split of ``validation_fraction`` otherwise.
+            An int k >= 2: k folds; each trial trains k networks, reports the first fold's
+            epochs to ``pruner``, is scored on all rows' out-of-fold outputs, and its model
+            is the mean of the k networks (trained on every row together, so never
+            refitted). None: the holdout split.
         metric: Validation metric the search optimises.
         device: "auto" (CUDA when present), "cpu", "cuda" or a ``torch.device``.
         n_jobs: Trials trained at once, in threads sharing the in-memory study and data.
@@ -65,16 +73,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
             ``./automl_nas_artifacts``). Files stay after ``fit``.
         mlflow_tracking_uri, mlflow_experiment, register_model: MLflow tracking (off by default).
         ensemble_size: Rounds of greedy ensemble selection with replacement on the validation
-            split (1: the single best trial is the final model).
+            outputs (out-of-fold with ``cv``; 1: the single best trial is the final model).
         ensemble_candidates: How many of the best completed trials keep their networks and
             validation outputs for the selection.
         refit: Retrain each selected member on train + validation with its own params for its
             best epoch count, after the search; this may take up to another ``time_budget``
             seconds, and a member not done by then keeps its search-trained network (warning).
-            "auto" (default): refit when there are at most 10,000 rows, where the held-out
-            share costs accuracy most and a refit takes seconds, inside ``time_budget``: the
-            search gets 85% of it and the refit the rest; a member not refitted by then
-            keeps its search-trained network, silently.
+            "auto" (default): refit after a holdout search (see ``cv``) of at most 10,000
+            rows, where the held-out share costs accuracy most and a refit takes seconds,
+            inside ``time_budget``: the search gets 85% of it and the refit the rest; a member
+            not refitted by then keeps its search-trained network, silently.
 
     Attributes:
         classes_: Class labels.

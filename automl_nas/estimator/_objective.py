@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -19,6 +20,7 @@ import optuna
 import torch
 from torch import nn
 
+from automl_nas.nn import FoldBag
 from automl_nas.stages import SearchContext
 from automl_nas.training import Metric, TensorData, forward_all, train
 
@@ -42,6 +44,8 @@ class TrialModel:
     n_params: int
     best_epoch: int = 0
     path: str | None = None
+    #: Cross-validated on some folds only (the deadline came): ranked after every full trial.
+    partial: bool = False
 
     def load_model(self) -> nn.Module:
         """The network, read back from disk if it was spilled."""
@@ -106,9 +110,9 @@ class ModelStore:
             entry.model = None
 
     def ranked(self) -> list[TrialModel]:
-        """Kept trials, best first (ties: earlier trial first)."""
+        """Kept trials, best first (ties: earlier trial first; partial trials last)."""
         sign = -1.0 if self.maximize else 1.0
-        return sorted(self._models.values(), key=lambda m: (sign * m.value, m.number))
+        return sorted(self._models.values(), key=lambda m: (m.partial, sign * m.value, m.number))
 
 
 class TrialObjective:
@@ -117,7 +121,16 @@ class TrialObjective:
     The space, data, loss, output shape, epoch cap and deadline are read from ``context`` at
     each trial (a worker moves its deadline when the coordinator resumes a search).
 
-    The trial records ``stage``, ``n_params``, ``history`` (per-epoch losses and score),
+    A trial trains one network per split in ``context.folds``: the one holdout split, or the
+    k folds of cross-validation. Only the first split's epochs are reported to the pruner, so
+    a pruned trial costs one network. The trial's value is ``metric`` on the concatenated
+    out-of-fold outputs (every row once with k folds), and its model is the network, or a
+    :class:`~automl_nas.nn.FoldBag` of the k networks. A trial the deadline reaches after its
+    first fold ends with the folds it finished (``partial_folds``, e.g. "2/5"), scored on their
+    rows: not comparable with full trials, so the model store ranks it after them.
+
+    The trial records ``stage``, ``n_params`` (all networks of its model), ``history``
+    (per-epoch losses and score of the first split), ``fold_scores`` (with k folds),
     ``train_seconds``, ``best_epoch``, ``stopped_by``, ``latency_ms`` (with a latency
     objective) and, on failure, ``error`` in its user attributes, so trackers and leaderboards
     need nothing but the study.
@@ -133,7 +146,7 @@ class TrialObjective:
         self,
         context: SearchContext,
         *,
-        y_val: np.ndarray,
+        y_folds: list[np.ndarray],
         metric: Metric,
         decode: Callable[[np.ndarray], np.ndarray],
         patience: int,
@@ -143,7 +156,9 @@ class TrialObjective:
         max_params: int | None = None,
     ) -> None:
         self.context = context
-        self.y_val = y_val
+        self.y_folds = y_folds
+        #: The metric's target for the concatenated validation outputs of all folds.
+        self.y_val = np.concatenate(y_folds)
         self.metric = metric
         self.decode = decode
         self.patience = patience
@@ -152,9 +167,9 @@ class TrialObjective:
         self.cost_objective = cost_objective
         self.max_params = max_params
 
-    def score(self, output: torch.Tensor) -> float:
-        """The metric on validation outputs (decoded to probabilities / original units)."""
-        return self.metric(self.y_val, self.decode(output.cpu().numpy()))
+    def score(self, output: torch.Tensor, fold: int = 0) -> float:
+        """The metric on ``fold``'s validation outputs (decoded: probabilities / original units)."""
+        return self.metric(self.y_folds[fold], self.decode(output.cpu().numpy()))
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         ctx = self.context
@@ -175,26 +190,34 @@ class TrialObjective:
 
         started = time.perf_counter()
         devices = [ctx.data.device] if ctx.data.device.type == "cuda" else []
+        results = []
         try:
             with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
-                model = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
-                n_params = sum(p.numel() for p in model.parameters())
+                networks = []
+                for _ in ctx.folds:  # the same initialisation on every fold
+                    torch.manual_seed(seed)
+                    networks.append(ctx.space.build(params, ctx.input_shape, ctx.n_outputs))
+                n_params = sum(p.numel() for net in networks for p in net.parameters())
                 trial.set_user_attr("n_params", n_params)
                 if self.max_params is not None:
                     trial.set_constraint("max_params", float(n_params - self.max_params))
-                result = train(
-                    model,
-                    params,
-                    ctx.data,
-                    loss_fn=ctx.loss_fn,
-                    score_fn=self.score,
-                    max_epochs=ctx.max_epochs,
-                    patience=self.patience,
-                    seed=seed,
-                    deadline=ctx.deadline,
-                    on_epoch=report,
-                )
+                for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
+                    if fold and time.monotonic() >= ctx.deadline:
+                        break  # the trial ends with the folds it finished
+                    results.append(
+                        train(
+                            network,
+                            params,
+                            data,
+                            loss_fn=ctx.loss_fn,
+                            score_fn=functools.partial(self.score, fold=fold),
+                            max_epochs=ctx.max_epochs,
+                            patience=self.patience,
+                            seed=seed,
+                            deadline=ctx.deadline,
+                            on_epoch=report if fold == 0 else None,
+                        )
+                    )
         except optuna.TrialPruned:
             raise
         except Exception as exc:
@@ -203,25 +226,38 @@ class TrialObjective:
             raise
         finally:
             trial.set_user_attr("train_seconds", time.perf_counter() - started)
+        first = results[0]
         trial.set_user_attr("history", history)
-        trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("stopped_by", result.stopped_by)
-        if not math.isfinite(result.score):
-            raise FloatingPointError(f"validation {self.metric.name} is {result.score}")
+        trial.set_user_attr("best_epoch", first.best_epoch)
+        stops = [r.stopped_by for r in results]
+        stopped_by = "time_budget" if "time_budget" in stops else first.stopped_by
+        trial.set_user_attr("stopped_by", stopped_by)
+        val_output = self.decode(np.concatenate([r.val_output for r in results]))
+        partial = len(results) < len(ctx.folds)
+        if len(ctx.folds) > 1:
+            trial.set_user_attr("fold_scores", [r.score for r in results])
+            if partial:
+                trial.set_user_attr("partial_folds", f"{len(results)}/{len(ctx.folds)}")
+            score = self.metric(np.concatenate(self.y_folds[: len(results)]), val_output)
+            model = FoldBag([r.model for r in results])
+        else:
+            score, model = first.score, first.model
+        if not math.isfinite(score):
+            raise FloatingPointError(f"validation {self.metric.name} is {score}")
         if self.max_params is None or n_params <= self.max_params:
             self.store.offer(
                 TrialModel(
-                    trial.number, result.score, params, result.model,
-                    self.decode(result.val_output), n_params, result.best_epoch,
+                    trial.number, score, params, model, val_output, n_params, first.best_epoch,
+                    partial=partial,
                 )
             )
         if self.cost_objective == "n_params":
-            return result.score, float(n_params)
+            return score, float(n_params)
         if self.cost_objective == "latency":
-            latency = measure_latency(result.model, ctx.data.X_val)
+            latency = measure_latency(model, ctx.data.X_val)
             trial.set_user_attr("latency_ms", latency)
-            return result.score, latency
-        return result.score
+            return score, latency
+        return score
 
     def trial_seed(self, number: int) -> int:
         """The seed of trial ``number``'s initialisation and batch order."""

@@ -19,20 +19,21 @@ from automl_nas.training import Metric, TensorData, to_device
 
 @dataclass
 class SearchSpec:
-    """The search as data: preprocessed split, space, loss, metric, pruner and stages.
+    """The search as data: preprocessed rows, validation splits, space, loss, metric, stages.
 
     ``fit`` builds one and runs its trials in-process; with a shared storage it also saves it
     (``torch.save``) beside the study so worker processes build the very same objective, on
-    the same split, and a resumed ``fit`` can check it searches the same data
-    (``fingerprint``). Arrays are on CPU; :meth:`context` moves them to the training device.
+    the same splits, and a resumed ``fit`` can check it searches the same data
+    (``fingerprint``). ``splits`` are (training rows, validation rows) index pairs: one
+    holdout split, or the k folds of cross-validation. ``y_metric`` is the target as the
+    metric reads it. Arrays are on CPU; :meth:`context` moves them to the training device.
     """
 
     space: SearchSpace
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    y_val_metric: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
+    y_metric: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
     loss_fn: nn.Module
     metric: Metric
     decode: Callable[[np.ndarray], np.ndarray]
@@ -51,20 +52,24 @@ class SearchSpec:
     def context(
         self, deadline: float, device: torch.device, *, n_jobs: int = 1, seed: int | None = None
     ) -> SearchContext:
-        """A search context with the split on ``device`` (pinned-memory copies on CUDA)."""
-        target_dtype = torch.long if self.y_train.dtype.kind in "iu" else torch.float32
-        data = TensorData(
-            to_device(self.X_train, device, torch.float32),
-            to_device(self.y_train, device, target_dtype),
-            to_device(self.X_val, device, torch.float32),
-            to_device(self.y_val, device, target_dtype),
-        )
+        """A search context with every split's tensors on ``device`` (pinned copies on CUDA)."""
+        target_dtype = torch.long if self.y.dtype.kind in "iu" else torch.float32
+        folds = [
+            TensorData(
+                to_device(self.X[train], device, torch.float32),
+                to_device(self.y[train], device, target_dtype),
+                to_device(self.X[val], device, torch.float32),
+                to_device(self.y[val], device, target_dtype),
+            )
+            for train, val in self.splits
+        ]
         return SearchContext(
             space=self.space,
             deadline=deadline,
             n_jobs=n_jobs,
             seed=seed,
-            data=data,
+            data=folds[0],
+            folds=folds,
             loss_fn=self.loss_fn,
             input_shape=self.input_shape,
             n_outputs=self.n_outputs,
@@ -75,7 +80,7 @@ class SearchSpec:
         """The trial objective on ``context``, keeping trained trials in ``store``."""
         return TrialObjective(
             context,
-            y_val=self.y_val_metric,
+            y_folds=[self.y_metric[val] for _, val in self.splits],
             metric=self.metric,
             decode=self.decode,
             patience=self.patience,

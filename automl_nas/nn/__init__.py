@@ -1,5 +1,6 @@
 """Networks built from sampled parameters."""
 
+from automl_nas.nn._bag import FoldBag
 from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork, cell_edges
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
 from automl_nas.nn._supernet import MixedOp, SuperCell, SuperMLP, Supernet, SuperNetwork
@@ -13,6 +14,7 @@ __all__ = [
     "Cell",
     "CellNetwork",
     "DenseBlock",
+    "FoldBag",
     "MixedOp",
     "SuperCell",
     "SuperMLP",

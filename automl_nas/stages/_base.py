@@ -23,7 +23,9 @@ class SearchContext:
     ``objective`` trains, reports and scores one trial; ``deadline`` is the search's end on the
     ``time.monotonic()`` clock; ``callbacks`` (progress, tracking) see every finished trial.
     Stages that train something of their own (DARTS' supernet) use ``data`` (train/validation
-    tensors on the training device), ``loss_fn``, ``input_shape`` and ``n_outputs``.
+    tensors on the training device), ``loss_fn``, ``input_shape`` and ``n_outputs``. ``folds``
+    are the splits every trial trains on: the one holdout split (``data``), or the k folds of
+    cross-validation, of which ``data`` is the first (default: ``data`` alone).
     """
 
     space: SearchSpace
@@ -34,10 +36,15 @@ class SearchContext:
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = ()
     stage: str = ""
     data: TensorData | None = None
+    folds: Sequence[TensorData] = ()
     loss_fn: nn.Module | None = None
     input_shape: tuple[int, ...] = ()
     n_outputs: int = 0
     max_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.folds and self.data is not None:
+            self.folds = (self.data,)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

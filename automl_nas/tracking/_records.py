@@ -134,13 +134,17 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
         number = as_float(attrs.get(key))
         if number is not None:
             metrics.append((key, number, end_ms, 0))
+    for fold, value in enumerate(attrs.get("fold_scores") or []):  # cross-validated trials
+        number = as_float(value)
+        if number is not None:
+            metrics.append(("fold_score", number, end_ms, fold))
 
     tags = {
         TAG_PREFIX + "state": trial.state.name,
         TAG_PREFIX + "trial_number": str(trial.number),
         TAG_PREFIX + "stage": clip(attrs.get("stage", "unknown"), MAX_TAG_VALUE),
     }
-    for key in ("error", "traceback", "stopped_by"):
+    for key in ("error", "traceback", "stopped_by", "partial_folds"):
         if attrs.get(key) is not None:
             tags[TAG_PREFIX + key] = clip(attrs[key], MAX_TAG_VALUE)
     params = {metric_key(k): clip(v, MAX_PARAM_VALUE) for k, v in trial.params.items()}

@@ -74,9 +74,9 @@ def test_ensemble_size_one_is_the_best_model():
 
 
 def test_regressor_refit_retrains_the_members():
-    """refit="auto" (the default) refits on small data; refit=False keeps the searched nets."""
+    """refit="auto" (the default) refits a holdout search; refit=False keeps the searched nets."""
     X, y = load_diabetes(return_X_y=True)
-    params = dict(TINY, n_trials=3)
+    params = dict(TINY, n_trials=3, cv=None)
     searched = AutoNASRegressor(refit=False, **params).fit(X, y)
     refitted = AutoNASRegressor(**params).fit(X, y)
     assert refitted.ensemble_weights_ == searched.ensemble_weights_  # same search, same selection
@@ -110,5 +110,5 @@ def test_a_failed_or_late_refit_keeps_the_searched_member(monkeypatch, iris, ref
     with pytest.warns(RuntimeWarning, match=f"Refit of trial .* {reason}.*keeps its network"):
         clf = AutoNASClassifier(refit=True, **params).fit(X, y)
     assert clf.refitted_ == []
-    plain = AutoNASClassifier(**params).fit(X, y)
+    plain = AutoNASClassifier(refit=False, cv=None, **params).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))

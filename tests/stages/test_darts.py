@@ -63,7 +63,7 @@ def make_context(space: SearchSpace, X, y, input_shape, seed: int = 0) -> Search
     )
     context.objective = TrialObjective(
         context,
-        y_val=y[cut:],
+        y_folds=[y[cut:]],
         metric=CLASSIFICATION_METRICS["accuracy"],
         decode=softmax,
         patience=3,

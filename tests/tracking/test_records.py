@@ -77,6 +77,14 @@ def test_trial_without_history_logs_intermediate_values():
     assert steps == [0, 1, 2]
 
 
+def test_cross_validated_trial_logs_one_fold_score_per_fold():
+    trial = make_trial(TrialState.COMPLETE, fold_scores=[0.9, 0.8, 1.0], partial_folds="3/5")
+    record = trial_record(trial, ["value"])
+    folds = [(value, step) for k, value, _, step in record.metrics if k == "fold_score"]
+    assert folds == [(0.9, 0), (0.8, 1), (1.0, 2)]
+    assert record.tags["automl_nas.partial_folds"] == "3/5"
+
+
 def test_batches_respect_mlflow_limits():
     metrics = [("m", 1.0, 0, i) for i in range(2500)]
     params = {f"p{i}": "x" for i in range(230)}
