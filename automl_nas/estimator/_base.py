@@ -414,6 +414,7 @@ class BaseAutoNAS(BaseEstimator):
                 if shared:  # workers stop now; their last trials are saved and reported
                     announce(study, deadline=time.time())
                     wait_for_running(study, WORKER_GRACE)
+                tracker.trials_done(study)
                 refit_deadline = (
                     None if not refit
                     else end if auto_refit

@@ -13,8 +13,8 @@ class BaseTracker:
     The estimator calls :meth:`start_search` once before the first trial, the tracker itself
     as an Optuna callback after every finished trial (COMPLETE, PRUNED or FAIL; the trial's
     ``user_attrs`` hold ``stage``, ``history``, ``n_params``, ``train_seconds`` and, on failure,
-    ``error``), :meth:`log_model` with the fitted estimator, and :meth:`end_search` last, also
-    when the search raised.
+    ``error``), :meth:`trials_done` once no trial will start any more, :meth:`log_model` with
+    the fitted estimator, and :meth:`end_search` last, also when the search raised.
     """
 
     def start_search(self, info: dict[str, Any]) -> None:
@@ -22,6 +22,13 @@ class BaseTracker:
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Record one finished trial (Optuna callback signature)."""
+
+    def trials_done(self, study: optuna.Study) -> None:
+        """The search has run its last trial; the final model is built next (ensemble, refit).
+
+        A tracker can summarise the trials now, while the estimator works, instead of in
+        :meth:`end_search`, where the user waits for it.
+        """
 
     def log_model(self, estimator: Any, input_example: Any) -> None:
         """Store the fitted estimator as the search's final model."""

@@ -359,6 +359,17 @@ class MlflowTracker(BaseTracker):
         self._warn_once()
         self.timings["callback_ms"].append((time.perf_counter() - t0) * 1000)
 
+    def trials_done(self, study: optuna.Study) -> None:
+        """Queue trials.csv and the plots now, unless a trial cut by the deadline already did:
+        the writer draws them while the estimator selects and refits its final model."""
+        if self._sender is None or self._abandon:
+            return
+        with self._lock:
+            self._study = study
+            unsent = self._trials_sent != len(self._finished)
+        if unsent:
+            self._queue_trials(study)
+
     def log_model(self, estimator: Any, input_example: Any) -> None:
         """Log ``estimator`` as the parent run's pyfunc model (plus ``sklearn`` flavor) and
         register it with :attr:`alias` when :attr:`registered_model_name` is set.

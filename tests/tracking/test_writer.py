@@ -91,3 +91,30 @@ def test_trials_and_plots_are_drawn_once_the_deadline_has_stopped_a_trial(
     plots = {a.path for a in client.list_artifacts(tracker.run_id_, "plots")}
     assert "plots/optimization_history.png" in plots
     assert client.get_run(tracker.run_id_).info.status == "FINISHED"
+
+
+def test_trials_done_draws_the_trials_before_end_search_when_no_deadline_cut_a_trial(
+    clean_mlflow_env,
+):
+    """A search that ends on its trial count sends the trials at ``trials_done``, not at the end."""
+    import optuna
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from automl_nas.tracking import MlflowTracker
+
+    tracker = MlflowTracker(experiment_name="trial-count")
+    tracker.start_search({"estimator": "Manual", "dataset": {"fingerprint": "0" * 40}})
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=3, callbacks=[tracker])
+    tracker.trials_done(study)
+    waited = time.monotonic() + 60
+    while not tracker.timings.get("trials_ms") and time.monotonic() < waited:
+        time.sleep(0.05)
+    assert len(tracker.timings.get("trials_ms", [])) == 1  # drawn while the estimator would work
+    tracker.end_search("FINISHED")
+
+    assert len(tracker.timings["trials_ms"]) == 1  # and not again at the end
+    client = MlflowClient(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    path = client.download_artifacts(tracker.run_id_, "trials.csv", str(clean_mlflow_env))
+    assert len(pd.read_csv(path)) == 3
