@@ -1,13 +1,15 @@
 """Issue 2's quality bar: a fixed CPU budget on digits, breast_cancer and diabetes.
 
 Usage: python benchmarks/core_tabular.py [--time-budget 60] [--device auto] [--refit auto]
-       [--split-seeds 0 1 2] [--out FILE.csv]
+       [--cv auto] [--split-seeds 0 1 2] [--out FILE.csv]
 
 Each dataset gets a stratified (classification) 75/25 split per ``--split-seeds`` value (the
 issue's split is random_state=0) and one search of ``--time-budget`` seconds; the script prints
 test score, a linear reference on the same split (LogisticRegression / RidgeCV), trials by state,
-wall time, the machine's load and the mean seconds per training epoch, and appends one CSV row
-per dataset and split.
+wall time, the machine's load, the mean seconds per training epoch, how trials were validated
+(holdout or k-fold) and the automl_nas commit, and appends one CSV row per dataset and split.
+core_tabular_v1.csv and core_tabular_v2.csv hold earlier rows (other columns: before the commit
+and validation columns; v2 is the holdout-only estimator up to commit 4e79c0a).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from _provenance import package_version
 from automl_nas import AutoNASClassifier, AutoNASRegressor
+from automl_nas.nn import FoldBag
 
 DATASETS = {
     "digits": (load_digits, AutoNASClassifier, 0.975),
@@ -56,6 +60,9 @@ def main() -> None:
         "--refit", choices=["auto", "true", "false"], default="auto",
         help="the estimator's refit (default: its own default, auto)",
     )
+    parser.add_argument(
+        "--cv", default="auto", help="the estimator's cv: auto (its default), none or a fold count"
+    )
     parser.add_argument("--split-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
     args = parser.parse_args()
@@ -64,6 +71,7 @@ def main() -> None:
     machine = torch.cuda.get_device_name() if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU")
     refit = {"auto": "auto", "true": True, "false": False}[args.refit]
+    cv = {"auto": "auto", "none": None}.get(args.cv.lower()) if not args.cv.isdigit() else int(args.cv)
     rows = []
     for name, split_seed in [(n, s) for n in args.datasets for s in args.split_seeds]:
         load, Estimator, target = DATASETS[name]
@@ -76,7 +84,9 @@ def main() -> None:
             StandardScaler(),
             LogisticRegression(max_iter=2000) if stratify is not None else RidgeCV(),
         ).fit(X_tr, y_tr)
-        est = Estimator(time_budget=args.time_budget, random_state=0, device=args.device, refit=refit)
+        est = Estimator(
+            time_budget=args.time_budget, random_state=0, device=args.device, refit=refit, cv=cv
+        )
         start = time.monotonic()
         est.fit(X_tr, y_tr)
         wall = time.monotonic() - start
@@ -93,6 +103,10 @@ def main() -> None:
             "target": target,
             "time_budget_s": args.time_budget,
             "refit": args.refit,
+            "validation": (
+                f"{len(est.best_model_.members)}-fold cv"
+                if isinstance(est.best_model_, FoldBag) else "holdout"
+            ),
             "fit_wall_s": round(wall, 2),
             "trials": len(states),
             "complete": states.count("COMPLETE"),
@@ -100,6 +114,7 @@ def main() -> None:
             "failed": states.count("FAIL"),
             "s_per_epoch": round(seconds_per_epoch(est.study_), 4),
             "load_1min": round(os.getloadavg()[0], 2),
+            "commit": package_version().split()[0],
         }
         print(row, flush=True)
         rows.append(row)

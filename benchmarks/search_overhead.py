@@ -166,6 +166,7 @@ def categories() -> tuple[list[tuple[Any, str]], list[tuple[Any, str, str]]]:
         (trainer.make_optimizer, "optimizer construction"),
         (training.to_device, "split + data movement"),
         (automl_nas.data.train_validation_split, "split + data movement"),
+        (automl_nas.data.cross_validation_folds, "split + data movement"),
         (automl_nas.ensemble.greedy_ensemble, "ensemble selection"),
     ]
     progress = sys.modules["automl_nas.estimator._progress"]
@@ -195,6 +196,7 @@ def categories() -> tuple[list[tuple[Any, str]], list[tuple[Any, str, str]]]:
         (base.BaseAutoNAS, "fit", "estimator fit, other"),
         (MlflowTracker, "__call__", "tracking: per-trial callback"),
         (MlflowTracker, "start_search", "tracking: open parent run"),
+        (MlflowTracker, "trials_done", "tracking: flush, summary, plots"),
         (MlflowTracker, "log_model", "tracking: log + register model"),
         (MlflowTracker, "end_search", "tracking: flush, summary, plots"),
     ]

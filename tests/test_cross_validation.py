@@ -7,7 +7,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
 from automl_nas.data import cross_validation_folds
-from automl_nas.estimator._base import CV_AUTO_MAX_ROWS
+from automl_nas.estimator._base import CV_AUTO_ROWS_PER_SECOND
 from automl_nas.nn import FoldBag
 
 SPACE = MLPSpace(max_layers=2, max_units=32)
@@ -78,7 +78,7 @@ def test_holdout_when_asked_or_when_data_is_large():
     three = AutoNASRegressor(n_trials=2, cv=3, **FAST).fit(X, y)
     assert len(three.best_model_.members) == 3
     rng = np.random.default_rng(0)
-    X_big = rng.normal(size=(CV_AUTO_MAX_ROWS + 1, 3))
+    X_big = rng.normal(size=(CV_AUTO_ROWS_PER_SECOND * FAST["time_budget"] + 1, 3))
     big = AutoNASRegressor(n_trials=1, **FAST).fit(X_big, X_big @ [1.0, 2.0, 3.0])
     assert not isinstance(big.best_model_, FoldBag)
 
@@ -98,7 +98,8 @@ def test_a_trial_the_deadline_cuts_keeps_its_finished_folds(balanced):
         n_layers=1, units_0=512, batch_size=16, epochs=10_000
     )
     clf = AutoNASClassifier(
-        space=slow, n_trials=1, max_epochs=10_000, patience=10_000, time_budget=3, random_state=0
+        space=slow, cv=5, n_trials=1, max_epochs=10_000, patience=10_000, time_budget=3,
+        random_state=0,
     ).fit(X, y)
     trial = clf.study_.trials[0]
     done = int(trial.user_attrs["partial_folds"].split("/")[0])

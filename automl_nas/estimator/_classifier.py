@@ -39,8 +39,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         validation_fraction: Share of rows held out to score, prune and select trials when
             they are not cross-validated.
         cv: How trials are validated. "auto" (default): 5-fold cross-validation on data of
-            at most 1,000 rows (unless ``refit=True``, ``cost_objective`` or ``max_params``
-            asks for single networks), one holdout split of ``validation_fraction`` otherwise.
+            at most 25 rows per second of ``time_budget`` (1,500 at 60 s; not when
+            ``refit=True``, ``cost_objective`` or ``max_params`` asks for single networks),
+            one holdout split of ``validation_fraction`` otherwise.
             An int k >= 2: k folds; each trial trains k networks, reports the first fold's
             epochs to ``pruner``, is scored on all rows' out-of-fold outputs, and its model
             is the mean of the k networks (trained on every row together, so never
