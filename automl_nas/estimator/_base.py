@@ -61,8 +61,8 @@ REFIT_SHARE = 0.15
 #: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation on data of at most
 #: this many rows per second of ``time_budget`` (1,500 rows at the default 60 s): there a 20%
 #: holdout scores trials too coarsely to select among them, and k networks per trial still
-#: leave the budget room for a search (digits, 1,347 rows, 60 s: 11 trials; test accuracy
-#: 0.98-0.984 on three splits against 0.969-0.982 with holdout and refit).
+#: leave the budget room for a search (digits, 1,347 rows, 60 s: 6-11 trials; test accuracy
+#: 0.978-0.984 on three splits against 0.969-0.982 with holdout and refit).
 CV_AUTO_ROWS_PER_SECOND = 25
 CV_AUTO_FOLDS = 5
 
@@ -435,10 +435,10 @@ class BaseAutoNAS(BaseEstimator):
         """Folds of cross-validation for ``n_samples`` rows; None for the holdout split.
 
         ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_ROWS_PER_SECOND`` rows per
-        second of ``time_budget``) unless
-        ``refit=True`` asks for networks refitted after a holdout search, or a size or latency
-        goal (``cost_objective``, ``max_params``) is about one network, which a bag of k
-        would multiply.
+        second of ``time_budget``) unless ``refit=True`` asks for networks refitted after a
+        holdout search, or a size or latency goal (``cost_objective``, ``max_params``) is
+        about one network, which a bag of k would multiply. An explicit ``cv`` is checked
+        here, before the study or any trial exists.
         """
         if self.cv == "auto":
             most = CV_AUTO_ROWS_PER_SECOND * float(self.time_budget)
