@@ -181,6 +181,24 @@ def global_tracking_uri(mlflow: Any, uri: str) -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
+def _sqlite_pragma(uri: str, pragma: str) -> str | None:
+    """The first value ``PRAGMA <pragma>`` returns on the SQLite file behind ``uri`` (None if
+    ``uri`` is not a SQLite file or the statement failed)."""
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    if not path or path == ":memory:" or not os.path.isfile(path):
+        return None
+    try:
+        with sqlite3.connect(path, timeout=20) as con:
+            return str(con.execute(f"PRAGMA {pragma}").fetchone()[0])
+    except sqlite3.Error as exc:
+        _logger.debug("PRAGMA %s failed on %s: %s", pragma, path, exc)
+        return None
+
+
 def enable_sqlite_wal(uri: str) -> bool:
     """Switch the SQLite file behind ``uri`` to write-ahead logging; whether it is now in WAL.
 
@@ -188,20 +206,17 @@ def enable_sqlite_wal(uri: str) -> bool:
     much, and ``mlflow ui`` reading the same file no longer blocks the search writing it. The
     mode is a property of the file and stays; it is unsuited to network file systems.
     """
-    import sqlite3
+    return (_sqlite_pragma(uri, "journal_mode=WAL") or "").lower() == "wal"
 
-    if not uri.startswith("sqlite:///"):
-        return False
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    if not path or path == ":memory:" or not os.path.isfile(path):
-        return False
-    try:
-        with sqlite3.connect(path, timeout=20) as con:
-            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    except sqlite3.Error as exc:
-        _logger.debug("could not switch %s to WAL: %s", path, exc)
-        return False
-    return str(mode).lower() == "wal"
+
+def checkpoint_sqlite_wal(uri: str) -> None:
+    """Copy what the write-ahead log holds into the SQLite file behind ``uri``.
+
+    The writer process is killed once it has answered, before SQLite would checkpoint on its
+    last connection's close: without this, the run's last writes would live only in the
+    ``-wal`` file beside the database, lost to anyone who copies the ``.db`` file alone.
+    """
+    _sqlite_pragma(uri, "wal_checkpoint(PASSIVE)")  # PASSIVE: never waits for a reader
 
 
 def pip_requirements() -> list[str]:
@@ -250,8 +265,9 @@ def prewarm(plots_ready: threading.Event | None = None) -> None:
 
     Best effort: optuna and matplotlib (one tiny figure drawn, which loads the fonts), the
     parameter-importance evaluator (ranked once on a 4-trial study: its first call imports and
-    warms its random forest, 1.9 s on a 2-core VM), then ``plots_ready`` is set; then MLflow's model code and automl_nas with torch (MLflow runs the
-    model's code file when it saves the model and loads it to check the input example). For the
+    warms its random forest, 1.9 s on a 2-core VM), then ``plots_ready`` is set; then MLflow's
+    model code and automl_nas with torch (MLflow runs the model's code file when it saves the
+    model and loads it to check the input example). For the
     writer process only: it also seeds MLflow's package map (see :func:`_seed_package_map`)
     and sets its own torch to one thread, as the search does.
     """
@@ -560,6 +576,8 @@ class Recorder:
         if message.get("trials_path"):
             self._trials(message)
         terminate(self._client(), self.run_id, message["status"], message["end_ms"])
+        if self.config.get("sqlite_wal"):
+            checkpoint_sqlite_wal(self.uri)
         return {"prewarm_s": self.prewarm_s}
 
     def _study(self, message: Mapping[str, Any]) -> Any:

@@ -118,3 +118,27 @@ def test_trials_done_draws_the_trials_before_end_search_when_no_deadline_cut_a_t
     client = MlflowClient(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
     path = client.download_artifacts(tracker.run_id_, "trials.csv", str(clean_mlflow_env))
     assert len(pd.read_csv(path)) == 3
+
+
+def test_the_database_file_alone_holds_the_finished_run(clean_mlflow_env, tmp_path):
+    """The writer is killed after its last answer: its writes must not live only in the WAL."""
+    import shutil
+
+    import optuna
+    from mlflow import MlflowClient
+
+    from automl_nas.tracking import MlflowTracker
+
+    tracker = MlflowTracker(experiment_name="copied")
+    tracker.start_search({"estimator": "Manual", "dataset": {"fingerprint": "0" * 40}})
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=3, callbacks=[tracker])
+    tracker.trials_done(study)
+    tracker.end_search("FINISHED")
+
+    shutil.copy(clean_mlflow_env / "mlflow.db", tmp_path / "copy.db")  # without -wal and -shm
+    client = MlflowClient(f"sqlite:///{tmp_path / 'copy.db'}")
+    assert client.get_run(tracker.run_id_).info.status == "FINISHED"
+    experiment = client.get_experiment_by_name("copied")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 4  # the parent and its three trials
