@@ -51,6 +51,15 @@ def seconds_per_epoch(study: optuna.Study) -> float:
     return secs / max(epochs, 1)
 
 
+def cv_option(text: str) -> str | int | None:
+    """``--cv``: "auto", "none" (holdout) or a fold count; anything else is an argparse error."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    if text.isdigit() and int(text) >= 2:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected auto, none or a fold count >= 2, got {text!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-budget", type=float, default=60.0)
@@ -61,7 +70,8 @@ def main() -> None:
         help="the estimator's refit (default: its own default, auto)",
     )
     parser.add_argument(
-        "--cv", default="auto", help="the estimator's cv: auto (its default), none or a fold count"
+        "--cv", type=cv_option, default="auto",
+        help="the estimator's cv: auto (its default), none or a fold count",
     )
     parser.add_argument("--split-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
@@ -71,7 +81,6 @@ def main() -> None:
     machine = torch.cuda.get_device_name() if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU")
     refit = {"auto": "auto", "true": True, "false": False}[args.refit]
-    cv = {"auto": "auto", "none": None}.get(args.cv.lower()) if not args.cv.isdigit() else int(args.cv)
     rows = []
     for name, split_seed in [(n, s) for n in args.datasets for s in args.split_seeds]:
         load, Estimator, target = DATASETS[name]
@@ -85,7 +94,8 @@ def main() -> None:
             LogisticRegression(max_iter=2000) if stratify is not None else RidgeCV(),
         ).fit(X_tr, y_tr)
         est = Estimator(
-            time_budget=args.time_budget, random_state=0, device=args.device, refit=refit, cv=cv
+            time_budget=args.time_budget, random_state=0, device=args.device, refit=refit,
+            cv=args.cv,
         )
         start = time.monotonic()
         est.fit(X_tr, y_tr)
