@@ -407,9 +407,11 @@ class BaseAutoNAS(BaseEstimator):
                 context.callbacks.append(StopAtTrialCap(cap))
             if self.verbose:
                 context.callbacks.append(ProgressPrinter(metric.name, deadline))
+            first_trial = len(study.trials)  # a resumed search's earlier trials come before
             if not study.trials:
                 study.enqueue_trial(space.default_params(), user_attrs={"stage": "default"})
-            tracker.start_search(self._search_info(X_all, y_fit, space, stages, metric))
+            info = self._search_info(X_all, y_fit, space, stages, metric)
+            tracker.start_search({**info, "first_trial": first_trial, "shared": shared})
             try:
                 self._run_stages(study, stages, context, shared)
                 if self.verbose:

@@ -18,7 +18,9 @@ class BaseTracker:
     """
 
     def start_search(self, info: dict[str, Any]) -> None:
-        """Open the search's record; ``info`` holds params, dataset fingerprint, space, budget."""
+        """Open the search's record; ``info`` holds params, dataset fingerprint, space, budget,
+        ``first_trial`` (the number of this search's first trial: a resumed study holds earlier
+        ones) and ``shared`` (whether workers in other processes run trials too)."""
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Record one finished trial (Optuna callback signature)."""
@@ -26,8 +28,9 @@ class BaseTracker:
     def trials_done(self, study: optuna.Study) -> None:
         """The search has run its last trial; the final model is built next (ensemble, refit).
 
-        A tracker can summarise the trials now, while the estimator works, instead of in
-        :meth:`end_search`, where the user waits for it.
+        Callbacks only see the trials of this process: with a shared storage, the study now
+        also holds the trials workers finished. A tracker can summarise the trials now, while
+        the estimator works, instead of in :meth:`end_search`, where the user waits for it.
         """
 
     def log_model(self, estimator: Any, input_example: Any) -> None:

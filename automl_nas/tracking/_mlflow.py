@@ -47,6 +47,10 @@ _logger = logging.getLogger(__name__)
 #: Experiment used when none is named (argument, active run or ``MLFLOW_EXPERIMENT_NAME``).
 DEFAULT_EXPERIMENT = "automl_nas"
 
+#: Seconds between looks at a shared study for trials that workers finished.
+SWEEP_INTERVAL = 10.0
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
 _STOP = object()
 _GONE = object()  # the writer process ended before it was told to
 _INSTALL_HINT = (
@@ -163,6 +167,9 @@ class MlflowTracker(BaseTracker):
     / FAILED for COMPLETE / PRUNED / FAIL (and the state as a tag), all sampled params, the
     per-epoch ``train_loss``/``val_loss``/``val_score`` with ``step`` = epoch, the objective,
     ``duration_s``, ``train_seconds``, ``n_params``, the proposing ``stage`` and any error.
+    With a shared storage, trials that workers (other processes) finish get child runs too,
+    tagged with their ``worker``: the sender thread looks for them in the study every
+    ``SWEEP_INTERVAL`` seconds during the search and once more when it ends.
 
     All MLflow work (opening the parent run, the trial runs with ``log_batch``, the model, the
     plots) runs in a separate writer process fed from a background thread: the search never
@@ -247,6 +254,8 @@ class MlflowTracker(BaseTracker):
         self._study: optuna.Study | None = None
         self._names: list[str] | None = None
         self._finished: list[tuple[int, TrialState, tuple[float, ...] | None]] = []
+        self._recorded: set[int] = set()  # numbers of the trials in _finished
+        self._swept_at = time.monotonic()
         self._trials_sent = -1  # how many finished trials the last "trials" message held
         self._failures = 0
         self._first_error: str | None = None
@@ -339,19 +348,11 @@ class MlflowTracker(BaseTracker):
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Queue one finished trial for writing (thread-safe; returns in well under 1 ms)."""
-        if self._sender is None or trial.state not in (
-            TrialState.COMPLETE,
-            TrialState.PRUNED,
-            TrialState.FAIL,
-        ):
+        if self._sender is None or trial.state not in _FINISHED:
             return
         t0 = time.perf_counter()
-        with self._lock:
-            self._study = study
-            if self._names is None:
-                self._names = objective_names(study)
-            self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
-        self._queue.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
+        if not self._record(study, trial):
+            return
         if trial.user_attrs.get("stopped_by") == "time_budget":
             # The search's deadline has passed: no trial starts any more, so the writer draws
             # the plots while the estimator selects (and refits) its final model.
@@ -360,10 +361,12 @@ class MlflowTracker(BaseTracker):
         self.timings["callback_ms"].append((time.perf_counter() - t0) * 1000)
 
     def trials_done(self, study: optuna.Study) -> None:
-        """Queue trials.csv and the plots now, unless a trial cut by the deadline already did:
-        the writer draws them while the estimator selects and refits its final model."""
+        """Queue the workers' last trials, then trials.csv and the plots, unless a trial cut by
+        the deadline already sent them all: the writer draws them while the estimator selects
+        and refits its final model."""
         if self._sender is None or self._abandon:
             return
+        self._sweep(study)
         with self._lock:
             self._study = study
             unsent = self._trials_sent != len(self._finished)
@@ -468,11 +471,48 @@ class MlflowTracker(BaseTracker):
         if done and self._tmp is not None:
             self._tmp.cleanup()
 
+    def _record(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        """Queue ``trial``'s child run unless it has one; False if it had."""
+        with self._lock:
+            if trial.number in self._recorded:
+                return False
+            self._recorded.add(trial.number)
+            self._study = study
+            if self._names is None:
+                self._names = objective_names(study)
+            self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
+        self._queue.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
+        return True
+
+    def _sweep(self, study: optuna.Study | None) -> None:
+        """Record the trials of this search that other processes (workers) finished."""
+        self._swept_at = time.monotonic()
+        if study is None:
+            return
+        first = int(self._info.get("first_trial", 0))
+        try:
+            trials = study.get_trials(deepcopy=False, states=_FINISHED)
+        except Exception as exc:  # a storage hiccup: the next sweep tries again
+            _logger.info("looking for workers' trials failed: %s", exc)
+            return
+        for trial in trials:
+            if trial.number >= first:
+                self._record(study, trial)
+
     # ------------------------------------------------------------------ the writer
     def _send_loop(self) -> None:
-        """Hand queued messages to the writer process (or run them here, in thread mode)."""
+        """Hand queued messages to the writer process (or run them here, in thread mode).
+
+        In a shared search it also sweeps the study for workers' trials between messages.
+        """
+        sweeps = bool(self._info.get("shared"))
         while True:
-            item = self._queue.get()
+            if sweeps and time.monotonic() - self._swept_at >= SWEEP_INTERVAL:
+                self._sweep(self._study)
+            try:
+                item = self._queue.get(timeout=SWEEP_INTERVAL if sweeps else None)
+            except queue.Empty:
+                continue
             if item is _STOP:
                 return
             if item is _GONE:

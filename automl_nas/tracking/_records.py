@@ -144,7 +144,7 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
         TAG_PREFIX + "trial_number": str(trial.number),
         TAG_PREFIX + "stage": clip(attrs.get("stage", "unknown"), MAX_TAG_VALUE),
     }
-    for key in ("error", "traceback", "stopped_by", "partial_folds"):
+    for key in ("error", "traceback", "stopped_by", "partial_folds", "worker"):
         if attrs.get(key) is not None:
             tags[TAG_PREFIX + key] = clip(attrs[key], MAX_TAG_VALUE)
     params = {metric_key(k): clip(v, MAX_PARAM_VALUE) for k, v in trial.params.items()}
@@ -174,6 +174,8 @@ def search_params(info: Mapping[str, Any]) -> dict[str, str]:
         params["metric"] = clip(info["metric"], MAX_PARAM_VALUE)
     if "time_budget" in info:
         params["time_budget"] = clip(info["time_budget"], MAX_PARAM_VALUE)
+    if "first_trial" in info:
+        params["first_trial"] = clip(info["first_trial"], MAX_PARAM_VALUE)
     return params
 
 

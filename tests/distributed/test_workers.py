@@ -233,11 +233,13 @@ def start_cli_worker(url: str, study: str) -> subprocess.Popen:
 
 @pytest.mark.parametrize("backend", ["sqlite_url", "journal_storage"])
 def test_one_machine_storages(backend, request, digits, tmp_path):
-    """The same search on SQLite and on a journal file, with the command-line worker."""
+    """The same search on SQLite and on a journal file, with the command-line worker; MLflow
+    has a child run for every trial, the worker's too."""
     url = request.getfixturevalue(backend)
     X, y, X_test, y_test = digits
     worker = start_cli_worker(url, "local")
-    clf = make_clf(url, "local", tmp_path, budget=90, n_trials=8)  # ends at 8 trials
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    clf = make_clf(url, "local", tmp_path, budget=90, n_trials=8, mlflow_tracking_uri=tracking)
     clf.fit(X, y)
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err
@@ -253,3 +255,16 @@ def test_one_machine_storages(backend, request, digits, tmp_path):
     assert len({t.number for t in trials}) == len(trials)
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials), states
     assert clf.score(X_test, y_test) > 0.7
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("automl_nas")
+    runs = client.search_runs([experiment.experiment_id])
+    children = {
+        int(r.data.tags["automl_nas.trial_number"]): r.data.tags.get("automl_nas.worker")
+        for r in runs if "automl_nas.trial_number" in r.data.tags
+    }
+    assert children == {t.number: t.user_attrs.get("worker") for t in trials}
+    parent = next(r for r in runs if "automl_nas.trial_number" not in r.data.tags)
+    assert parent.data.metrics["n_trials"] == len(trials)

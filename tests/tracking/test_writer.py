@@ -142,3 +142,63 @@ def test_the_database_file_alone_holds_the_finished_run(clean_mlflow_env, tmp_pa
     experiment = client.get_experiment_by_name("copied")
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 4  # the parent and its three trials
+
+
+WORKER_TRIALS = """
+import sys
+import optuna
+study = optuna.load_study(study_name="shared", storage=sys.argv[1])
+def objective(trial):
+    trial.set_user_attr("worker", "other-process")
+    return trial.suggest_float("x", 0.0, 1.0)
+study.optimize(objective, n_trials=3)
+"""
+
+
+def test_trials_that_other_processes_finish_get_child_runs_during_the_search(
+    clean_mlflow_env, monkeypatch, tmp_path
+):
+    """A shared study: the sender thread finds a worker's trials without a callback for them.
+
+    Trials from before this search (``first_trial``) are a resumed study's history and get no
+    child run in this search's parent run.
+    """
+    import subprocess
+    import sys
+
+    import optuna
+    from mlflow import MlflowClient
+
+    from automl_nas.tracking import MlflowTracker
+    from automl_nas.tracking import _mlflow
+
+    monkeypatch.setattr(_mlflow, "SWEEP_INTERVAL", 0.2)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="shared", storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=2)  # an earlier search
+    tracker = MlflowTracker(experiment_name="shared", writer="thread")
+    tracker.start_search(
+        {"estimator": "Manual", "dataset": {"fingerprint": "0" * 40}, "first_trial": 2,
+         "shared": True}
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1, callbacks=[tracker])
+    subprocess.run([sys.executable, "-c", WORKER_TRIALS, storage], check=True, timeout=120)
+
+    client = MlflowClient(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("shared")
+    waited = time.monotonic() + 60
+    runs = []
+    while len(runs) < 5 and time.monotonic() < waited:  # the parent and trials 2-5
+        time.sleep(0.1)
+        runs = client.search_runs([experiment.experiment_id])
+    tags = {r.data.tags.get("automl_nas.trial_number"): r.data.tags for r in runs}
+    assert sorted(n for n in tags if n is not None) == ["2", "3", "4", "5"]  # before trials_done
+    assert {tags[n].get("automl_nas.worker") for n in ("3", "4", "5")} == {"other-process"}
+    assert "automl_nas.worker" not in tags["2"]
+
+    tracker.trials_done(optuna.load_study(study_name="shared", storage=storage))
+    tracker.end_search("FINISHED")
+    parent = client.get_run(tracker.run_id_)
+    assert parent.data.metrics["n_trials"] == 4
+    assert parent.data.params["first_trial"] == "2"
+    assert len(client.search_runs([experiment.experiment_id])) == 5  # no run twice
