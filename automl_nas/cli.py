@@ -530,10 +530,13 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
-    """The trials of a stored single-objective study, best value first.
+    """The trials of a stored study, best value first.
 
     Columns ``trial``, ``state``, ``value`` (NaN unless COMPLETE), ``stage`` (the user
-    attribute), then one per parameter. ``study_name`` None: the storage's only study.
+    attribute), then one per parameter. A multi-objective study (a ``fit`` with
+    ``cost_objective``) adds ``value_1`` .. (the other objectives, e.g. the parameter count)
+    after ``value`` and ``pareto`` (on the Pareto front), and is ordered by its first
+    objective. ``study_name`` None: the storage's only study.
     """
     if storage.startswith("sqlite:///"):  # Optuna would create a missing database file
         database = storage.removeprefix("sqlite:///")
@@ -557,24 +560,23 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
             f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'no studies'}"
         )
     study = optuna.load_study(study_name=study_name, storage=storage)
-    if len(study.directions) != 1:
-        raise CLIError(
-            f"study {study_name!r} has {len(study.directions)} objectives; only "
-            "single-objective studies (those 'fit' runs) are listed"
-        )
+    n_objectives = len(study.directions)
+    pareto = {t.number for t in study.best_trials} if n_objectives > 1 else set()
+    columns = ["trial", "state", "value", *(f"value_{i}" for i in range(1, n_objectives))]
+    columns += ["pareto"] * (n_objectives > 1) + ["stage"]
     rows: list[dict[str, Any]] = []
     for trial in study.get_trials(deepcopy=False):
         complete = trial.state == optuna.trial.TrialState.COMPLETE
-        row = {
-            "trial": trial.number,
-            "state": trial.state.name,
-            "value": trial.value if complete else float("nan"),
-            "stage": trial.user_attrs.get("stage"),
-        }
+        values = trial.values if complete else [float("nan")] * n_objectives
+        row = {"trial": trial.number, "state": trial.state.name, "value": values[0]}
+        row.update({f"value_{i}": values[i] for i in range(1, n_objectives)})
+        if n_objectives > 1:
+            row["pareto"] = trial.number in pareto
+        row["stage"] = trial.user_attrs.get("stage")
         row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
         rows.append(row)
-    board = pd.DataFrame(rows, columns=None if rows else ["trial", "state", "value", "stage"])
-    ascending = study.direction == optuna.study.StudyDirection.MINIMIZE
+    board = pd.DataFrame(rows, columns=None if rows else columns)
+    ascending = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
     return board.sort_values(
         ["value", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
     ).reset_index(drop=True)

@@ -185,6 +185,32 @@ def test_leaderboard_of_a_model(classifier):
     assert len(rows) == 1 and rows[0].split()[0] == str(expected["trial"].iloc[0])
 
 
+def test_leaderboard_of_a_stored_two_objective_study(tmp_path):
+    """A search with ``cost_objective`` on a shared storage: both objectives and the front."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    storage = f"sqlite:///{tmp_path / 'mo.db'}"
+    clf = AutoNASClassifier(
+        cost_objective="n_params", n_trials=4, max_epochs=3, time_budget=120, random_state=0,
+        storage=storage, study_name="small-and-good", artifact_dir=str(tmp_path / "artifacts"),
+    ).fit(X[:200], y[:200])
+
+    status, out, err = _main("leaderboard", "--storage", storage, "--csv")
+    assert status == 0, err
+    board = pd.read_csv(io.StringIO(out))
+    assert list(board.columns[:5]) == ["trial", "state", "value", "value_1", "pareto"]
+    trials = {t.number: t for t in clf.study_.trials}
+    assert sorted(board["trial"]) == sorted(trials)
+    for row in board.itertuples():
+        if row.state == "COMPLETE":
+            assert [row.value, row.value_1] == pytest.approx(trials[row.trial].values)
+    front = {t.number for t in clf.study_.best_trials}
+    assert set(board.loc[board["pareto"], "trial"]) == front
+    complete = board[board["state"] == "COMPLETE"]
+    assert complete["value"].is_monotonic_decreasing  # accuracy, best first
+
+
 @pytest.mark.parametrize("verb", [None, "fit", "predict", "leaderboard"])
 def test_help_of_every_verb(verb, capsys):
     with pytest.raises(SystemExit) as exit_info:
