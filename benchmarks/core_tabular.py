@@ -45,12 +45,16 @@ DATASETS = {
 
 
 def seconds_per_epoch(study: optuna.Study) -> float:
-    """Mean training seconds per epoch over finished trials."""
+    """Mean training seconds per epoch of one network, over finished trials.
+
+    A cross-validated trial trains one network per fold: its ``epochs`` attribute counts them
+    all; a pruned trial trained only its first fold, whose epochs are its ``history``.
+    """
     secs, epochs = 0.0, 0
     for t in study.trials:
         if "history" in t.user_attrs and t.user_attrs["history"]:
             secs += t.user_attrs["train_seconds"]
-            epochs += len(t.user_attrs["history"])
+            epochs += t.user_attrs.get("epochs", len(t.user_attrs["history"]))
     return secs / max(epochs, 1)
 
 

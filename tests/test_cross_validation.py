@@ -46,6 +46,8 @@ def test_small_data_trials_are_cross_validated_and_the_model_is_a_fold_bag(balan
         assert len(folds) == 5
         # Out-of-fold accuracy over all 200 rows: with folds of 40 rows, the mean of the folds.
         assert trial.value == pytest.approx(np.mean(folds))
+        # epochs >= 10 and patience 10: each of the 5 folds trains all max_epochs=4 epochs.
+        assert trial.user_attrs["epochs"] == 5 * FAST["max_epochs"]
     assert isinstance(clf.best_model_, FoldBag) and len(clf.best_model_.members) == 5
     bag = clf.best_model_
     X_pre = torch.as_tensor(clf._features(X[:7]), dtype=torch.float64)

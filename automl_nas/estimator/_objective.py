@@ -130,7 +130,8 @@ class TrialObjective:
     rows: not comparable with full trials, so the model store ranks it after them.
 
     The trial records ``stage``, ``n_params`` (all networks of its model), ``history``
-    (per-epoch losses and score of the first split), ``fold_scores`` (with k folds),
+    (per-epoch losses and score of the first split), ``epochs`` (trained on all splits; a
+    pruned trial has only its history), ``fold_scores`` (with k folds),
     ``train_seconds``, ``best_epoch``, ``stopped_by``, ``latency_ms`` (with a latency
     objective) and, on failure, ``error`` in its user attributes, so trackers and leaderboards
     need nothing but the study.
@@ -228,6 +229,7 @@ class TrialObjective:
             trial.set_user_attr("train_seconds", time.perf_counter() - started)
         first = results[0]
         trial.set_user_attr("history", history)
+        trial.set_user_attr("epochs", sum(len(r.history) for r in results))
         trial.set_user_attr("best_epoch", first.best_epoch)
         stops = [r.stopped_by for r in results]
         stopped_by = "time_budget" if "time_budget" in stops else first.stopped_by
