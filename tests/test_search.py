@@ -111,6 +111,28 @@ def test_chained_stages_share_one_study_within_the_budget(digits):
     assert clf.score(X, ytr[:400]) > 0.5
 
 
+@pytest.mark.parametrize("sampler", ["cmaes", "gp", "nsga2", "qmc", "random"])
+def test_each_optuna_sampler_by_name_runs_inside_fit(sampler):
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = AutoNASClassifier(sampler=sampler, n_trials=4, max_epochs=2, random_state=0)
+    clf.fit(X[:200], y[:200])
+    assert [t.state.name for t in clf.study_.trials] == ["COMPLETE"] * 4
+    assert [t.user_attrs["stage"] for t in clf.study_.trials] == ["default"] + [sampler] * 3
+    assert clf.score(X[200:], y[200:]) > 0.8
+
+
+def test_a_sampler_without_its_package_fails_before_the_study_exists(monkeypatch, tmp_path):
+    from automl_nas.stages import _sampler
+
+    monkeypatch.setitem(_sampler.REQUIRES, "cmaes", ("cmaes_missing", "automl-nas[cmaes]"))
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = AutoNASClassifier(sampler="cmaes", storage=storage, study_name="s", n_trials=2)
+    with pytest.raises(ImportError, match=r"pip install 'automl-nas\[cmaes\]'"):
+        clf.fit(X, y)
+    assert optuna.get_all_study_names(storage) == []
+
+
 @pytest.mark.parametrize("stage", ["evolution", "rl", "darts"])
 def test_each_nas_stage_runs_inside_fit_on_a_tabular_dataset(stage):
     X, y = load_breast_cancer(return_X_y=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Callable
 
 import optuna
@@ -12,11 +13,22 @@ from automl_nas.space import SearchSpace
 from automl_nas.stages._base import BaseStage, SearchContext, optimize
 
 
+#: Samplers that need a package Optuna does not install: name -> (module, pip requirement).
+REQUIRES = {"cmaes": ("cmaes", "automl-nas[cmaes]")}
+
+
+def check_requirements(sampler: str | optuna.samplers.BaseSampler) -> None:
+    """Raise ``ImportError`` now, before any trial, if the named sampler's package is missing."""
+    if isinstance(sampler, str) and sampler in REQUIRES:
+        module, requirement = REQUIRES[sampler]
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"sampler={sampler!r} needs the {module!r} package: pip install '{requirement}' "
+                f"(or pip install {module})"
+            )
+
+
 def _cmaes(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    try:
-        import cmaes  # noqa: F401
-    except ImportError as exc:
-        raise ImportError("sampler='cmaes' needs the 'cmaes' package: pip install cmaes") from exc
     # Categorical parameters fall back to an independent sampler; keep that quiet and seeded.
     return optuna.samplers.CmaEsSampler(
         seed=seed, warn_independent_sampling=False,
@@ -48,11 +60,15 @@ def make_sampler(
         return copy.deepcopy(sampler)
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)} or pass an optuna sampler")
+    check_requirements(sampler)
     return SAMPLERS[sampler](space, seed)
 
 
 class SamplerStage(BaseStage):
     """Trials proposed by one Optuna sampler, set on the shared study for this stage.
+
+    A sampler whose package is missing (``cmaes``) raises ``ImportError`` here, so ``fit``
+    fails before it creates a study or an MLflow run.
 
     Args:
         sampler: A short name (see ``SAMPLERS``) or an ``optuna.samplers.BaseSampler``.
@@ -73,6 +89,7 @@ class SamplerStage(BaseStage):
         time_share: float | None = None,
     ) -> None:
         super().__init__(n_trials=n_trials, time_share=time_share)
+        check_requirements(sampler)
         self.sampler = sampler
         self.name = sampler if isinstance(sampler, str) else type(sampler).__name__
 
