@@ -62,6 +62,28 @@ def test_dataframe_with_categoricals_and_nans_directly(mixed, fast):
     assert clf.predict(X_new).shape == (3,)
 
 
+def test_datetime_and_duration_columns_are_numeric_seconds(fast):
+    """Dates (naive and time-zone aware) and durations, with NaT, are learnable features."""
+    rng = np.random.default_rng(0)
+    n = 240
+    start = pd.Timestamp("2024-01-01")
+    days = rng.integers(0, 365, n)
+    X = pd.DataFrame(
+        {
+            "signup": start + pd.to_timedelta(days, unit="D"),
+            "seen": (start + pd.to_timedelta(days, unit="D")).tz_localize("Europe/Paris"),
+            "session": pd.to_timedelta(rng.integers(1, 600, n), unit="s"),
+            "noise": rng.normal(size=n),
+        }
+    )
+    y = np.where(days > 182, "late", "early")
+    X.loc[rng.choice(n, 10, replace=False), "signup"] = pd.NaT
+    clf = AutoNASClassifier(**fast).fit(X, y)
+    assert clf.score(X, y) > 0.8  # the date alone decides the class
+    pickled = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(pickled.predict(X), clf.predict(X))
+
+
 def test_cross_val_score_and_grid_search(mixed, fast):
     X, y = mixed
     scores = cross_val_score(AutoNASClassifier(**fast), X, y, cv=3)

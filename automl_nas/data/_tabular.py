@@ -21,6 +21,27 @@ def _numeric() -> Pipeline:
     )
 
 
+def _as_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime columns as seconds since 1970 (UTC for time-zone aware ones), durations as
+    seconds; NaT becomes NaN, which the numeric branch imputes and flags."""
+    seconds = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+        if pd.api.types.is_timedelta64_dtype(column):
+            seconds[name] = column.dt.total_seconds()
+        else:
+            seconds[name] = (column - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    return pd.DataFrame(seconds, index=frame.index)
+
+
+def _temporal() -> Pipeline:
+    return Pipeline(
+        [("seconds", FunctionTransformer(_as_seconds, feature_names_out="one-to-one")),
+         *_numeric().steps]
+    )
+
+
 def _as_object(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical/string/bool columns as plain objects with one missing marker."""
     return frame.astype(object).where(frame.notna(), "__missing__")
@@ -42,16 +63,19 @@ def make_preprocessor(X: np.ndarray | pd.DataFrame) -> Pipeline | ColumnTransfor
     """An unfitted transformer turning ``X`` into a dense float matrix for a network.
 
     DataFrames: numeric columns are median-imputed (with missing indicators) and standardised;
-    object, string, category and bool columns are one-hot encoded with missing as its own level
-    and unseen levels ignored at predict time. Arrays are numeric and get the numeric branch.
+    datetime and timedelta columns become seconds and then take the numeric branch; object,
+    string, category and bool columns are one-hot encoded with missing as its own level and
+    unseen levels ignored at predict time. Arrays are numeric and get the numeric branch.
     """
     if not isinstance(X, pd.DataFrame):
         return _numeric()
-    categorical = make_column_selector(dtype_include=["object", "string", "category", "bool"])
+    categorical = ["object", "string", "category", "bool"]
+    temporal = ["datetime", "datetimetz", "timedelta"]
     return ColumnTransformer(
         [
-            ("numeric", _numeric(), make_column_selector(dtype_exclude=["object", "string", "category", "bool"])),
-            ("categorical", _categorical(), categorical),
+            ("numeric", _numeric(), make_column_selector(dtype_exclude=categorical + temporal)),
+            ("temporal", _temporal(), make_column_selector(dtype_include=temporal)),
+            ("categorical", _categorical(), make_column_selector(dtype_include=categorical)),
         ],
         sparse_threshold=0.0,
     )

@@ -219,6 +219,20 @@ def checkpoint_sqlite_wal(uri: str) -> None:
     _sqlite_pragma(uri, "wal_checkpoint(PASSIVE)")  # PASSIVE: never waits for a reader
 
 
+def describes(schema: Any, example: Any) -> bool:
+    """Whether MLflow's inferred input ``schema`` types every column and accepts ``example``."""
+    from mlflow.models import validate_schema
+    from mlflow.types.schema import AnyType
+
+    if schema is None or any(isinstance(c.type, AnyType) for c in getattr(schema, "inputs", [])):
+        return False
+    try:
+        validate_schema(example, schema)
+    except Exception:  # noqa: BLE001 - MLflow raises MlflowException or pandas errors
+        return False
+    return True
+
+
 def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, given explicitly (inferring them takes 7-16 s)."""
     from importlib import metadata
@@ -509,13 +523,19 @@ class Recorder:
 
     def _log_model(self, message: Mapping[str, Any]) -> dict[str, Any]:
         import mlflow
-        from mlflow.models import Model, infer_signature
+        from mlflow.models import Model, ModelSignature, infer_signature
 
         with open(message["example_path"], "rb") as f:
             example, prediction = pickle.load(f)
         signature = None
         if example is not None:
             signature = infer_signature(example, prediction, params={"method": "predict"})
+            if not describes(signature.inputs, example):
+                # MLflow has no type for a column (timedelta) or would reject its own schema on
+                # it (time-zone aware datetimes): no input schema and no example, which would
+                # not serialize either; the model still predicts on such frames.
+                signature = ModelSignature(None, signature.outputs, signature.params)
+                example = None
         with global_tracking_uri(mlflow, self.uri):
             info = Model.log(
                 artifact_path=None,

@@ -85,3 +85,39 @@ def test_thread_writer_and_a_multi_objective_study(clean_mlflow_env):
     assert len(tracker.timings["write_ms"]) == 4
     plots = {a.path for a in client.list_artifacts(tracker.run_id_, "plots")}
     assert "plots/pareto_front.png" in plots
+
+
+def test_dates_durations_and_time_zones_still_give_a_served_model(clean_mlflow_env):
+    """MLflow has no column type for a timedelta and rejects its own schema on time-zone aware
+    datetimes: such a model is logged without input schema and example, and still serves."""
+    import mlflow
+    import pandas as pd
+
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking._writer import describes
+
+    rng = np.random.default_rng(0)
+    days = rng.integers(0, 365, 120)
+    signup = pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D")
+    X = pd.DataFrame(
+        {
+            "signup": signup,
+            "seen": signup.tz_localize("Europe/Paris"),
+            "session": pd.to_timedelta(rng.integers(1, 600, 120), unit="s"),
+        }
+    )
+    y = np.where(days > 182, "late", "early")
+    clf = AutoNASClassifier(**TINY, register_model="dates").fit(X, y)
+
+    mlflow.set_tracking_uri(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model("models:/dates@champion")
+    assert served.metadata.signature.inputs is None
+    np.testing.assert_array_equal(served.predict(X.head(5)), clf.predict(X.head(5)))
+    proba = served.predict(X.head(5), params={"method": "predict_proba"})
+    np.testing.assert_allclose(proba, clf.predict_proba(X.head(5)), rtol=1e-6)
+
+    # A naive datetime column is a type MLflow knows: the schema is kept.
+    naive = X[["signup"]].head(3)
+    signature = mlflow.models.infer_signature(naive, np.array(["late"] * 3))
+    assert describes(signature.inputs, naive)
+    assert not describes(signature.inputs, X[["seen"]].head(3).rename(columns={"seen": "signup"}))
