@@ -256,6 +256,7 @@ class MlflowTracker(BaseTracker):
         self._finished: list[tuple[int, TrialState, tuple[float, ...] | None]] = []
         self._recorded: set[int] = set()  # numbers of the trials in _finished
         self._swept_at = time.monotonic()
+        self._live_sweeps = False  # a shared search until trials_done: workers finish trials
         self._trials_sent = -1  # how many finished trials the last "trials" message held
         self._failures = 0
         self._first_error: str | None = None
@@ -297,6 +298,7 @@ class MlflowTracker(BaseTracker):
             raise ImportError(_INSTALL_HINT)
         self._reset()
         self._info = dict(info)
+        self._live_sweeps = bool(info.get("shared"))
         mlflow = _user_mlflow()
         uri = self.tracking_uri or (
             mlflow.get_tracking_uri() if mlflow else os.environ.get("MLFLOW_TRACKING_URI")
@@ -367,6 +369,7 @@ class MlflowTracker(BaseTracker):
         if self._sender is None or self._abandon:
             return
         self._sweep(study)
+        self._live_sweeps = False  # the search's trials are final; a later one is not its own
         with self._lock:
             self._study = study
             unsent = self._trials_sent != len(self._finished)
@@ -503,14 +506,14 @@ class MlflowTracker(BaseTracker):
     def _send_loop(self) -> None:
         """Hand queued messages to the writer process (or run them here, in thread mode).
 
-        In a shared search it also sweeps the study for workers' trials between messages.
+        In a shared search it also sweeps the study for workers' trials between messages, until
+        :meth:`trials_done`.
         """
-        sweeps = bool(self._info.get("shared"))
         while True:
-            if sweeps and time.monotonic() - self._swept_at >= SWEEP_INTERVAL:
+            if self._live_sweeps and time.monotonic() - self._swept_at >= SWEEP_INTERVAL:
                 self._sweep(self._study)
             try:
-                item = self._queue.get(timeout=SWEEP_INTERVAL if sweeps else None)
+                item = self._queue.get(timeout=SWEEP_INTERVAL if self._live_sweeps else None)
             except queue.Empty:
                 continue
             if item is _STOP:
