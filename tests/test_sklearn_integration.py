@@ -82,6 +82,11 @@ def test_datetime_and_duration_columns_are_numeric_seconds(fast):
     assert clf.score(X, y) > 0.8  # the date alone decides the class
     pickled = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(pickled.predict(X), clf.predict(X))
+    # The same instants as text, or in another time zone, are the same features.
+    as_text = X.astype(str)
+    np.testing.assert_allclose(clf.predict_proba(as_text), clf.predict_proba(X))
+    elsewhere = X.assign(seen=X["seen"].dt.tz_convert("America/New_York"))
+    np.testing.assert_allclose(clf.predict_proba(elsewhere), clf.predict_proba(X))
 
 
 def test_cross_val_score_and_grid_search(mixed, fast):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 #: One-hot columns kept per categorical feature; rarer levels share an "infrequent" column.
 MAX_CATEGORIES = 32
@@ -21,25 +23,44 @@ def _numeric() -> Pipeline:
     )
 
 
-def _as_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+class TemporalToSeconds(TransformerMixin, BaseEstimator):
     """Datetime columns as seconds since 1970 (UTC for time-zone aware ones), durations as
-    seconds; NaT becomes NaN, which the numeric branch imputes and flags."""
-    seconds = {}
-    for name, column in frame.items():
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            column = column.dt.tz_convert("UTC").dt.tz_localize(None)
-        if pd.api.types.is_timedelta64_dtype(column):
-            seconds[name] = column.dt.total_seconds()
-        else:
+    seconds; NaT becomes NaN, which the numeric branch then imputes and flags.
+
+    ``fit`` records each column's kind, so ``transform`` also reads those columns as text (what
+    a model served over REST without an input schema receives) or in another time zone.
+    """
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> TemporalToSeconds:
+        self.kinds_ = {
+            name: "duration" if pd.api.types.is_timedelta64_dtype(column)
+            else "zoned" if isinstance(column.dtype, pd.DatetimeTZDtype) else "naive"
+            for name, column in X.items()
+        }
+        self.feature_names_in_ = np.asarray(list(self.kinds_), dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self)
+        seconds = {}
+        for name, kind in self.kinds_.items():
+            column = X[name]
+            if kind == "duration":
+                seconds[name] = pd.to_timedelta(column).dt.total_seconds()
+                continue
+            column = pd.to_datetime(column, utc=kind == "zoned")
+            if isinstance(column.dtype, pd.DatetimeTZDtype):
+                column = column.dt.tz_convert("UTC").dt.tz_localize(None)
             seconds[name] = (column - pd.Timestamp("1970-01-01")).dt.total_seconds()
-    return pd.DataFrame(seconds, index=frame.index)
+        return pd.DataFrame(seconds, index=X.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        check_is_fitted(self)
+        return self.feature_names_in_.copy()
 
 
 def _temporal() -> Pipeline:
-    return Pipeline(
-        [("seconds", FunctionTransformer(_as_seconds, feature_names_out="one-to-one")),
-         *_numeric().steps]
-    )
+    return Pipeline([("seconds", TemporalToSeconds()), *_numeric().steps])
 
 
 def _as_object(frame: pd.DataFrame) -> pd.DataFrame:

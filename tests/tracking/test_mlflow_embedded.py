@@ -115,6 +115,8 @@ def test_dates_durations_and_time_zones_still_give_a_served_model(clean_mlflow_e
     np.testing.assert_array_equal(served.predict(X.head(5)), clf.predict(X.head(5)))
     proba = served.predict(X.head(5), params={"method": "predict_proba"})
     np.testing.assert_allclose(proba, clf.predict_proba(X.head(5)), rtol=1e-6)
+    as_json = X.head(5).astype(str)  # what a REST request without an input schema brings
+    np.testing.assert_array_equal(served.predict(as_json), clf.predict(X.head(5)))
 
     # A naive datetime column is a type MLflow knows: the schema is kept.
     naive = X[["signup"]].head(3)
