@@ -5,7 +5,8 @@
 The head-to-head (``head_to_head.py``) found that a 30 s search on these tables runs only a few
 trials. This runs one default search per dataset (75/25 split, ``random_state=0``, one torch
 thread, PMLB tables from ../shared/data) and writes every trial's stage, state, training
-seconds, epochs (over all folds), best epoch, why it stopped and its size parameters to
+seconds, epochs trained (over all folds), best epoch, why it stopped and its sampled size and
+schedule parameters (``param_*``) to
 ``results_trial_costs.csv``, and a per-dataset summary (trials, the default first trial's share
 of the budget, median trial seconds, seconds spent in trials the deadline cut) to
 ``results_trial_costs.md``.
@@ -53,10 +54,13 @@ def trial_rows(name: str, budget: float) -> tuple[list[dict], dict]:
             "state": t.state.name,
             "value": t.value,
             "train_seconds": round(attrs.get("train_seconds", np.nan), 2),
-            "epochs": attrs.get("epochs", len(attrs.get("history") or [])),
+            "epochs_trained": attrs.get("epochs", len(attrs.get("history") or [])),
             "best_epoch": attrs.get("best_epoch"),
             "stopped_by": attrs.get("stopped_by"),
-            **{k: t.params.get(k) for k in ("n_layers", "units_0", "batch_size", "epochs", "lr")},
+            **{
+                f"param_{k}": t.params.get(k)
+                for k in ("n_layers", "units_0", "batch_size", "epochs", "lr")
+            },
         })
     trials = pd.DataFrame(rows)
     summary = {
