@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -23,7 +23,7 @@ def _numeric() -> Pipeline:
     )
 
 
-class TemporalToSeconds(TransformerMixin, BaseEstimator):
+class TemporalToSeconds(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Datetime columns as seconds since 1970 (UTC for time-zone aware ones), durations as
     seconds; NaT becomes NaN, which the numeric branch then imputes and flags.
 
@@ -38,6 +38,7 @@ class TemporalToSeconds(TransformerMixin, BaseEstimator):
             for name, column in X.items()
         }
         self.feature_names_in_ = np.asarray(list(self.kinds_), dtype=object)
+        self.n_features_in_ = len(self.kinds_)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -53,10 +54,6 @@ class TemporalToSeconds(TransformerMixin, BaseEstimator):
                 column = column.dt.tz_convert("UTC").dt.tz_localize(None)
             seconds[name] = (column - pd.Timestamp("1970-01-01")).dt.total_seconds()
         return pd.DataFrame(seconds, index=X.index)
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        check_is_fitted(self)
-        return self.feature_names_in_.copy()
 
 
 def _temporal() -> Pipeline:

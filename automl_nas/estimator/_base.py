@@ -363,8 +363,9 @@ class BaseAutoNAS(BaseEstimator):
                 seed = _resumed_seed(study, spec_path, fingerprint)
             stratify = y_fit if self._task == "classification" else None
             if n_folds is None:
-                holdout = train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
-                splits = [holdout]
+                splits = [
+                    train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
+                ]
             else:
                 splits = cross_validation_folds(len(X_all), n_folds, stratify, seed)
             spec = SearchSpec(
