@@ -1,11 +1,13 @@
 """automl_nas: one Optuna study that searches hyperparameters and architecture together."""
 
-__version__ = "0.1.0"
+import importlib.metadata
 
-from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor  # noqa: E402
-from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler  # noqa: E402
-from automl_nas.space import CellSpace, MLPSpace, SearchSpace  # noqa: E402
-from automl_nas.stages import BaseStage, DartsStage, SamplerStage  # noqa: E402
+__version__ = importlib.metadata.version("automl-nas")
+
+from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor
+from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler
+from automl_nas.space import CellSpace, MLPSpace, SearchSpace
+from automl_nas.stages import BaseStage, DartsStage, SamplerStage
 
 __all__ = [
     "AutoNASClassifier",

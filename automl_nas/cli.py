@@ -30,9 +30,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from automl_nas.distributed import make_storage, run_worker
 from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor, BaseAutoNAS
-from automl_nas.estimator._base import PRUNERS
-from automl_nas.estimator._progress import end_progress_line
-from automl_nas.stages import SAMPLERS, stage_names
+from automl_nas.search import PRUNERS, SAMPLERS, end_progress_line
+from automl_nas.stages import stage_names
 from automl_nas.training import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 PROG = "automl-nas"

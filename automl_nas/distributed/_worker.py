@@ -9,19 +9,18 @@ import time
 
 import optuna
 
-from automl_nas.distributed._artifacts import DiskModelStore
-from automl_nas.distributed._coordination import (
-    DEADLINE,
-    HEARTBEAT,
-    MAX_TRIALS,
-    SPEC,
-    STAGE,
+from automl_nas.distributed._storage import make_storage
+from automl_nas.search import (
+    DiskTrialStore,
+    SearchSpec,
+    StudyAttr,
+    TrialAttr,
+    is_failed_elsewhere,
+    make_sampler,
+    optuna_verbosity,
+    sampler_name,
     started_trials,
 )
-from automl_nas.distributed._storage import make_storage
-from automl_nas.estimator._progress import optuna_verbosity
-from automl_nas.estimator._spec import SearchSpec
-from automl_nas.stages import SamplerStage, is_failed_elsewhere, make_sampler
 from automl_nas.training import resolve_device, single_threaded_cpu
 
 
@@ -33,7 +32,7 @@ def _wait_for_search(storage: optuna.storages.BaseStorage, study_name: str, wait
             study = optuna.load_study(study_name=study_name, storage=storage)
         except KeyError:
             study = None
-        if study is not None and SPEC in study.user_attrs:
+        if study is not None and StudyAttr.SPEC in study.user_attrs:
             return study
         if time.monotonic() >= end:
             raise TimeoutError(
@@ -75,19 +74,19 @@ def run_worker(
     if verbose:
         print(f"[automl_nas worker {name}] waiting for search {study_name!r}", file=sys.stderr, flush=True)
     study = _wait_for_search(make_storage(storage), study_name, wait)
-    if isinstance(storage, str) and study.user_attrs.get(HEARTBEAT):
-        interval, grace = study.user_attrs[HEARTBEAT]
+    if isinstance(storage, str) and study.user_attrs.get(StudyAttr.HEARTBEAT):
+        interval, grace = study.user_attrs[StudyAttr.HEARTBEAT]
         storage = make_storage(storage, heartbeat_interval=interval, grace_period=grace)
         study = optuna.load_study(study_name=study_name, storage=storage)
-    spec = SearchSpec.load(study.user_attrs[SPEC])
+    spec = SearchSpec.load(study.user_attrs[StudyAttr.SPEC])
     study.pruner = spec.pruner
     dev = resolve_device(device)
     context = spec.context(time.monotonic(), dev)
-    store = DiskModelStore(os.path.dirname(study.user_attrs[SPEC]), spec.keep, study)
+    store = DiskTrialStore(os.path.dirname(study.user_attrs[StudyAttr.SPEC]), spec.keep, study)
     objective = spec.objective(context, store)
 
     def run(trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", name)
+        trial.set_user_attr(TrialAttr.WORKER, name)
         return objective(trial)
 
     samplers: dict[int, optuna.samplers.BaseSampler] = {}
@@ -96,17 +95,16 @@ def run_worker(
     with optuna_verbosity(verbose), single_threaded_cpu(dev):
         while n_trials is None or ran < n_trials:
             attrs = study.user_attrs
-            left = attrs[DEADLINE] - time.time()
-            cap = attrs.get(MAX_TRIALS)
+            left = attrs[StudyAttr.DEADLINE] - time.time()
+            cap = attrs.get(StudyAttr.MAX_TRIALS)
             if left <= 0 or (cap is not None and started_trials(study) >= cap):
                 break
-            index = attrs.get(STAGE, 0)
+            index = attrs.get(StudyAttr.STAGE, 0)
             stage = spec.stages[index]
             if index not in samplers:  # seed None: workers must not propose the same params
-                sampler = stage.sampler if isinstance(stage, SamplerStage) else "tpe"
-                samplers[index] = make_sampler(sampler, spec.space, None)
+                samplers[index] = make_sampler(stage.worker_sampler, spec.space, None)
             study.sampler = samplers[index]
-            context.stage = stage.name if isinstance(stage, SamplerStage) else "tpe"
+            context.stage = sampler_name(stage.worker_sampler)
             context.deadline = time.monotonic() + left
             try:
                 study.optimize(
@@ -122,7 +120,7 @@ def run_worker(
                 value = "" if trial.value is None else f" value={trial.value:.4f}"
                 print(
                     f"[automl_nas worker {name}] trial {trial.number} {trial.state.name}{value}"
-                    f" | {ran} run here | {max(0.0, attrs[DEADLINE] - time.time()):.0f}s left",
+                    f" | {ran} run here | {max(0.0, attrs[StudyAttr.DEADLINE] - time.time()):.0f}s left",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import time
 import warnings
@@ -23,67 +24,35 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-import automl_nas
 from automl_nas.data import (
-    MIN_SAMPLES_FOR_SPLIT,
     ImageScaler,
     cross_validation_folds,
     flatten_images,
     make_preprocessor,
     train_validation_split,
 )
-from automl_nas.distributed._artifacts import DiskModelStore
-from automl_nas.distributed._coordination import (
-    SPEC,
-    StopAtTrialCap,
-    announce,
-    started_trials,
-    wait_for_running,
-    wall_deadline,
-)
-from automl_nas.distributed._storage import is_shared, make_storage
+from automl_nas.distributed import make_storage
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
-from automl_nas.estimator._objective import ModelStore, TrialModel, TrialObjective
-from automl_nas.estimator._progress import ProgressPrinter, end_progress_line, optuna_verbosity
-from automl_nas.estimator._spec import SearchSpec
+from automl_nas.search import (
+    PRUNERS,
+    SAMPLERS,
+    BudgetPlan,
+    ProgressPrinter,
+    SearchSpec,
+    TrialAttr,
+    TrialModel,
+    TrialObjective,
+    end_progress_line,
+    make_pruner,
+    open_search,
+    optuna_verbosity,
+    run_search,
+    trials_frame,
+)
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace
-from automl_nas.stages import SAMPLERS, BaseStage, SamplerStage, SearchContext, make_stage
-from automl_nas.tracking._base import BaseTracker
+from automl_nas.stages import BaseStage, SamplerStage, make_stage
+from automl_nas.tracking import BaseTracker
 from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu
-
-PRUNERS = ("median", "hyperband", "successive_halving", "none")
-
-#: ``refit="auto"`` refits the ensemble members on train + validation up to this many rows,
-#: in the last ``REFIT_SHARE`` of ``time_budget`` (the search gets the rest).
-REFIT_AUTO_MAX_ROWS = 10_000
-REFIT_SHARE = 0.15
-
-#: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation on data of at most
-#: this many rows per second of ``time_budget`` (1,500 rows at the default 60 s): there a 20%
-#: holdout scores trials too coarsely to select among them, and k networks per trial still
-#: leave the budget room for a search (digits, 1,347 rows, 60 s: 6-11 trials; test accuracy
-#: 0.978-0.984 on three splits against 0.969-0.982 with holdout and refit).
-CV_AUTO_ROWS_PER_SECOND = 25
-CV_AUTO_FOLDS = 5
-
-#: Samplers that optimise one objective only (refused with ``cost_objective``).
-SINGLE_OBJECTIVE_SAMPLERS = ("evolution", "rl", "cmaes", "CmaEsSampler")
-
-#: Seconds a shared search's coordinator waits, after the deadline, for workers' last trials.
-WORKER_GRACE = 10.0
-
-
-def make_pruner(pruner: str | optuna.pruners.BasePruner | None, max_epochs: int):
-    """A pruner from its short name (epochs are the resource), or the given object."""
-    if isinstance(pruner, optuna.pruners.BasePruner):
-        return pruner
-    if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    if pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
-    if pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
-    return optuna.pruners.NopPruner()
 
 
 class BaseAutoNAS(BaseEstimator):
@@ -103,7 +72,7 @@ class BaseAutoNAS(BaseEstimator):
     (probabilities, or predictions in the target's units) that scores best on the validation
     split with ``metric``. ``ensemble_size=1`` is the single best trial. Selection runs after
     the search: ``ensemble_size x ensemble_candidates`` metric evaluations on the validation
-    split (20 x 20 with log-loss on 10,000 rows: 1.3 s on a 2-core VM). The members are the
+    split. The members are the
     networks as trained in the search (training part of the split, weights of their best
     validation epoch) unless refitted on all rows after the search: ``refit=True`` (up to
     another ``time_budget`` seconds), or ``"auto"`` (the default) on data of at most
@@ -266,38 +235,17 @@ class BaseAutoNAS(BaseEstimator):
         """Every trial of the search (pruned and failed too), best validation score first.
 
         Columns: ``trial`` (number), ``stage``, ``state``, ``score`` (validation ``metric``;
-        NaN unless COMPLETE), ``ensemble_weight`` (0 outside the ensemble), ``train_seconds``,
-        ``n_params``, ``best_epoch`` (``latency_ms`` with a latency objective, ``feasible`` with
-        ``max_params``), then one column per searched parameter (architecture and training; a
-        name clashing with the columns before gets a ``param_`` prefix). NaN where a trial has
-        no value, e.g. a trial that failed before training.
+        NaN unless COMPLETE), with ``cost_objective`` also ``value_1`` (the cost) and
+        ``pareto``, then ``ensemble_weight`` (0 outside the ensemble), ``train_seconds``,
+        ``n_params``, ``best_epoch`` (``latency_ms`` with a latency objective, ``feasible``
+        with ``max_params``), then one column per searched parameter (architecture and
+        training; a name clashing with the columns before gets a ``param_`` prefix). NaN where
+        a trial has no value, e.g. a trial that failed before training. The same table as
+        ``automl-nas leaderboard`` and the MLflow run's ``trials.csv``
+        (:func:`automl_nas.search.trials_frame`).
         """
         check_is_fitted(self)
-        rows = []
-        for trial in self.study_.trials:
-            attrs = trial.user_attrs
-            complete = trial.state == optuna.trial.TrialState.COMPLETE
-            row = {
-                "trial": trial.number,
-                "stage": attrs.get("stage"),
-                "state": trial.state.name,
-                "score": trial.values[0] if complete else np.nan,
-                "ensemble_weight": self.ensemble_weights_.get(trial.number, 0.0),
-                "train_seconds": attrs.get("train_seconds", np.nan),
-                "n_params": attrs.get("n_params", np.nan),
-                "best_epoch": attrs.get("best_epoch", np.nan),
-            }
-            if self.cost_objective == "latency":
-                row["latency_ms"] = attrs.get("latency_ms", np.nan)
-            if self.max_params is not None:
-                row["feasible"] = attrs.get("n_params", np.inf) <= self.max_params
-            row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
-            rows.append(row)
-        ascending = self.study_.directions[0] == optuna.study.StudyDirection.MINIMIZE
-        board = pd.DataFrame(rows)
-        return board.sort_values(
-            ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
-        ).reset_index(drop=True)
+        return trials_frame(self.study_, weights=self.ensemble_weights_, max_params=self.max_params)
 
     # -- the search ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> BaseAutoNAS:
@@ -313,6 +261,62 @@ class BaseAutoNAS(BaseEstimator):
         """
         started = time.monotonic()
         self._validate_params()
+        X, y_fit, n_outputs = self._validate_fit_data(X, y)
+        space = self.space if self.space is not None else self._default_space()
+        space.validate()
+        stages = self._stages()
+        single = bool(self.cost_objective) or self.max_params is not None
+        plan = BudgetPlan.make(
+            self.time_budget, X.shape[0], cv=self.cv, refit=self.refit, single_network=single,
+            started=started,
+        )
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        device = resolve_device(self.device)
+        # Optuna cannot prune multi-objective trials: epochs are not reported then.
+        pruner = make_pruner(None if self.cost_objective else self.pruner, self.max_epochs)
+        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
+        self.preprocessor_ = preprocessor.fit(X)
+        X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        fingerprint = _fingerprint(X_all, y_fit, space, self._task)
+        tracker = self._make_tracker()
+        with optuna_verbosity(self.verbose), single_threaded_cpu(device):
+            coordinator = open_search(
+                make_storage(self.storage), study_name=self.study_name, pruner=pruner,
+                directions=[self._metric().direction] + (["minimize"] if self.cost_objective else []),
+                artifact_dir=self.artifact_dir,
+            )
+            resumed = coordinator.resumed_seed(fingerprint)
+            spec = self._spec(
+                space, X_all, y_fit, n_outputs, plan, seed if resumed is None else resumed,
+                pruner, stages, fingerprint,
+            )
+            callbacks = [tracker]
+            if self.verbose:
+                callbacks.append(ProgressPrinter(spec.metric.name, plan.search_deadline))
+            tracker.start_search({
+                **self._search_info(X_all, y_fit, space, stages, spec.metric),
+                "first_trial": len(coordinator.study.trials),
+                "shared": coordinator.shared,
+            })
+            try:
+                objective = run_search(
+                    coordinator, spec, plan, device=device, n_jobs=self.n_jobs,
+                    seed=None if self.random_state is None else seed, n_trials=self.n_trials,
+                    callbacks=callbacks,
+                )
+                if self.verbose:
+                    end_progress_line()
+                tracker.trials_done(coordinator.study)
+                self._finish(coordinator.study, objective, plan.refit_deadline())
+                tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
+            except BaseException:
+                tracker.end_search("FAILED")
+                raise
+        tracker.end_search("FINISHED")
+        return self
+
+    def _validate_fit_data(self, X: Any, y: Any) -> tuple[Any, np.ndarray, int]:
+        """Checked ``X`` (images flattened), the encoded target and the number of outputs."""
         if y is None:
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
@@ -324,146 +328,47 @@ class BaseAutoNAS(BaseEstimator):
         y_fit, n_outputs = self._encode_target(y)
         if len(y_fit) != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {len(y_fit)}")
-        space = self.space if self.space is not None else self._default_space()
-        space.validate()
-        stages = self._stages()
-        n_folds = self._n_folds(X.shape[0])
-        metric = self._metric()
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        sampler_seed = None if self.random_state is None else seed
-        device = resolve_device(self.device)
-        # Optuna cannot prune multi-objective trials: epochs are not reported then.
-        pruner = make_pruner(None if self.cost_objective else self.pruner, self.max_epochs)
-        storage = make_storage(self.storage)
-        shared = is_shared(storage)
+        return X, y_fit, n_outputs
 
-        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
-        self.preprocessor_ = preprocessor.fit(X)
-        X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
-        fingerprint = _fingerprint(X_all, y_fit, space, self._task)
-        end = started + float(self.time_budget)
-        refit = n_folds is None and (
-            self.refit is True or (self.refit == "auto" and len(X_all) <= REFIT_AUTO_MAX_ROWS)
+    def _spec(
+        self,
+        space: SearchSpace,
+        X: np.ndarray,
+        y: np.ndarray,
+        n_outputs: int,
+        plan: BudgetPlan,
+        seed: int,
+        pruner: optuna.pruners.BasePruner,
+        stages: list[BaseStage],
+        fingerprint: str,
+    ) -> SearchSpec:
+        """The search as data: the split (``seed``: a resumed search's split is its own)."""
+        stratify = y if self._task == "classification" else None
+        if plan.n_folds is None:
+            splits = [train_validation_split(len(X), self.validation_fraction, stratify, seed)]
+        else:
+            splits = cross_validation_folds(len(X), plan.n_folds, stratify, seed)
+        return SearchSpec(
+            space=space,
+            X=X,
+            y=y,
+            y_metric=self._metric_target(y),
+            splits=splits,
+            loss_fn=self._loss(),
+            metric=self._metric(),
+            decode=self._decoder(),
+            input_shape=self.image_shape_ or (X.shape[1],),
+            n_outputs=n_outputs,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=seed,
+            keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
+            pruner=pruner,
+            stages=stages,
+            fingerprint=fingerprint,
+            cost_objective=self.cost_objective,
+            max_params=self.max_params,
         )
-        # refit="auto" keeps the budget's last REFIT_SHARE for the refit, so fit ends on time.
-        auto_refit = refit and self.refit == "auto"
-        deadline = end - REFIT_SHARE * float(self.time_budget) if auto_refit else end
-        tracker = self._make_tracker()
-        with optuna_verbosity(self.verbose), single_threaded_cpu(device):
-            study = optuna.create_study(
-                storage=storage,
-                study_name=self.study_name,
-                directions=[metric.direction] + (["minimize"] if self.cost_objective else []),
-                pruner=pruner,
-                load_if_exists=shared and self.study_name is not None,
-            )
-            spec_path = self._spec_path(study) if shared else None
-            if spec_path is not None and os.path.exists(spec_path):
-                seed = _resumed_seed(study, spec_path, fingerprint)
-            stratify = y_fit if self._task == "classification" else None
-            if n_folds is None:
-                splits = [
-                    train_validation_split(len(X_all), self.validation_fraction, stratify, seed)
-                ]
-            else:
-                splits = cross_validation_folds(len(X_all), n_folds, stratify, seed)
-            spec = SearchSpec(
-                space=space,
-                X=X_all,
-                y=y_fit,
-                y_metric=self._metric_target(y_fit),
-                splits=splits,
-                loss_fn=self._loss(),
-                metric=metric,
-                decode=self._decoder(),
-                input_shape=self.image_shape_ or (X_all.shape[1],),
-                n_outputs=n_outputs,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                seed=seed,
-                keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
-                pruner=pruner,
-                stages=stages,
-                fingerprint=fingerprint,
-                cost_objective=self.cost_objective,
-                max_params=self.max_params,
-            )
-            context = spec.context(deadline, device, n_jobs=self.n_jobs, seed=sampler_seed)
-            cap = None
-            if shared:
-                store = DiskModelStore(os.path.dirname(spec_path), spec.keep, study)
-                spec.save(spec_path)
-                cap = None if self.n_trials is None else started_trials(study) + self.n_trials
-                heartbeat = getattr(storage, "heartbeat_interval", None)
-                announce(
-                    study, spec=spec_path, deadline=wall_deadline(deadline), max_trials=cap,
-                    heartbeat=heartbeat and [heartbeat, storage.grace_period],
-                )
-            else:
-                store = ModelStore(keep=spec.keep, maximize=metric.maximize)
-            context.objective = spec.objective(context, store)
-            context.callbacks = [tracker]
-            if shared and cap is not None:
-                context.callbacks.append(StopAtTrialCap(cap))
-            if self.verbose:
-                context.callbacks.append(ProgressPrinter(metric.name, deadline))
-            first_trial = len(study.trials)  # a resumed search's earlier trials come before
-            if not study.trials:
-                study.enqueue_trial(space.default_params(), user_attrs={"stage": "default"})
-            info = self._search_info(X_all, y_fit, space, stages, metric)
-            tracker.start_search({**info, "first_trial": first_trial, "shared": shared})
-            try:
-                self._run_stages(study, stages, context, shared)
-                if self.verbose:
-                    end_progress_line()
-                if shared:  # workers stop now; their last trials are saved and reported
-                    announce(study, deadline=time.time())
-                    wait_for_running(study, WORKER_GRACE)
-                tracker.trials_done(study)
-                refit_deadline = (
-                    None if not refit
-                    else end if auto_refit
-                    else time.monotonic() + float(self.time_budget)
-                )
-                self._finish(study, store, context.objective, refit_deadline)
-                tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
-            except BaseException:
-                tracker.end_search("FAILED")
-                raise
-        tracker.end_search("FINISHED")
-        return self
-
-    def _n_folds(self, n_samples: int) -> int | None:
-        """Folds of cross-validation for ``n_samples`` rows; None for the holdout split.
-
-        ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_ROWS_PER_SECOND`` rows per
-        second of ``time_budget``) unless ``refit=True`` asks for networks refitted after a
-        holdout search, or a size or latency goal (``cost_objective``, ``max_params``) is
-        about one network, which a bag of k would multiply. An explicit ``cv`` is checked
-        here, before the study or any trial exists.
-        """
-        if self.cv == "auto":
-            most = CV_AUTO_ROWS_PER_SECOND * float(self.time_budget)
-            small = MIN_SAMPLES_FOR_SPLIT <= n_samples <= most
-            single = self.refit is True or self.cost_objective or self.max_params is not None
-            return CV_AUTO_FOLDS if small and not single else None
-        if self.cv is not None and self.refit is True:
-            raise ValueError(
-                f"refit=True retrains networks after a holdout search, but cv={self.cv} "
-                "cross-validates, whose fold networks together already trained on every row; "
-                "set cv=None for refit=True, or refit='auto'"
-            )
-        if self.cv is not None and self.cv > n_samples:
-            raise ValueError(f"cv={self.cv} folds need at least {self.cv} samples, got {n_samples}")
-        return self.cv
-
-    def _spec_path(self, study: optuna.Study) -> str:
-        """Where a shared search's spec and trial models live: kept from the study's first fit."""
-        if SPEC in study.user_attrs:
-            return study.user_attrs[SPEC]
-        root = os.path.abspath(self.artifact_dir or "automl_nas_artifacts")
-        return os.path.join(root, study.study_name, "search.pt")
 
     def _default_space(self) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images, else an MLP."""
@@ -477,7 +382,7 @@ class BaseAutoNAS(BaseEstimator):
             raise ValueError("stages must name at least one stage, e.g. ['tpe']")
         else:
             stages = [make_stage(stage) for stage in self.stages]
-        single = [s.name for s in stages if s.name in SINGLE_OBJECTIVE_SAMPLERS]
+        single = [s.name for s in stages if not s.multi_objective]
         if self.cost_objective and single:
             raise ValueError(
                 f"cost_objective={self.cost_objective!r} makes a two-objective search, which "
@@ -485,30 +390,8 @@ class BaseAutoNAS(BaseEstimator):
             )
         return stages
 
-    def _run_stages(
-        self, study: optuna.Study, stages: list[BaseStage], context: SearchContext, shared: bool
-    ) -> None:
-        """Each stage in turn; by default a stage gets an equal part of the time and trials left.
-
-        Trials count search-wide: those of worker processes sharing the study count too.
-        """
-        n_before = started_trials(study)
-        for i, stage in enumerate(stages):
-            left = None if self.n_trials is None else self.n_trials - (started_trials(study) - n_before)
-            if context.remaining() <= 0 or (left is not None and left <= 0):
-                break
-            if shared:
-                announce(study, stage=i)
-            n_stages_left = len(stages) - i
-            share = None if left is None else -(-left // n_stages_left)  # ceil
-            stage.run(study, context, n_trials=share, default_share=1.0 / n_stages_left)
-
     def _finish(
-        self,
-        study: optuna.Study,
-        store: ModelStore | DiskModelStore,
-        objective: TrialObjective,
-        refit_deadline: float | None,
+        self, study: optuna.Study, objective: TrialObjective, refit_deadline: float | None
     ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
 
@@ -519,7 +402,7 @@ class BaseAutoNAS(BaseEstimator):
         together exceed it gives way to the best single feasible network. Raises with the
         trials' errors if none completed (or none was feasible).
         """
-        ranked = store.ranked()
+        ranked = objective.store.ranked()
         if not ranked:
             raise RuntimeError(_no_model_message(study, self.max_params))
         best = ranked[0]
@@ -564,8 +447,8 @@ class BaseAutoNAS(BaseEstimator):
                 "trial": t.number,
                 "score": t.values[0],
                 cost: t.values[1],
-                **({} if cost == "n_params" else {"n_params": t.user_attrs.get("n_params")}),
-                "stage": t.user_attrs.get("stage"),
+                **({} if cost == "n_params" else {"n_params": t.user_attrs.get(TrialAttr.N_PARAMS)}),
+                "stage": t.user_attrs.get(TrialAttr.STAGE),
                 **t.params,
             }
             for t in study.best_trials  # Optuna 5 leaves out infeasible trials
@@ -647,7 +530,7 @@ class BaseAutoNAS(BaseEstimator):
             "stages": [repr(stage) for stage in stages],
             "time_budget": float(self.time_budget),
             "versions": {
-                "automl_nas": automl_nas.__version__,
+                "automl_nas": importlib.metadata.version("automl-nas"),
                 "optuna": optuna.__version__,
                 "torch": torch.__version__,
                 "sklearn": sklearn.__version__,
@@ -665,12 +548,12 @@ def _no_model_message(study: optuna.Study, max_params: int | None = None) -> str
     """Why a search produced no model, with the failed trials' errors."""
     states = Counter(t.state.name for t in study.trials)
     errors = Counter(
-        t.user_attrs.get("error", "unknown error")
+        t.user_attrs.get(TrialAttr.ERROR, "unknown error")
         for t in study.trials
         if t.state == optuna.trial.TrialState.FAIL
     )
     if max_params is not None and states.get("COMPLETE"):
-        sizes = [t.user_attrs.get("n_params", 0) for t in study.trials if t.state.name == "COMPLETE"]
+        sizes = [t.user_attrs.get(TrialAttr.N_PARAMS, 0) for t in study.trials if t.state.name == "COMPLETE"]
         return (
             f"No completed trial has at most max_params={max_params} parameters (smallest: "
             f"{min(sizes)}); no model meets the constraint. Raise max_params or narrow the space "
@@ -689,14 +572,3 @@ def _fingerprint(X: np.ndarray, y: np.ndarray, space: SearchSpace, task: str) ->
     digest.update(np.ascontiguousarray(y).tobytes())
     digest.update(repr((task, sorted(space.distributions.items()), sorted(space.fixed.items()))).encode())
     return digest.hexdigest()
-
-
-def _resumed_seed(study: optuna.Study, spec_path: str, fingerprint: str) -> int:
-    """The seed of the search stored in ``study`` (same seed: same split), if it is this search."""
-    stored = SearchSpec.load(spec_path)
-    if stored.fingerprint != fingerprint:
-        raise ValueError(
-            f"Study {study.study_name!r} in this storage holds a search on other data, target or "
-            "search space; its trials cannot be reused. Pass a new study_name to start afresh."
-        )
-    return stored.seed

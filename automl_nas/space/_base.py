@@ -16,6 +16,8 @@ from optuna.distributions import (
 )
 from torch import nn
 
+from automl_nas.nn import Supernet
+
 #: Training hyperparameters every space carries, whatever the architecture family.
 TRAINING_PARAMS = ("lr", "weight_decay", "batch_size", "optimizer", "dropout", "epochs")
 
@@ -55,6 +57,15 @@ def nearest(dist: BaseDistribution, value: Any) -> Any:
     return float(clipped)
 
 
+def _geometric_grid(dist: IntDistribution, n: int) -> tuple[int, ...]:
+    """Up to ``n`` integers of ``dist`` spread geometrically from its low to its high end."""
+    if dist.low == dist.high or n == 1:
+        return (int(dist.low),)
+    ratio = dist.high / max(dist.low, 1)
+    grid = [nearest(dist, dist.low * ratio ** (k / (n - 1))) for k in range(n)]
+    return tuple(sorted(set(grid)))
+
+
 def _as_distribution(name: str, value: Any, current: BaseDistribution | None) -> BaseDistribution:
     """Turn the shorthand accepted by :meth:`SearchSpace.replace` into a distribution."""
     if isinstance(value, BaseDistribution):
@@ -89,6 +100,9 @@ class SearchSpace(ABC):
     Every parameter is sampled in every trial, also those an architecture does not use (e.g.
     ``units_3`` of a 2-layer MLP): a static space lets multivariate TPE, CMA-ES, evolution and RL
     model the joint distribution without conditional branches.
+
+    A family implements :meth:`_defaults` and :meth:`build`; one that also implements
+    :meth:`relaxed` (its supernet) can be searched by ``DartsStage`` too.
     """
 
     def __init__(
@@ -163,6 +177,50 @@ class SearchSpace(ABC):
     def required_params(self) -> Sequence[str]:
         """Names that :meth:`build` and the trainer read."""
         return TRAINING_PARAMS
+
+    def relaxed(self, input_shape: tuple[int, ...], n_outputs: int) -> Supernet:
+        """The continuous relaxation of the architecture: the supernet that DARTS trains.
+
+        The supernet mixes every candidate of each architecture choice by the softmax of its
+        logits; its ``decisions`` are named after this space's parameters, so the strongest
+        candidate of each is a valid configuration of the space. Training hyperparameters are
+        not relaxed. This is where an architecture family becomes searchable by gradient:
+        override it (with :meth:`_candidates` and :meth:`_fixed_or_default`); the default says
+        the space has none. The logits are drawn from the global torch RNG: seed it, inside
+        ``torch.random.fork_rng``.
+
+        Raises:
+            TypeError: The space has no relaxed form.
+        """
+        raise TypeError(
+            f"{type(self).__name__} has no relaxed form (SearchSpace.relaxed), so DartsStage "
+            "cannot search it; use a sampler stage (e.g. 'tpe' or 'evolution'), or a space "
+            "that has one (MLPSpace, CellSpace)"
+        )
+
+    def _candidates(self, name: str, *, widths: int | None = None) -> tuple[Any, ...]:
+        """The values a relaxed form mixes for parameter ``name``.
+
+        Its fixed value alone, its categorical choices, or every integer of an int range; with
+        ``widths`` (layer widths, whose ranges are too wide to mix value by value), at most that
+        many integers spread geometrically over the range.
+        """
+        if name in self._fixed:
+            return (self._fixed[name],)
+        dist = self._distributions[name]
+        if isinstance(dist, CategoricalDistribution):
+            return tuple(dist.choices)
+        if isinstance(dist, IntDistribution) and widths is None:
+            return tuple(range(dist.low, dist.high + 1, dist.step))
+        if isinstance(dist, IntDistribution):
+            return _geometric_grid(dist, widths)
+        raise TypeError(
+            f"DARTS cannot relax {name!r} with {type(dist).__name__}; fix it or make it categorical"
+        )
+
+    def _fixed_or_default(self, name: str) -> Any:
+        """A parameter the relaxed form does not mix: its fixed value, else its default."""
+        return self._fixed[name] if name in self._fixed else self.default_params()[name]
 
     @abstractmethod
     def _defaults(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from torch import nn
 
-from automl_nas.nn import CELL_OPS, CellNetwork, cell_edges
+from automl_nas.nn import CELL_OPS, CellNetwork, SuperNetwork, cell_edges
 from automl_nas.space._base import TRAINING_PARAMS, SearchSpace, training_distributions
 
 
@@ -20,6 +20,8 @@ class CellSpace(SearchSpace):
     (0,1), (0,2), (1,2), (0,3), (1,3), (2,3) for 4 nodes); ``channels`` of the first cell;
     ``n_cells`` stacked, with a stride-2 residual block doubling the channels between cells.
     Training: ``lr``, ``weight_decay``, ``batch_size``, ``optimizer``, ``dropout``, ``epochs``.
+    Its relaxed form (:meth:`relaxed`) is a :class:`~automl_nas.nn.SuperNetwork` mixing each
+    edge's operations.
 
     Args:
         ops: Candidate operations of every edge (a subset of :data:`automl_nas.nn.CELL_OPS`).
@@ -106,4 +108,19 @@ class CellSpace(SearchSpace):
             n_cells=int(params["n_cells"]),
             n_nodes=self.n_nodes,
             dropout=float(params["dropout"]),
+        )
+
+    def relaxed(self, input_shape: tuple[int, ...], n_outputs: int) -> SuperNetwork:
+        """The supernet mixing each edge's operations.
+
+        ``channels`` and ``n_cells`` are not relaxed: they are taken at their fixed or default
+        values.
+        """
+        return SuperNetwork(
+            input_shape,
+            n_outputs,
+            [self._candidates(f"op_{e}") for e in range(self.n_edges)],
+            channels=int(self._fixed_or_default("channels")),
+            n_cells=int(self._fixed_or_default("n_cells")),
+            n_nodes=self.n_nodes,
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from torch import nn
 
-from automl_nas.nn import ACTIVATIONS, MLP, NORMS
+from automl_nas.nn import ACTIVATIONS, MLP, NORMS, SuperMLP
 from automl_nas.space._base import TRAINING_PARAMS, SearchSpace, training_distributions
+
+# Widths the relaxed form mixes per layer: few, since the supernet holds a mask for each.
+_RELAXED_WIDTHS = 6
 
 
 class MLPSpace(SearchSpace):
@@ -17,7 +21,8 @@ class MLPSpace(SearchSpace):
 
     Architecture: ``n_layers``, ``units_0`` .. ``units_{max_layers-1}`` (the first ``n_layers``
     are used), ``activation``, ``norm`` and ``skip`` (residual connections). Training: ``lr``,
-    ``weight_decay``, ``batch_size``, ``optimizer``, ``dropout``, ``epochs``.
+    ``weight_decay``, ``batch_size``, ``optimizer``, ``dropout``, ``epochs``. Its relaxed form
+    (:meth:`relaxed`) is a :class:`~automl_nas.nn.SuperMLP` mixing all five architecture choices.
 
     Args:
         max_layers: Deepest network searched; one width parameter per layer.
@@ -99,4 +104,23 @@ class MLPSpace(SearchSpace):
             norm=params["norm"],
             dropout=params["dropout"],
             skip=bool(params["skip"]),
+        )
+
+    def relaxed(self, input_shape: tuple[int, ...], n_outputs: int) -> SuperMLP:
+        """The supernet mixing depths, activations, norms, skips and widths.
+
+        Each layer of the deepest candidate mixes up to six widths spread geometrically over its
+        ``units_i`` range.
+        """
+        depths = self._candidates("n_layers")
+        return SuperMLP(
+            math.prod(input_shape),
+            n_outputs,
+            n_layers=depths,
+            units=[
+                self._candidates(f"units_{i}", widths=_RELAXED_WIDTHS) for i in range(max(depths))
+            ],
+            activations=self._candidates("activation"),
+            norms=self._candidates("norm"),
+            skips=self._candidates("skip"),
         )

@@ -23,78 +23,12 @@ from typing import Any
 import numpy as np
 import optuna
 import torch
-from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from automl_nas.nn import PARAMETER_FREE_OPS, SuperMLP, Supernet, SuperNetwork
-from automl_nas.space import CellSpace, MLPSpace, SearchSpace
-from automl_nas.space._base import nearest
-from automl_nas.stages._base import BaseStage, SearchContext, optimize
+from automl_nas.nn import PARAMETER_FREE_OPS, Supernet
+from automl_nas.search import SearchContext, optimize
+from automl_nas.stages._base import BaseStage
 from automl_nas.training import TensorData
-
-
-def _width_grid(dist: BaseDistribution, n: int) -> tuple[int, ...]:
-    """Up to ``n`` widths spread geometrically over an int range (its choices if categorical)."""
-    if isinstance(dist, CategoricalDistribution):
-        return tuple(dist.choices)
-    if dist.low == dist.high or n == 1:
-        return (int(dist.low),)
-    ratio = dist.high / max(dist.low, 1)
-    grid = [nearest(dist, dist.low * ratio ** (k / (n - 1))) for k in range(n)]
-    return tuple(sorted(set(grid)))
-
-
-def _choices(space: SearchSpace, name: str, n_widths: int = 6) -> tuple[Any, ...]:
-    """Candidate values of ``name``: its categorical choices, every depth, or a width grid."""
-    if name in space.fixed:
-        return (space.fixed[name],)
-    dist = space.distributions[name]
-    if isinstance(dist, CategoricalDistribution):
-        return tuple(dist.choices)
-    if isinstance(dist, IntDistribution) and not name.startswith("units_"):
-        return tuple(range(dist.low, dist.high + 1, dist.step))
-    if isinstance(dist, IntDistribution):
-        return _width_grid(dist, n_widths)
-    raise TypeError(
-        f"DARTS cannot relax {name!r} with {type(dist).__name__}; fix it or make it categorical"
-    )
-
-
-def _value(space: SearchSpace, name: str) -> Any:
-    """A parameter DARTS does not decide: its fixed value, else the space's default."""
-    return space.fixed[name] if name in space.fixed else space.default_params()[name]
-
-
-def build_supernet(space: SearchSpace, input_shape: tuple[int, ...], n_outputs: int) -> Supernet:
-    """The supernet relaxing ``space``'s architecture choices (uses the global torch RNG).
-
-    Architecture parameters DARTS does not search (the cell space's ``channels`` and
-    ``n_cells``) are taken at their fixed or default values.
-    """
-    if isinstance(space, CellSpace):
-        return SuperNetwork(
-            input_shape,
-            n_outputs,
-            [_choices(space, f"op_{e}") for e in range(space.n_edges)],
-            channels=int(_value(space, "channels")),
-            n_cells=int(_value(space, "n_cells")),
-            n_nodes=space.n_nodes,
-        )
-    if isinstance(space, MLPSpace):
-        depths = _choices(space, "n_layers")
-        return SuperMLP(
-            math.prod(input_shape),
-            n_outputs,
-            n_layers=depths,
-            units=[_choices(space, f"units_{i}") for i in range(max(depths))],
-            activations=_choices(space, "activation"),
-            norms=_choices(space, "norm"),
-            skips=_choices(space, "skip"),
-        )
-    raise TypeError(
-        f"DartsStage supports MLPSpace and CellSpace, not {type(space).__name__}; use a sampler "
-        "stage (e.g. 'tpe' or 'evolution') for other spaces"
-    )
 
 
 def entropy(probs: Mapping[str, Sequence[float]]) -> float:
@@ -151,9 +85,10 @@ def derive(
 class DartsStage(BaseStage):
     """First-order DARTS on a supernet of the space; the derived architecture becomes a trial.
 
-    The supernet relaxes the architecture choices of :class:`~automl_nas.space.MLPSpace`
-    (depth, per-layer widths, activation, norm, skip) or :class:`~automl_nas.space.CellSpace`
-    (one operation per cell edge). It trains for ``epochs`` passes over the training split, or
+    The supernet is the space's relaxed form (:meth:`~automl_nas.space.SearchSpace.relaxed`):
+    for :class:`~automl_nas.space.MLPSpace` it mixes depth, per-layer widths, activation, norm
+    and skip, for :class:`~automl_nas.space.CellSpace` one operation per cell edge; a space
+    without one raises ``TypeError``. It trains for ``epochs`` passes over the training split, or
     ``search_fraction`` of the stage's time, alternating an SGD weight step on a training batch
     with an Adam alpha step on a validation batch. The argmax architecture, with every other
     parameter at the space's default, is enqueued (``user_attrs``: ``stage="darts"``,
@@ -216,8 +151,8 @@ class DartsStage(BaseStage):
         self.early_stop = early_stop
 
     def _build_supernet(self, context: SearchContext) -> Supernet:
-        """The supernet for the context's space (global torch RNG: call inside ``fork_rng``)."""
-        return build_supernet(context.space, context.input_shape, context.n_outputs)
+        """The context space's relaxed form (global torch RNG: call inside ``fork_rng``)."""
+        return context.space.relaxed(context.input_shape, context.n_outputs)
 
     def _run(
         self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float

@@ -2,66 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-import importlib.util
-from collections.abc import Callable
-
 import optuna
 
-from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler
-from automl_nas.space import SearchSpace
-from automl_nas.stages._base import BaseStage, SearchContext, optimize
-
-
-#: Samplers that need a package Optuna does not install: name -> (module, pip requirement).
-REQUIRES = {"cmaes": ("cmaes", "automl-nas[cmaes]")}
-
-
-def check_requirements(sampler: str | optuna.samplers.BaseSampler) -> None:
-    """Raise ``ImportError`` now, before any trial, if the named sampler's package is missing."""
-    if isinstance(sampler, str) and sampler in REQUIRES:
-        module, requirement = REQUIRES[sampler]
-        if importlib.util.find_spec(module) is None:
-            raise ImportError(
-                f"sampler={sampler!r} needs the {module!r} package: pip install '{requirement}' "
-                f"(or pip install {module})"
-            )
-
-
-def _cmaes(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    # Categorical parameters fall back to an independent sampler; keep that quiet and seeded.
-    return optuna.samplers.CmaEsSampler(
-        seed=seed, warn_independent_sampling=False,
-        independent_sampler=optuna.samplers.TPESampler(seed=seed),
-    )
-
-
-#: Sampler factories by short name: (space, seed) -> sampler.
-SAMPLERS: dict[str, Callable[[SearchSpace, int | None], optuna.samplers.BaseSampler]] = {
-    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
-    "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
-    "cmaes": _cmaes,
-    "gp": lambda space, seed: optuna.samplers.GPSampler(seed=seed),
-    "nsga2": lambda space, seed: optuna.samplers.NSGAIISampler(seed=seed),
-    "qmc": lambda space, seed: optuna.samplers.QMCSampler(seed=seed),
-    # A search gets tens of trials, not thousands: a small population starts evolving sooner.
-    "evolution": lambda space, seed: RegularizedEvolutionSampler(
-        space.distributions, population_size=10, sample_size=3, seed=seed
-    ),
-    "rl": lambda space, seed: ReinforceSampler(space.distributions, seed=seed),
-}
-
-
-def make_sampler(
-    sampler: str | optuna.samplers.BaseSampler, space: SearchSpace, seed: int | None
-) -> optuna.samplers.BaseSampler:
-    """A fresh sampler: built from its short name, or a private copy of the given object."""
-    if isinstance(sampler, optuna.samplers.BaseSampler):
-        return copy.deepcopy(sampler)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)} or pass an optuna sampler")
-    check_requirements(sampler)
-    return SAMPLERS[sampler](space, seed)
+from automl_nas.search import (
+    SINGLE_OBJECTIVE_SAMPLERS,
+    SearchContext,
+    check_requirements,
+    make_sampler,
+    optimize,
+    sampler_name,
+)
+from automl_nas.stages._base import BaseStage
 
 
 class SamplerStage(BaseStage):
@@ -91,7 +42,9 @@ class SamplerStage(BaseStage):
         super().__init__(n_trials=n_trials, time_share=time_share)
         check_requirements(sampler)
         self.sampler = sampler
-        self.name = sampler if isinstance(sampler, str) else type(sampler).__name__
+        self.name = sampler_name(sampler)
+        self.multi_objective = self.name not in SINGLE_OBJECTIVE_SAMPLERS
+        self.worker_sampler = sampler
 
     def _run(
         self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float

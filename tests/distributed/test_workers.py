@@ -21,8 +21,8 @@ from optuna.trial import TrialState
 from sklearn.datasets import load_digits
 
 from automl_nas import AutoNASClassifier
-from automl_nas.distributed import DiskModelStore, make_storage
-from automl_nas.estimator._base import WORKER_GRACE
+from automl_nas.distributed import make_storage
+from automl_nas.search import WORKER_GRACE, DiskTrialStore
 
 WORKER = """
 import sys
@@ -123,7 +123,7 @@ def test_coordinator_and_two_workers_on_postgres(postgres_url, digits, tmp_path)
     assert all(t.state != TrialState.RUNNING for t in trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert any("worker" in t.user_attrs for t in complete)
-    store = DiskModelStore(str(tmp_path / "artifacts" / "two-workers"), 10, clf.study_)
+    store = DiskTrialStore(str(tmp_path / "artifacts" / "two-workers"), 10, clf.study_)
     for trial in complete:  # every completed trial's model reached the artifact store
         entry = store.load(trial.number)
         assert entry.value == pytest.approx(trial.value)
@@ -209,7 +209,7 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
     new = [t for t in after.values() if t.number > max(before) and t.state != TrialState.WAITING]
     assert 1 <= len(new) <= 4  # 3 new trials, + the killed RUNNING trial if it was retried
     ranked = [
-        entry.number for entry in DiskModelStore(str(artifacts / "resume"), 10, clf.study_).ranked()
+        entry.number for entry in DiskTrialStore(str(artifacts / "resume"), 10, clf.study_).ranked()
     ]
     assert set(before) <= set(ranked)  # the old trials are ensemble candidates
     assert clf.score(X_test, y_test) > 0.7

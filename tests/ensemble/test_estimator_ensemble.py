@@ -10,7 +10,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
 from automl_nas.ensemble import EnsembleModel
-from automl_nas.estimator._objective import TrialObjective, predict_output
+from automl_nas.search import TrialObjective, predict_output
 
 # A small space and short trials: five trials take a few seconds.
 _SPACE = MLPSpace(max_layers=2, max_units=64).replace(epochs=(3, 5))

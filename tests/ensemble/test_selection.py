@@ -1,4 +1,4 @@
-"""greedy_ensemble, EnsembleModel and the ModelStore's memory bound, without a search."""
+"""greedy_ensemble, EnsembleModel and the MemoryTrialStore's memory bound, without a search."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy.special import softmax
 from torch import nn
 
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
-from automl_nas.estimator._objective import ModelStore, TrialModel, model_bytes
+from automl_nas.search import MemoryTrialStore, TrialModel, model_bytes
 from automl_nas.training import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 RMSE = REGRESSION_METRICS["rmse"]
@@ -114,7 +114,7 @@ def _net(seed: int, width: int = 4) -> nn.Module:
 def test_ensemble_model_averages_decoded_outputs():
     X = np.random.default_rng(0).normal(size=(7, 3))
     nets = [_net(0), _net(1)]
-    decode = lambda out: softmax(out, axis=1)  # noqa: E731
+    decode = lambda out: softmax(out, axis=1)
     model = EnsembleModel(nets, [3, 1], decode=decode, numbers=[5, 2])
     np.testing.assert_allclose(model.weights, [0.75, 0.25])
     with torch.no_grad():
@@ -132,7 +132,7 @@ def _entry(number: int, value: float) -> TrialModel:
 
 def test_model_store_keeps_the_best_and_spills_past_its_memory_limit():
     size = model_bytes(_net(0, width=64))
-    store = ModelStore(keep=3, maximize=True, memory_limit=int(1.5 * size))
+    store = MemoryTrialStore(keep=3, maximize=True, memory_limit=int(1.5 * size))
     for number, value in enumerate([0.1, 0.5, 0.3, 0.9, 0.2]):
         store.offer(_entry(number, value))
     ranked = store.ranked()

@@ -45,7 +45,7 @@ def test_space_checks():
     with pytest.raises(ValueError, match="CellSpace needs images"):
         CellSpace().build(CellSpace().default_params(), (64,), 10)
     narrowed = CellSpace(ops=("conv_3x3", "skip"))
-    assert set(narrowed.default_params()[f"op_{e}"] for e in range(6)) <= {"conv_3x3", "skip"}
+    assert {narrowed.default_params()[f"op_{e}"] for e in range(6)} <= {"conv_3x3", "skip"}
 
 
 def test_supernets_mix_all_candidates_and_split_parameters():

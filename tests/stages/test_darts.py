@@ -6,6 +6,7 @@ Fashion-MNIST comparison with random cells is benchmarks/darts_fashion_mnist.py.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -16,11 +17,11 @@ from optuna.trial import TrialState
 from sklearn.datasets import load_digits
 
 from automl_nas import AutoNASClassifier
-from automl_nas.estimator._objective import ModelStore, TrialObjective
 from automl_nas.nn import SuperMLP, SuperNetwork
-from automl_nas.space import CellSpace, MLPSpace, SearchSpace
+from automl_nas.search import MemoryTrialStore, TrialObjective
+from automl_nas.space import CellSpace, MLPSpace, SearchSpace, training_distributions
 from automl_nas.stages import SearchContext
-from automl_nas.stages._darts import DartsStage, build_supernet, derive, entropy
+from automl_nas.stages._darts import DartsStage, derive, entropy
 from automl_nas.training import CLASSIFICATION_METRICS, TensorData, single_threaded_cpu
 
 OPS = ("conv_3x3", "sep_conv_3x3", "avg_pool_3x3", "skip", "zero")
@@ -68,7 +69,7 @@ def make_context(space: SearchSpace, X, y, input_shape, seed: int = 0) -> Search
         decode=softmax,
         patience=3,
         seed=seed,
-        store=ModelStore(1, True),
+        store=MemoryTrialStore(1, True),
     )
     return context
 
@@ -103,7 +104,7 @@ def test_alphas_move_and_entropy_falls(digits):
     entropies = [record["entropy"] for record in stage.history_]
     assert len(entropies) == 5 and entropies[0] == pytest.approx(np.log(len(OPS)), abs=1e-3)
     assert entropies[-1] < entropies[0] - 0.05, entropies
-    assert sum(b < a for a, b in zip(entropies[:-1], entropies[1:], strict=True)) >= 3, entropies
+    assert sum(b < a for a, b in itertools.pairwise(entropies)) >= 3, entropies
     assert max(max(p) for p in stage.history_[-1]["probs"].values()) > 1.5 / len(OPS)
 
 
@@ -178,20 +179,37 @@ def test_same_seed_same_search(digits):
 
 
 def test_supernets_by_space_and_a_clear_error_otherwise():
-    assert isinstance(build_supernet(CELL, (1, 8, 8), 10), SuperNetwork)
-    mlp = build_supernet(MLPSpace(max_layers=3).replace(n_layers=(1, 2)), (5,), 2)
+    assert isinstance(CELL.relaxed((1, 8, 8), 10), SuperNetwork)
+    mlp = MLPSpace(max_layers=3).replace(n_layers=(1, 2)).relaxed((5,), 2)
     assert isinstance(mlp, SuperMLP) and "units_2" not in mlp.decisions
     assert mlp.decisions["units_0"] == (16, 32, 64, 128, 256, 512)
 
-    class Other(MLPSpace.__mro__[1]):
+    class Other(SearchSpace):
         def _defaults(self):
             return {}
 
         def build(self, params, input_shape, n_outputs):
             return torch.nn.Identity()
 
-    with pytest.raises(TypeError, match="MLPSpace and CellSpace"):
-        build_supernet(Other({}), (5,), 2)
+    with pytest.raises(TypeError, match="Other has no relaxed form.*use a sampler stage"):
+        Other({}).relaxed((5,), 2)
+
+
+def test_darts_asks_the_space_and_names_the_fix_for_one_without_a_relaxed_form(digits):
+    """A family that implements ``build`` but not ``relaxed`` stops DartsStage before any trial."""
+
+    class LinearSpace(SearchSpace):
+        def _defaults(self):
+            return {}
+
+        def build(self, params, input_shape, n_outputs):
+            return torch.nn.Linear(int(np.prod(input_shape)), n_outputs)
+
+    study = optuna.create_study(direction="maximize")
+    context = make_context(LinearSpace(training_distributions()), *digits, (64,))
+    with pytest.raises(TypeError, match="LinearSpace has no relaxed form.*DartsStage"):
+        DartsStage(epochs=1).run(study, context, n_trials=None)
+    assert study.trials == []
 
 
 def test_darts_inside_fit_on_digit_images(digits):

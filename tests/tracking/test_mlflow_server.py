@@ -36,7 +36,7 @@ def test_server_down_at_start_fails_before_any_training(
     clean_mlflow_env, monkeypatch, breast_cancer
 ):
     from automl_nas import AutoNASClassifier
-    from automl_nas.estimator._objective import TrialObjective
+    from automl_nas.search import TrialObjective
 
     trained = []
     monkeypatch.setattr(TrialObjective, "__call__", lambda self, trial: trained.append(trial))

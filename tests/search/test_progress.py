@@ -8,7 +8,8 @@ import time
 import optuna
 import pytest
 
-from automl_nas.estimator._progress import ProgressPrinter, end_progress_line, progress_bar
+from automl_nas.search import ProgressPrinter, end_progress_line
+from automl_nas.search._progress import progress_bar
 
 
 class _Terminal(io.StringIO):

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import shutil
-import tempfile
-import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import optuna
@@ -21,98 +14,11 @@ import torch
 from torch import nn
 
 from automl_nas.nn import FoldBag
-from automl_nas.stages import SearchContext
-from automl_nas.training import Metric, TensorData, forward_all, train
-
-#: Bytes of kept networks a :class:`ModelStore` holds in memory before it spills to disk.
-MODEL_MEMORY_LIMIT = 512 * 2**20
-
-
-@dataclass
-class TrialModel:
-    """A trained trial: its network (CPU, eval mode), params and held-out outputs.
-
-    ``model`` is None once the store has spilled the network to the file ``path``: read it with
-    :meth:`load_model`.
-    """
-
-    number: int
-    value: float
-    params: dict[str, Any]
-    model: nn.Module | None
-    val_output: np.ndarray
-    n_params: int
-    best_epoch: int = 0
-    path: str | None = None
-    #: Cross-validated on some folds only (the deadline came): ranked after every full trial.
-    partial: bool = False
-
-    def load_model(self) -> nn.Module:
-        """The network, read back from disk if it was spilled."""
-        if self.model is not None:
-            return self.model
-        # weights_only=False: a whole module object, written by this process's own store.
-        return torch.load(self.path, weights_only=False)
-
-
-def model_bytes(model: nn.Module) -> int:
-    """Memory held by a network's parameters and buffers."""
-    tensors = [*model.parameters(), *model.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-class ModelStore:
-    """The ``keep`` best trained trials of a search, safe to fill from several threads.
-
-    Held-out outputs always stay in memory (ensemble selection reads them all). Networks stay
-    in memory up to ``memory_limit`` bytes in total; beyond that the worst-ranked kept networks
-    are written (``torch.save``) to a temporary directory (under ``TMPDIR``) that is deleted
-    with the store. In memory at once: at most ``memory_limit`` plus the network being offered.
-
-    Args:
-        keep: How many of the best trials to keep.
-        maximize: Whether a higher validation score is better.
-        memory_limit: Bytes of networks kept in memory (None: ``MODEL_MEMORY_LIMIT``, 512 MiB).
-    """
-
-    def __init__(self, keep: int, maximize: bool, *, memory_limit: int | None = None) -> None:
-        self.keep = keep
-        self.maximize = maximize
-        self.memory_limit = MODEL_MEMORY_LIMIT if memory_limit is None else memory_limit
-        self._models: dict[int, TrialModel] = {}
-        self._lock = threading.Lock()
-        self._dir: str | None = None
-
-    def offer(self, entry: TrialModel) -> None:
-        """Keep ``entry`` if it ranks among the best ``keep`` trials so far."""
-        with self._lock:
-            self._models[entry.number] = entry
-            ranked = self.ranked()
-            for dropped in ranked[self.keep :]:
-                del self._models[dropped.number]
-                if dropped.path is not None:
-                    os.remove(dropped.path)
-            self._spill(ranked[: self.keep])
-
-    def _spill(self, ranked: list[TrialModel]) -> None:
-        """Write the worst in-memory networks to disk until the rest fit in ``memory_limit``."""
-        in_memory = [entry for entry in ranked if entry.model is not None]
-        used = sum(model_bytes(entry.model) for entry in in_memory)
-        for entry in reversed(in_memory):
-            if used <= self.memory_limit:
-                return
-            if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="automl_nas_models_")
-                weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
-            used -= model_bytes(entry.model)
-            entry.path = os.path.join(self._dir, f"trial_{entry.number}.pt")
-            torch.save(entry.model, entry.path)
-            entry.model = None
-
-    def ranked(self) -> list[TrialModel]:
-        """Kept trials, best first (ties: earlier trial first; partial trials last)."""
-        sign = -1.0 if self.maximize else 1.0
-        return sorted(self._models.values(), key=lambda m: (m.partial, sign * m.value, m.number))
+from automl_nas.search._context import SearchContext
+from automl_nas.search._keys import TrialAttr
+from automl_nas.search._model import TrialModel
+from automl_nas.search._store import TrialStore
+from automl_nas.training import Metric, TensorData, train
 
 
 class TrialObjective:
@@ -152,7 +58,7 @@ class TrialObjective:
         decode: Callable[[np.ndarray], np.ndarray],
         patience: int,
         seed: int,
-        store: ModelStore,
+        store: TrialStore,
         cost_objective: str | None = None,
         max_params: int | None = None,
     ) -> None:
@@ -174,8 +80,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         ctx = self.context
-        if "stage" not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
-            trial.set_user_attr("stage", ctx.stage)
+        if TrialAttr.STAGE not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
+            trial.set_user_attr(TrialAttr.STAGE, ctx.stage)
         params = ctx.space.sample(trial)
         seed = self.trial_seed(trial.number)
         history: list[dict[str, float]] = []
@@ -186,7 +92,7 @@ class TrialObjective:
                 return
             trial.report(record["val_score"], epoch)
             if trial.should_prune():
-                trial.set_user_attr("history", history)
+                trial.set_user_attr(TrialAttr.HISTORY, history)
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         started = time.perf_counter()
@@ -199,7 +105,7 @@ class TrialObjective:
                     torch.manual_seed(seed)
                     networks.append(ctx.space.build(params, ctx.input_shape, ctx.n_outputs))
                 n_params = sum(p.numel() for net in networks for p in net.parameters())
-                trial.set_user_attr("n_params", n_params)
+                trial.set_user_attr(TrialAttr.N_PARAMS, n_params)
                 if self.max_params is not None:
                     trial.set_constraint("max_params", float(n_params - self.max_params))
                 for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
@@ -222,24 +128,24 @@ class TrialObjective:
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            trial.set_user_attr("error", "".join(traceback.format_exception_only(exc)).strip())
-            trial.set_user_attr("traceback", traceback.format_exc(limit=5))
+            trial.set_user_attr(TrialAttr.ERROR, "".join(traceback.format_exception_only(exc)).strip())
+            trial.set_user_attr(TrialAttr.TRACEBACK, traceback.format_exc(limit=5))
             raise
         finally:
-            trial.set_user_attr("train_seconds", time.perf_counter() - started)
+            trial.set_user_attr(TrialAttr.TRAIN_SECONDS, time.perf_counter() - started)
         first = results[0]
-        trial.set_user_attr("history", history)
-        trial.set_user_attr("epochs", sum(len(r.history) for r in results))
-        trial.set_user_attr("best_epoch", first.best_epoch)
+        trial.set_user_attr(TrialAttr.HISTORY, history)
+        trial.set_user_attr(TrialAttr.EPOCHS, sum(len(r.history) for r in results))
+        trial.set_user_attr(TrialAttr.BEST_EPOCH, first.best_epoch)
         stops = [r.stopped_by for r in results]
         stopped_by = "time_budget" if "time_budget" in stops else first.stopped_by
-        trial.set_user_attr("stopped_by", stopped_by)
+        trial.set_user_attr(TrialAttr.STOPPED_BY, stopped_by)
         val_output = self.decode(np.concatenate([r.val_output for r in results]))
         partial = len(results) < len(ctx.folds)
         if len(ctx.folds) > 1:
-            trial.set_user_attr("fold_scores", [r.score for r in results])
+            trial.set_user_attr(TrialAttr.FOLD_SCORES, [r.score for r in results])
             if partial:
-                trial.set_user_attr("partial_folds", f"{len(results)}/{len(ctx.folds)}")
+                trial.set_user_attr(TrialAttr.PARTIAL_FOLDS, f"{len(results)}/{len(ctx.folds)}")
             score = self.metric(np.concatenate(self.y_folds[: len(results)]), val_output)
             model = FoldBag([r.model for r in results])
         else:
@@ -257,7 +163,7 @@ class TrialObjective:
             return score, float(n_params)
         if self.cost_objective == "latency":
             latency = measure_latency(model, ctx.data.X_val)
-            trial.set_user_attr("latency_ms", latency)
+            trial.set_user_attr(TrialAttr.LATENCY_MS, latency)
             return score, latency
         return score
 
@@ -317,10 +223,3 @@ def measure_latency(model: nn.Module, X: torch.Tensor) -> float:
             model(batch)
             times.append(time.perf_counter() - started)
     return 1000.0 * float(np.median(times))
-
-
-def predict_output(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """Raw network outputs for ``X`` on CPU, in the dtype of the model's weights."""
-    dtype = next(model.parameters()).dtype
-    tensor = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype)
-    return forward_all(model, tensor).numpy()

@@ -122,9 +122,9 @@ def test_each_optuna_sampler_by_name_runs_inside_fit(sampler):
 
 
 def test_a_sampler_without_its_package_fails_before_the_study_exists(monkeypatch, tmp_path):
-    from automl_nas.stages import _sampler
+    from automl_nas.search import _factories
 
-    monkeypatch.setitem(_sampler.REQUIRES, "cmaes", ("cmaes_missing", "automl-nas[cmaes]"))
+    monkeypatch.setitem(_factories.REQUIRES, "cmaes", ("cmaes_missing", "automl-nas[cmaes]"))
     storage = f"sqlite:///{tmp_path / 'search.db'}"
     X, y = load_breast_cancer(return_X_y=True)
     clf = AutoNASClassifier(sampler="cmaes", storage=storage, study_name="s", n_trials=2)

@@ -7,8 +7,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
 from automl_nas.data import cross_validation_folds
-from automl_nas.estimator._base import CV_AUTO_ROWS_PER_SECOND
 from automl_nas.nn import FoldBag
+from automl_nas.search import CV_AUTO_ROWS_PER_SECOND
 
 SPACE = MLPSpace(max_layers=2, max_units=32)
 FAST = dict(space=SPACE, max_epochs=4, time_budget=120, random_state=0)

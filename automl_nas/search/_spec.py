@@ -11,9 +11,10 @@ import optuna
 import torch
 from torch import nn
 
-from automl_nas.estimator._objective import ModelStore, TrialObjective
+from automl_nas.search._context import SearchContext
+from automl_nas.search._objective import TrialObjective
+from automl_nas.search._store import TrialStore
 from automl_nas.space import SearchSpace
-from automl_nas.stages import BaseStage, SearchContext
 from automl_nas.training import Metric, TensorData, to_device
 
 
@@ -44,7 +45,8 @@ class SearchSpec:
     seed: int
     keep: int
     pruner: optuna.pruners.BasePruner
-    stages: list[BaseStage]
+    #: The stage objects the coordinator runs (workers read which sampler each stage uses).
+    stages: list
     fingerprint: str
     cost_objective: str | None = None
     max_params: int | None = None
@@ -76,7 +78,7 @@ class SearchSpec:
             max_epochs=self.max_epochs,
         )
 
-    def objective(self, context: SearchContext, store: ModelStore) -> TrialObjective:
+    def objective(self, context: SearchContext, store: TrialStore) -> TrialObjective:
         """The trial objective on ``context``, keeping trained trials in ``store``."""
         return TrialObjective(
             context,

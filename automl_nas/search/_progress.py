@@ -13,6 +13,8 @@ from typing import TextIO
 import optuna
 from optuna.trial import TrialState
 
+from automl_nas.search._keys import TrialAttr
+
 #: Characters of the elapsed-budget bar on a terminal.
 BAR_WIDTH = 16
 
@@ -128,7 +130,7 @@ class ProgressPrinter:
         """One log line for ``trial``: its state, stage and score, then the running totals."""
         value = "" if trial.value is None else f" {self.metric}={trial.value:.4f}"
         best_text = "" if best is None else f" best={best.value:.4f} (trial {best.number})"
-        stage = trial.user_attrs.get("stage", "")
+        stage = trial.user_attrs.get(TrialAttr.STAGE, "")
         left = max(0.0, self.deadline - now)
         return (
             f"[automl_nas] trial {trial.number:>4} {trial.state.name:<8} {stage:<10}{value}"

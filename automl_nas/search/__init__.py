@@ -1,0 +1,92 @@
+"""The search engine: what a trial is, where trained trials go, and how processes share a search.
+
+The estimators are a scikit-learn front on this package: they turn data into a
+:class:`SearchSpec`, open a study through a coordinator (:func:`open_search`) and call
+:func:`run_search`. Worker processes build the same objective from the published spec.
+"""
+
+from automl_nas.search._budget import (
+    CV_AUTO_FOLDS,
+    CV_AUTO_ROWS_PER_SECOND,
+    REFIT_AUTO_MAX_ROWS,
+    REFIT_SHARE,
+    WORKER_GRACE,
+    BudgetPlan,
+    wall_deadline,
+)
+from automl_nas.search._context import SearchContext, is_failed_elsewhere, optimize
+from automl_nas.search._coordinator import (
+    Coordinator,
+    LocalCoordinator,
+    SharedCoordinator,
+    StopAtTrialCap,
+    open_search,
+    started_trials,
+)
+from automl_nas.search._factories import (
+    PRUNERS,
+    SAMPLERS,
+    SINGLE_OBJECTIVE_SAMPLERS,
+    check_requirements,
+    make_pruner,
+    make_sampler,
+    sampler_name,
+)
+from automl_nas.search._keys import StudyAttr, TrialAttr, TrialRecord
+from automl_nas.search._leaderboard import trials_frame
+from automl_nas.search._model import TrialModel, model_bytes, predict_output
+from automl_nas.search._objective import TrialObjective, measure_latency
+from automl_nas.search._progress import ProgressPrinter, end_progress_line, optuna_verbosity
+from automl_nas.search._run import DEFAULT_STAGE, run_search
+from automl_nas.search._spec import SearchSpec
+from automl_nas.search._store import (
+    MODEL_MEMORY_LIMIT,
+    DiskTrialStore,
+    MemoryTrialStore,
+    TrialStore,
+)
+
+__all__ = [
+    "CV_AUTO_FOLDS",
+    "CV_AUTO_ROWS_PER_SECOND",
+    "DEFAULT_STAGE",
+    "MODEL_MEMORY_LIMIT",
+    "PRUNERS",
+    "REFIT_AUTO_MAX_ROWS",
+    "REFIT_SHARE",
+    "SAMPLERS",
+    "SINGLE_OBJECTIVE_SAMPLERS",
+    "WORKER_GRACE",
+    "BudgetPlan",
+    "Coordinator",
+    "DiskTrialStore",
+    "LocalCoordinator",
+    "MemoryTrialStore",
+    "ProgressPrinter",
+    "SearchContext",
+    "SearchSpec",
+    "SharedCoordinator",
+    "StopAtTrialCap",
+    "StudyAttr",
+    "TrialAttr",
+    "TrialModel",
+    "TrialObjective",
+    "TrialRecord",
+    "TrialStore",
+    "check_requirements",
+    "end_progress_line",
+    "is_failed_elsewhere",
+    "make_pruner",
+    "make_sampler",
+    "measure_latency",
+    "model_bytes",
+    "open_search",
+    "optimize",
+    "optuna_verbosity",
+    "predict_output",
+    "run_search",
+    "sampler_name",
+    "started_trials",
+    "trials_frame",
+    "wall_deadline",
+]

@@ -1,0 +1,131 @@
+"""The budget plan: how one ``time_budget`` splits into search, refit, stages and workers.
+
+Every rule that turns seconds and rows into deadlines lives here, so a change to how the
+budget is spent is one change, tested on its own (``tests/search/test_budget.py``).
+Deadlines are ``time.monotonic()`` values; :func:`wall_deadline` converts one to the Unix
+time that processes on other machines share.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from automl_nas.data import MIN_SAMPLES_FOR_SPLIT
+
+#: ``refit="auto"`` refits the ensemble members on train + validation up to this many rows,
+#: in the last ``REFIT_SHARE`` of ``time_budget`` (the search gets the rest).
+REFIT_AUTO_MAX_ROWS = 10_000
+REFIT_SHARE = 0.15
+
+#: ``cv="auto"`` validates trials by ``CV_AUTO_FOLDS``-fold cross-validation on data of at most
+#: this many rows per second of ``time_budget`` (1,500 rows at the default 60 s): there a 20%
+#: holdout scores trials too coarsely to select among them, and k networks per trial still
+#: leave the budget room for a search (benchmarks/README.md, "Core estimator").
+CV_AUTO_ROWS_PER_SECOND = 25
+CV_AUTO_FOLDS = 5
+
+#: Seconds a shared search's coordinator waits, after the deadline, for workers' last trials.
+WORKER_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """Deadlines and validation mode of one search, from its budget, data size and options.
+
+    Build it with :meth:`make`. ``n_folds`` is the number of cross-validation folds (None:
+    one holdout split). ``refit`` says whether the ensemble members are retrained on all rows
+    after a holdout search; ``refit_in_budget`` whether that refit is part of ``time_budget``
+    (``refit="auto"``: the search ends ``REFIT_SHARE`` early) or comes after it
+    (``refit=True``: up to another ``time_budget``).
+    """
+
+    time_budget: float
+    started: float
+    n_folds: int | None
+    refit: bool
+    refit_in_budget: bool
+
+    @classmethod
+    def make(
+        cls,
+        time_budget: float,
+        n_rows: int,
+        *,
+        cv: int | str | None = "auto",
+        refit: bool | str = "auto",
+        single_network: bool = False,
+        started: float | None = None,
+    ) -> BudgetPlan:
+        """The plan for ``n_rows`` rows; raises on options that cannot go together.
+
+        ``cv="auto"`` cross-validates small data (at most ``CV_AUTO_ROWS_PER_SECOND`` rows per
+        second of ``time_budget``) unless ``refit=True`` asks for networks refitted after a
+        holdout search, or ``single_network`` (a size or latency goal is about one network,
+        which a bag of k would multiply). An explicit ``cv`` is checked here, before any study
+        or trial exists. ``started``: the ``time.monotonic()`` the budget counts from (now).
+        """
+        budget = float(time_budget)
+        if cv == "auto":
+            small = MIN_SAMPLES_FOR_SPLIT <= n_rows <= CV_AUTO_ROWS_PER_SECOND * budget
+            n_folds = CV_AUTO_FOLDS if small and refit is not True and not single_network else None
+        else:
+            if cv is not None and refit is True:
+                raise ValueError(
+                    f"refit=True retrains networks after a holdout search, but cv={cv} "
+                    "cross-validates, whose fold networks together already trained on every "
+                    "row; set cv=None for refit=True, or refit='auto'"
+                )
+            if cv is not None and cv > n_rows:
+                raise ValueError(f"cv={cv} folds need at least {cv} samples, got {n_rows}")
+            n_folds = cv
+        refits = n_folds is None and (
+            refit is True or (refit == "auto" and n_rows <= REFIT_AUTO_MAX_ROWS)
+        )
+        return cls(
+            time_budget=budget,
+            started=time.monotonic() if started is None else started,
+            n_folds=n_folds,
+            refit=refits,
+            refit_in_budget=refits and refit == "auto",
+        )
+
+    @property
+    def end(self) -> float:
+        """When ``time_budget`` is spent."""
+        return self.started + self.time_budget
+
+    @property
+    def search_deadline(self) -> float:
+        """When the last trial must stop: the end, or earlier by the refit's share."""
+        return self.end - REFIT_SHARE * self.time_budget if self.refit_in_budget else self.end
+
+    @property
+    def worker_grace(self) -> float:
+        """Seconds the coordinator waits for workers' last trials after the search deadline."""
+        return WORKER_GRACE
+
+    def refit_deadline(self) -> float | None:
+        """When the refit must end, asked when it starts (None: no refit)."""
+        if not self.refit:
+            return None
+        return self.end if self.refit_in_budget else time.monotonic() + self.time_budget
+
+    @staticmethod
+    def stage_limits(
+        index: int, n_stages: int, trials_left: int | None
+    ) -> tuple[float, int | None]:
+        """Stage ``index``'s default share of the remaining time, and of the trials left.
+
+        Each stage gets an equal part of what the stages before it left (trials rounded up),
+        unless a stage object sets its own ``time_share``/``n_trials``.
+        """
+        stages_left = n_stages - index
+        trials = None if trials_left is None else math.ceil(trials_left / stages_left)
+        return 1.0 / stages_left, trials
+
+
+def wall_deadline(deadline: float) -> float:
+    """A ``time.monotonic()`` deadline as Unix time, the clock processes share."""
+    return time.time() + (deadline - time.monotonic())

@@ -1,0 +1,66 @@
+"""One table of a search's trials, for the estimator, the command line and MLflow alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from automl_nas.search._keys import TrialAttr
+
+
+def trials_frame(
+    study: optuna.Study,
+    *,
+    weights: Mapping[int, float] | None = None,
+    max_params: int | None = None,
+) -> pd.DataFrame:
+    """Every trial of ``study`` (pruned and failed too), best first by the first objective.
+
+    Columns: ``trial`` (number), ``stage``, ``state``, ``score`` (the first objective, the
+    validation metric; NaN unless COMPLETE); with several objectives ``value_1`` .. (the
+    others, e.g. the parameter count) and ``pareto`` (on the Pareto front); with ``weights``
+    (trial number -> ensemble weight) ``ensemble_weight`` (0 outside the ensemble); then
+    ``train_seconds``, ``n_params``, ``best_epoch``; ``latency_ms`` when trials measured it;
+    ``feasible`` with ``max_params``; then one column per searched parameter (a name clashing
+    with the columns before gets a ``param_`` prefix). NaN where a trial has no value, e.g. a
+    trial that failed before training. Ties keep trial order.
+    """
+    n_objectives = len(study.directions)
+    trials = study.get_trials(deepcopy=False)
+    pareto = {t.number for t in study.best_trials} if n_objectives > 1 else set()
+    latency = any(TrialAttr.LATENCY_MS in t.user_attrs for t in trials)
+    rows: list[dict[str, Any]] = []
+    for trial in trials:
+        attrs = trial.user_attrs
+        complete = trial.state == optuna.trial.TrialState.COMPLETE
+        values = trial.values if complete else [np.nan] * n_objectives
+        row: dict[str, Any] = {
+            "trial": trial.number,
+            "stage": attrs.get(TrialAttr.STAGE),
+            "state": trial.state.name,
+            "score": values[0],
+        }
+        row.update({f"value_{i}": values[i] for i in range(1, n_objectives)})
+        if n_objectives > 1:
+            row["pareto"] = trial.number in pareto
+        if weights is not None:
+            row["ensemble_weight"] = weights.get(trial.number, 0.0)
+        row["train_seconds"] = attrs.get(TrialAttr.TRAIN_SECONDS, np.nan)
+        row["n_params"] = attrs.get(TrialAttr.N_PARAMS, np.nan)
+        row["best_epoch"] = attrs.get(TrialAttr.BEST_EPOCH, np.nan)
+        if latency:
+            row["latency_ms"] = attrs.get(TrialAttr.LATENCY_MS, np.nan)
+        if max_params is not None:
+            row["feasible"] = attrs.get(TrialAttr.N_PARAMS, np.inf) <= max_params
+        row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
+        rows.append(row)
+    columns = ["trial", "stage", "state", "score"]
+    board = pd.DataFrame(rows, columns=None if rows else columns)
+    ascending = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
+    return board.sort_values(
+        ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
+    ).reset_index(drop=True)

@@ -1,0 +1,70 @@
+"""BudgetPlan: how one time budget splits into search, refit, stages and workers."""
+
+import time
+
+import pytest
+
+from automl_nas.search import (
+    CV_AUTO_FOLDS,
+    CV_AUTO_ROWS_PER_SECOND,
+    REFIT_AUTO_MAX_ROWS,
+    REFIT_SHARE,
+    WORKER_GRACE,
+    BudgetPlan,
+    wall_deadline,
+)
+
+
+def test_small_data_is_cross_validated_and_not_refitted():
+    plan = BudgetPlan.make(60, CV_AUTO_ROWS_PER_SECOND * 60, started=100.0)
+    assert plan.n_folds == CV_AUTO_FOLDS
+    assert not plan.refit and plan.refit_deadline() is None
+    assert plan.end == plan.search_deadline == 160.0
+
+
+def test_larger_data_takes_the_holdout_and_refits_in_the_budgets_last_share():
+    plan = BudgetPlan.make(60, CV_AUTO_ROWS_PER_SECOND * 60 + 1, started=100.0)
+    assert plan.n_folds is None
+    assert plan.refit and plan.refit_in_budget
+    assert plan.search_deadline == pytest.approx(160.0 - REFIT_SHARE * 60)
+    assert plan.refit_deadline() == plan.end == 160.0
+
+
+def test_auto_refit_stops_above_its_row_limit_and_refit_true_takes_another_budget():
+    assert not BudgetPlan.make(1, REFIT_AUTO_MAX_ROWS + 1).refit
+    assert BudgetPlan.make(1, REFIT_AUTO_MAX_ROWS).refit
+    plan = BudgetPlan.make(30, REFIT_AUTO_MAX_ROWS + 1, refit=True, started=0.0)
+    assert plan.refit and not plan.refit_in_budget
+    assert plan.search_deadline == plan.end == 30.0
+    before = time.monotonic()
+    assert before + 30 <= plan.refit_deadline() <= time.monotonic() + 30
+
+
+@pytest.mark.parametrize("reason", [{"refit": True}, {"single_network": True}])
+def test_single_networks_are_never_cross_validated_automatically(reason):
+    assert BudgetPlan.make(60, 100, **reason).n_folds is None
+
+
+def test_tiny_data_is_not_cross_validated():
+    assert BudgetPlan.make(60, 5).n_folds is None
+
+
+def test_explicit_cv_is_checked_before_any_search():
+    assert BudgetPlan.make(1, 10_000, cv=3).n_folds == 3
+    assert BudgetPlan.make(60, 100, cv=None).n_folds is None
+    with pytest.raises(ValueError, match="cv=5 folds need at least 5 samples, got 4"):
+        BudgetPlan.make(60, 4, cv=5)
+    with pytest.raises(ValueError, match="refit=True retrains networks after a holdout"):
+        BudgetPlan.make(60, 100, cv=3, refit=True)
+
+
+def test_stages_split_what_the_stages_before_them_left():
+    assert BudgetPlan.stage_limits(0, 3, 10) == (pytest.approx(1 / 3), 4)
+    assert BudgetPlan.stage_limits(1, 3, 6) == (0.5, 3)
+    assert BudgetPlan.stage_limits(2, 3, None) == (1.0, None)
+
+
+def test_workers_share_the_wall_clock_deadline_and_a_grace():
+    deadline = time.monotonic() + 50
+    assert wall_deadline(deadline) == pytest.approx(time.time() + 50, abs=0.5)
+    assert BudgetPlan.make(1, 100).worker_grace == WORKER_GRACE
