@@ -37,6 +37,7 @@ from automl_nas.search import (
     PRUNERS,
     SAMPLERS,
     BudgetPlan,
+    Coordinator,
     ProgressPrinter,
     SearchSpec,
     TrialAttr,
@@ -272,37 +273,18 @@ class BaseAutoNAS(BaseEstimator):
         )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
-        # Optuna cannot prune multi-objective trials: epochs are not reported then.
-        pruner = make_pruner(None if self.cost_objective else self.pruner, self.max_epochs)
-        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
-        self.preprocessor_ = preprocessor.fit(X)
+        self.preprocessor_ = (ImageScaler() if self.image_shape_ else make_preprocessor(X)).fit(X)
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
-        fingerprint = _fingerprint(X_all, y_fit, space, self._task)
         tracker = self._make_tracker()
         with optuna_verbosity(self.verbose), single_threaded_cpu(device):
-            coordinator = open_search(
-                make_storage(self.storage), study_name=self.study_name, pruner=pruner,
-                directions=[self._metric().direction] + (["minimize"] if self.cost_objective else []),
-                artifact_dir=self.artifact_dir,
-            )
-            resumed = coordinator.resumed_seed(fingerprint)
-            spec = self._spec(
-                space, X_all, y_fit, n_outputs, plan, seed if resumed is None else resumed,
-                pruner, stages, fingerprint,
-            )
-            callbacks = [tracker]
-            if self.verbose:
-                callbacks.append(ProgressPrinter(spec.metric.name, plan.search_deadline))
-            tracker.start_search({
-                **self._search_info(X_all, y_fit, space, stages, spec.metric),
-                "first_trial": len(coordinator.study.trials),
-                "shared": coordinator.shared,
-            })
+            coordinator = self._open_search()
+            spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
+            tracker.start_search(self._search_info(coordinator, spec))
             try:
                 objective = run_search(
                     coordinator, spec, plan, device=device, n_jobs=self.n_jobs,
                     seed=None if self.random_state is None else seed, n_trials=self.n_trials,
-                    callbacks=callbacks,
+                    callbacks=[tracker, *self._progress(spec, plan)],
                 )
                 if self.verbose:
                     end_progress_line()
@@ -330,19 +312,33 @@ class BaseAutoNAS(BaseEstimator):
             raise ValueError(f"X has {X.shape[0]} samples but y has {len(y_fit)}")
         return X, y_fit, n_outputs
 
+    def _open_search(self) -> Coordinator:
+        """The study (new, or the stored one resumed) and how it is shared."""
+        # Optuna cannot prune multi-objective trials: epochs are not reported then.
+        pruner = make_pruner(None if self.cost_objective else self.pruner, self.max_epochs)
+        return open_search(
+            make_storage(self.storage),
+            study_name=self.study_name,
+            directions=[self._metric().direction] + (["minimize"] if self.cost_objective else []),
+            pruner=pruner,
+            artifact_dir=self.artifact_dir,
+        )
+
     def _spec(
         self,
+        coordinator: Coordinator,
         space: SearchSpace,
+        stages: list[BaseStage],
         X: np.ndarray,
         y: np.ndarray,
         n_outputs: int,
         plan: BudgetPlan,
         seed: int,
-        pruner: optuna.pruners.BasePruner,
-        stages: list[BaseStage],
-        fingerprint: str,
     ) -> SearchSpec:
-        """The search as data: the split (``seed``: a resumed search's split is its own)."""
+        """The search as data. A resumed search keeps its own seed, hence its own split."""
+        fingerprint = _fingerprint(X, y, space, self._task)
+        resumed = coordinator.resumed_seed(fingerprint)
+        seed = seed if resumed is None else resumed
         stratify = y if self._task == "classification" else None
         if plan.n_folds is None:
             splits = [train_validation_split(len(X), self.validation_fraction, stratify, seed)]
@@ -363,12 +359,16 @@ class BaseAutoNAS(BaseEstimator):
             patience=self.patience,
             seed=seed,
             keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
-            pruner=pruner,
+            pruner=coordinator.study.pruner,
             stages=stages,
             fingerprint=fingerprint,
             cost_objective=self.cost_objective,
             max_params=self.max_params,
         )
+
+    def _progress(self, spec: SearchSpec, plan: BudgetPlan) -> list[ProgressPrinter]:
+        """The progress callback, with ``verbose``."""
+        return [ProgressPrinter(spec.metric.name, plan.search_deadline)] if self.verbose else []
 
     def _default_space(self) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images, else an MLP."""
@@ -515,19 +515,20 @@ class BaseAutoNAS(BaseEstimator):
             alias="champion",
         )
 
-    def _search_info(self, X: np.ndarray, y: np.ndarray, space: SearchSpace, stages, metric) -> dict:
+    def _search_info(self, coordinator: Coordinator, spec: SearchSpec) -> dict:
+        """What the tracker records of this search before its first trial."""
         return {
             "estimator": type(self).__name__,
             "params": self.get_params(deep=False),
             "dataset": {
-                "n_samples": int(X.shape[0]),
+                "n_samples": int(spec.X.shape[0]),
                 "n_features": int(self.n_features_in_),
                 "task": self._task,
-                "fingerprint": _fingerprint(X, y, space, self._task),
+                "fingerprint": spec.fingerprint,
             },
-            "metric": metric.name,
-            "space": {name: repr(dist) for name, dist in space.distributions.items()},
-            "stages": [repr(stage) for stage in stages],
+            "metric": spec.metric.name,
+            "space": {name: repr(dist) for name, dist in spec.space.distributions.items()},
+            "stages": [repr(stage) for stage in spec.stages],
             "time_budget": float(self.time_budget),
             "versions": {
                 "automl_nas": importlib.metadata.version("automl-nas"),
@@ -535,6 +536,9 @@ class BaseAutoNAS(BaseEstimator):
                 "torch": torch.__version__,
                 "sklearn": sklearn.__version__,
             },
+            # A resumed search's earlier trials belong to the earlier run.
+            "first_trial": len(coordinator.study.trials),
+            "shared": coordinator.shared,
         }
 
     def __sklearn_tags__(self):
