@@ -8,6 +8,10 @@
 Each verb is a ``_<verb>_parser(verbs, common)`` that adds its subparser and sets ``run`` to a
 ``_<verb>(args) -> int`` function; a new verb is those two functions and one entry in ``VERBS``.
 
+The options of ``fit`` are the estimators' parameters: their values are read by the
+parameters' ``_parameter_constraints`` and their defaults are the estimators' own
+(``FIT_OPTIONS``; ``NOT_ON_CLI`` lists the parameters without an option, and why).
+
 Errors in the user's inputs print one line ``automl-nas: error: ...`` to stderr and exit with
 status 2 for a wrong command line (unknown option, bad option value) or 1 for unusable files or
 data. Any other exception prints one line too, or its traceback with ``--debug``.
@@ -16,28 +20,29 @@ data. Any other exception prints one line too, or its traceback with ``--debug``
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
 import os
 import pickle
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any, NoReturn
 
 import optuna
 import pandas as pd
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
+from automl_nas.data import MAX_AUTO_CLASSES, infer_task
 from automl_nas.distributed import make_storage, run_worker
 from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor, BaseAutoNAS
-from automl_nas.search import PRUNERS, SAMPLERS, end_progress_line
+from automl_nas.search import TrialAttr, end_progress_line, trials_frame
 from automl_nas.stages import stage_names
-from automl_nas.training import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 PROG = "automl-nas"
-
-#: An integer target with at most this many distinct values is a classification target.
-MAX_AUTO_CLASSES = 20
 
 #: Leaderboard columns of the summary printed after ``fit``.
 SUMMARY_COLUMNS = [
@@ -125,15 +130,6 @@ def read_csv(path: str) -> pd.DataFrame:
     return frame
 
 
-def infer_task(y: pd.Series) -> str:
-    """``classification`` for a non-numeric or boolean target, or integers with few values."""
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return "classification"
-    if pd.api.types.is_integer_dtype(y) and y.nunique() <= MAX_AUTO_CLASSES:
-        return "classification"
-    return "regression"
-
-
 def load_model(path: str) -> BaseAutoNAS:
     """The fitted estimator pickled at ``path`` (pickles can run code: load only trusted files)."""
     try:
@@ -159,7 +155,8 @@ def format_board(board: pd.DataFrame) -> str:
     for column in ("n_params", "best_epoch"):
         if column in board:
             board[column] = board[column].astype("Int64")
-    board = board.round({"score": 4, "value": 4, "ensemble_weight": 3, "train_seconds": 2})
+    values = {column: 4 for column in board if str(column).startswith("value_")}
+    board = board.round({"score": 4, **values, "ensemble_weight": 3, "train_seconds": 2})
     return board.to_string(index=False, na_rep="-")
 
 
@@ -180,16 +177,314 @@ def _one_line(message: object) -> str:
     return "; ".join([line.rstrip(".") for line in lines[:-1]] + lines[-1:])
 
 
+# -- fit options: the estimators' parameters ---------------------------------------------------
+#: The estimators ``fit`` builds; their ``__init__`` parameters are its options.
+ESTIMATORS: dict[str, type[BaseAutoNAS]] = {
+    "classification": AutoNASClassifier,
+    "regression": AutoNASRegressor,
+}
+
+#: Estimator parameters with no option, and why. (``sampler``, ``pruner`` and ``stages`` are
+#: options by name; their object forms, an Optuna sampler or pruner or ``BaseStage`` objects,
+#: need the Python API, as does an Optuna storage object for ``storage``.)
+NOT_ON_CLI: dict[str, str] = {
+    "space": "a SearchSpace object; the default (an MLP space for tabular rows) fits a CSV",
+    "image_shape": "rows of a CSV file are tabular; images go through the Python API",
+    "verbose": "-q/--quiet sets it: one progress line per trial (1), or none (0)",
+}
+
+
+@dataclass(frozen=True)
+class _Option:
+    """How one estimator parameter reads on ``fit``'s command line; its default is the estimator's.
+
+    Args:
+        help: What the option does; ``(default: ...)`` is added from the estimators' signatures.
+        metavar: Placeholder in the usage (default: from the parameter's constraints).
+        flag: The option (default: ``--`` and the parameter name with dashes).
+        group: Heading in ``--help``.
+        parse: Text -> value (default: the first form the parameter's constraints accept).
+        none: What the default None means, shown as the default.
+    """
+
+    help: str
+    metavar: str | None = None
+    flag: str | None = None
+    group: str = "search"
+    parse: Callable[[str], Any] | None = None
+    none: str | None = None
+
+
+_FINAL = "validation and final model"
+_SHARED = "shared storage and workers"
+_MLFLOW = "MLflow tracking (off unless one of these or MLFLOW_TRACKING_URI is set)"
+_DEFAULT_METRICS = ", ".join(
+    f"{cls()._metric().name} for {task}" for task, cls in ESTIMATORS.items()
+)
+
+#: Every estimator parameter with an option, in ``--help`` order. A parameter in neither this
+#: table nor ``NOT_ON_CLI`` becomes ``--its-name`` (help: its docstring's first sentence).
+FIT_OPTIONS: dict[str, _Option] = {
+    "time_budget": _Option("seconds for the whole search", "S"),
+    "n_trials": _Option("stop after N trials", "N", none="when the time budget is spent"),
+    "max_epochs": _Option("most epochs any trial trains", "N"),
+    "patience": _Option("epochs without validation improvement before a trial stops", "N"),
+    "stages": _Option(
+        "search stages run in order on one study, comma-separated, e.g. darts,evolution,tpe; "
+        f"from: {', '.join(stage_names())}",
+        "LIST",
+        parse=_stage_list,
+        none="the --sampler alone",
+    ),
+    "sampler": _Option("the one sampler when --stages is not given"),
+    "pruner": _Option("stops weak trials early; a --cost-objective search prunes none"),
+    "metric": _Option("validation metric to optimise", none=_DEFAULT_METRICS),
+    "cost_objective": _Option(
+        "a second objective to minimise: the network's parameter count or its latency",
+        none="one objective, the metric",
+    ),
+    "max_params": _Option(
+        "largest parameter count of a trial and of the model", "N", none="no limit"
+    ),
+    "random_state": _Option(
+        "seed for a repeatable search, with --n-jobs 1 and --n-trials as the binding limit",
+        "SEED",
+        none="a different search each run",
+    ),
+    "n_jobs": _Option("trials trained at once, in threads", "N"),
+    "device": _Option("auto (CUDA when present), cpu or cuda", "DEVICE"),
+    "validation_fraction": _Option(
+        "share of rows held out to score trials when they are not cross-validated", "F",
+        group=_FINAL,
+    ),
+    "cv": _Option(
+        "how trials are validated: auto (cross-validate small data), none (one holdout "
+        "split of --validation-fraction) or K folds",
+        "{auto,none,K}",
+        group=_FINAL,
+    ),
+    "ensemble_size": _Option(
+        "rounds of greedy ensemble selection (1: the best trial alone)", "N", group=_FINAL
+    ),
+    "ensemble_candidates": _Option(
+        "best trials kept as candidates for the ensemble", "N", group=_FINAL
+    ),
+    "refit": _Option(
+        "retrain the ensemble's members on all rows after a holdout search: auto (small data, "
+        "within the time budget), true (up to another time budget) or false",
+        "{auto,true,false}",
+        group=_FINAL,
+    ),
+    "storage": _Option(
+        "Optuna storage: postgresql://..., sqlite:///search.db or journal:PATH. Workers "
+        "('automl-nas worker') may join a search in a shared storage",
+        "URL",
+        group=_SHARED,
+        none="in memory",
+    ),
+    "study_name": _Option(
+        "study name in --storage; an existing study is resumed", "NAME", group=_SHARED,
+        none="a new study",
+    ),
+    "artifact_dir": _Option(
+        "where a shared search keeps each trial's model, reachable by every worker", "DIR",
+        group=_SHARED,
+        none="a folder in the working directory",
+    ),
+    "mlflow_tracking_uri": _Option(
+        "MLflow tracking URI", "URI", flag="--mlflow-uri", group=_MLFLOW,
+        none="MLFLOW_TRACKING_URI, else MLflow's default",
+    ),
+    "mlflow_experiment": _Option(
+        "MLflow experiment name", "NAME", flag="--experiment", group=_MLFLOW,
+        none="MLFLOW_EXPERIMENT_NAME, else the tracker's own",
+    ),
+    "register_model": _Option(
+        "register the model under NAME with alias 'champion'", "NAME", flag="--register",
+        group=_MLFLOW,
+        none="not registered",
+    ),
+}
+
+
+def _estimator_defaults() -> dict[str, dict[str, Any]]:
+    """Each ``__init__`` parameter of the estimators, in order -> {task: its default}."""
+    defaults: dict[str, dict[str, Any]] = {}
+    for task, cls in ESTIMATORS.items():
+        for name, parameter in inspect.signature(cls).parameters.items():
+            defaults.setdefault(name, {})[task] = parameter.default
+    return defaults
+
+
+def _constraints(name: str) -> list[Any]:
+    """The estimators' ``_parameter_constraints`` for ``name``, each form once."""
+    forms: list[Any] = []
+    for cls in ESTIMATORS.values():
+        forms += [c for c in cls._parameter_constraints.get(name, []) if c not in forms]
+    return forms
+
+
+def _command_line_forms(constraints: list[Any]) -> list[Any]:
+    """The constraints a word on a command line can meet; ``str`` (any text) last.
+
+    ``"random_state"`` (an int, None or a RandomState) reads as a whole number or none.
+    """
+    forms = [
+        c
+        for c in constraints
+        if c is None or isinstance(c, StrOptions | Interval) or c in ("boolean", "random_state")
+    ]
+    if "random_state" in forms and None not in forms:
+        forms.append(None)
+    return forms + [str] * (str in constraints)
+
+
+def _bounds(interval: Interval) -> str:
+    """``>= 1``, ``> 0 and < 1``: an Interval's bounds in words."""
+    parts = []
+    if interval.left is not None:
+        parts.append((">=" if interval.closed in ("left", "both") else ">") + f" {interval.left}")
+    if interval.right is not None:
+        parts.append(("<=" if interval.closed in ("right", "both") else "<") + f" {interval.right}")
+    return " and ".join(parts)
+
+
+def _describe(form: Any) -> str:
+    if form is None:
+        return "none"
+    if isinstance(form, StrOptions):
+        return "one of " * (len(form.options) > 1) + ", ".join(sorted(form.options))
+    if form == "boolean":
+        return "true, false"
+    if form is str:
+        return "text"
+    if form == "random_state":
+        return "a whole number"
+    number = "a whole number" if form.type is Integral else "a number"
+    return f"{number} {_bounds(form)}".strip()
+
+
+def _parse_by_constraints(forms: list[Any]) -> Callable[[str], Any]:
+    """Text -> the value of the first form in ``forms`` that it meets, else ArgumentTypeError."""
+
+    def parse(text: str) -> Any:
+        out_of_range = None
+        for form in forms:
+            if form is None and text.lower() == "none":
+                return None
+            if form is str:
+                return text
+            if isinstance(form, StrOptions) and text in form.options:
+                return text
+            if form == "boolean" and text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            if form == "random_state" or isinstance(form, Interval):
+                integral = form == "random_state" or form.type is Integral
+                try:
+                    value = int(text) if integral else float(text)
+                except ValueError:
+                    continue
+                if form == "random_state" or form.is_satisfied_by(value):
+                    return value
+                finite = "" if math.isfinite(value) else "a finite number "
+                out_of_range = f"must be {finite}{_bounds(form)}, got {text}"
+        if out_of_range:
+            raise argparse.ArgumentTypeError(out_of_range)
+        # Words first, then numbers: "expected auto, none or a whole number >= 2".
+        words = sorted(forms, key=lambda f: f == "random_state" or isinstance(f, Interval))
+        accepted = [_describe(form) for form in words]
+        accepted = ", ".join(accepted[:-1]) + " or " * (len(accepted) > 1) + accepted[-1]
+        raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
+
+    return parse
+
+
+def _metavar(name: str, forms: list[Any]) -> str:
+    """``{a,b,none}`` for a choice of words, ``N`` or ``X`` for a number, the name otherwise."""
+    words = [w for f in forms if isinstance(f, StrOptions) for w in sorted(f.options)]
+    words += ["true", "false"] * ("boolean" in forms)
+    if words:
+        return "{" + ",".join(dict.fromkeys(words + ["none"] * (None in forms))) + "}"
+    if any(isinstance(f, Interval) for f in forms):
+        return "N" if all(f.type is Integral for f in forms if isinstance(f, Interval)) else "X"
+    return name.upper()
+
+
+def _show_default(values: dict[str, Any], none: str | None) -> str:
+    """The estimators' default as ``--help`` shows it: ``60``, ``auto``, or what None means."""
+
+    def show(value: Any) -> str:
+        if value is None:
+            return none or "none"
+        if isinstance(value, bool):
+            return str(value).lower()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    shown = {task: show(value) for task, value in values.items()}
+    if len(set(shown.values())) == 1:
+        return next(iter(shown.values()))
+    return ", ".join(f"{text} for {task}" for task, text in shown.items())
+
+
+def _docstring_summary(name: str) -> str:
+    """The first sentence of ``name``'s entry in the classifier's numpydoc Parameters section."""
+    lines = inspect.cleandoc(AutoNASClassifier.__doc__ or "").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{name} :")), None)
+    if start is None:
+        return f"the estimators' {name} parameter"
+    body = []
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):  # the next parameter, or the end of the section
+            break
+        body.append(line.strip())
+    return " ".join(body).split(". ")[0].rstrip(".")
+
+
+def _add_estimator_options(p: argparse.ArgumentParser) -> None:
+    """One option per estimator parameter not in ``NOT_ON_CLI``; the estimators' defaults apply.
+
+    Options the user does not give stay out of the namespace (``SUPPRESS``), so ``fit`` passes
+    only what was given and every default is the estimator's own.
+    """
+    defaults = _estimator_defaults()
+    unknown = [name for name in FIT_OPTIONS if name not in defaults]
+    if unknown:
+        raise TypeError(f"FIT_OPTIONS names {unknown}, which are not estimator parameters")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    names = list(FIT_OPTIONS) + [n for n in defaults if n not in FIT_OPTIONS]
+    for name in names:
+        if name in NOT_ON_CLI:
+            continue
+        forms = _command_line_forms(_constraints(name))
+        option = FIT_OPTIONS.get(name) or _Option(_docstring_summary(name))
+        if option.parse is None and all(form is None for form in forms):  # "none" alone is no use
+            raise TypeError(
+                f"estimator parameter {name!r} has no command-line form; give it one in "
+                "FIT_OPTIONS or say why not in NOT_ON_CLI"
+            )
+        default = _show_default(defaults[name], option.none)
+        if option.group not in groups:
+            groups[option.group] = p.add_argument_group(option.group)
+        groups[option.group].add_argument(
+            option.flag or "--" + name.replace("_", "-"),
+            dest=name,
+            type=option.parse or _parse_by_constraints(forms),
+            metavar=option.metavar or _metavar(name, forms),
+            default=argparse.SUPPRESS,
+            help=f"{option.help} (default: {default})".replace("%", "%%"),
+        )
+
+
 # -- fit ---------------------------------------------------------------------------------------
 def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    metrics = sorted({*CLASSIFICATION_METRICS, *REGRESSION_METRICS})
     p = verbs.add_parser(
         "fit",
         parents=[common],
         help="search a network on a CSV file and pickle the fitted model",
         description="Search network architectures and hyperparameters on DATA.csv (one Optuna "
         "study), print a summary of the trials and pickle the fitted estimator. Feature columns "
-        "may be numeric, text or categorical and may have missing values.",
+        "may be numeric, text or categorical and may have missing values. The search options "
+        "are the parameters of AutoNASClassifier and AutoNASRegressor, with their defaults.",
     )
     p.add_argument("data", metavar="DATA.csv", help="training data: a CSV file with a header row")
     p.add_argument("--target", required=True, metavar="COL", help="name of the target column")
@@ -200,90 +495,7 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="auto (default): classification when the target is text or boolean, or integers "
         f"with at most {MAX_AUTO_CLASSES} distinct values; regression otherwise",
     )
-    search = p.add_argument_group("search")
-    search.add_argument(
-        "--time-budget",
-        type=_positive_float,
-        default=60.0,
-        metavar="S",
-        help="seconds for the whole search (default: 60)",
-    )
-    search.add_argument(
-        "--n-trials",
-        type=_positive_int,
-        metavar="N",
-        help="stop after N trials (default: when the time budget is spent)",
-    )
-    search.add_argument(
-        "--max-epochs",
-        type=_positive_int,
-        default=100,
-        metavar="N",
-        help="most epochs any trial trains (default: 100)",
-    )
-    search.add_argument(
-        "--stages",
-        type=_stage_list,
-        metavar="LIST",
-        help="search stages run in order on one study, comma-separated, e.g. "
-        f"darts,evolution,tpe; from: {', '.join(stage_names())}",
-    )
-    search.add_argument(
-        "--sampler",
-        choices=sorted(SAMPLERS),
-        default="tpe",
-        help="the one sampler when --stages is not given (default: tpe)",
-    )
-    search.add_argument(
-        "--pruner",
-        choices=PRUNERS,
-        default="median",
-        help="stops weak trials early (default: median)",
-    )
-    search.add_argument(
-        "--metric",
-        choices=metrics,
-        help="validation metric to optimise (default: accuracy for "
-        "classification, r2 for regression)",
-    )
-    search.add_argument(
-        "--random-state",
-        type=int,
-        metavar="SEED",
-        help="seed for a repeatable search (with --n-jobs 1 and --n-trials as the binding limit)",
-    )
-    search.add_argument(
-        "--n-jobs",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="trials trained at once, in threads (default: 1)",
-    )
-    search.add_argument(
-        "--device", default="auto", help="auto (CUDA when present, default), cpu or cuda"
-    )
-    search.add_argument(
-        "--storage",
-        metavar="URL",
-        help="Optuna storage: postgresql://..., sqlite:///search.db or journal:PATH (default: in "
-        "memory). Workers ('automl-nas worker') may join a search in a shared storage",
-    )
-    search.add_argument(
-        "--study-name", metavar="NAME", help="study name in --storage; an existing study is resumed"
-    )
-    search.add_argument(
-        "--artifact-dir",
-        metavar="DIR",
-        help="where a shared search keeps each trial's model (default ./automl_nas_artifacts)",
-    )
-    tracking = p.add_argument_group(
-        "MLflow tracking (off unless one of these or MLFLOW_TRACKING_URI is set)"
-    )
-    tracking.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI")
-    tracking.add_argument("--experiment", metavar="NAME", help="MLflow experiment name")
-    tracking.add_argument(
-        "--register", metavar="NAME", help="register the model under NAME with alias 'champion'"
-    )
+    _add_estimator_options(p)
     out = p.add_argument_group("output")
     out.add_argument(
         "-o",
@@ -327,26 +539,10 @@ def _fit(args: argparse.Namespace) -> int:
             f"target column {args.target!r} is not numeric (e.g. {example!r}); regression needs "
             "numbers: use --task classification or fix the column"
         )
-    estimator_class = AutoNASClassifier if task == "classification" else AutoNASRegressor
-    estimator = estimator_class(
-        sampler=args.sampler,
-        stages=args.stages,
-        pruner=args.pruner,
-        time_budget=args.time_budget,
-        n_trials=args.n_trials,
-        max_epochs=args.max_epochs,
-        metric=args.metric,
-        device=args.device,
-        n_jobs=args.n_jobs,
-        random_state=args.random_state,
-        verbose=0 if args.quiet else 1,
-        storage=args.storage,
-        study_name=args.study_name,
-        artifact_dir=args.artifact_dir,
-        mlflow_tracking_uri=args.mlflow_uri,
-        mlflow_experiment=args.experiment,
-        register_model=args.register,
-    )
+    estimator_class = ESTIMATORS[task]
+    parameters = inspect.signature(estimator_class).parameters
+    given = {name: value for name, value in vars(args).items() if name in parameters}
+    estimator = estimator_class(**given, verbose=0 if args.quiet else 1)
     started = time.monotonic()
     try:
         estimator.fit(frame, y)
@@ -399,14 +595,29 @@ def _summary(estimator: BaseAutoNAS, task: str, seconds: float, output: Path) ->
     head = (
         f"{type(estimator).__name__} ({task}): {len(board)} trial{'s' * (len(board) != 1)} in "
         f"{seconds:.1f} s ({counts}); "
-        f"best trial {estimator.best_trial_number_} {metric} {estimator.best_score_:.4f} on the "
-        f"validation split; ensemble of {members} trial{'s' * (members != 1)}"
+        f"best trial {estimator.best_trial_number_} {metric} {estimator.best_score_:.4f} "
+        f"{_scored_on(estimator)}; ensemble of {members} trial{'s' * (members != 1)}"
     )
     lines = [head, format_board(board[SUMMARY_COLUMNS].head(SUMMARY_ROWS))]
     if len(board) > SUMMARY_ROWS:
         lines.append(f"... {len(board) - SUMMARY_ROWS} more: see '{PROG} leaderboard {output}'")
     lines.append(f"model written to {output}")
     return "\n".join(lines)
+
+
+def _scored_on(estimator: BaseAutoNAS) -> str:
+    """Where the best trial's score comes from: its folds' held-out rows, or the holdout split.
+
+    A cross-validated trial records its fold scores; its score is on the out-of-fold outputs.
+    """
+    best = next(
+        t for t in estimator.study_.get_trials(deepcopy=False)
+        if t.number == estimator.best_trial_number_
+    )
+    folds = best.user_attrs.get(TrialAttr.FOLD_SCORES)
+    if not folds:
+        return "on the validation split"
+    return f"out-of-fold ({best.user_attrs.get(TrialAttr.PARTIAL_FOLDS, len(folds))} folds)"
 
 
 # -- predict -----------------------------------------------------------------------------------
@@ -486,10 +697,10 @@ def _leaderboard_parser(verbs: argparse._SubParsersAction, common: argparse.Argu
         "leaderboard",
         parents=[common],
         help="list the trials of a pickled model or of an Optuna study in a storage",
-        description="Every trial, best validation score first: of the search that fitted "
-        "MODEL.pkl (stage, state, score, ensemble weight, time, size, parameters), or of the "
-        "study NAME in the Optuna storage URL, which may still be running (trial, state, value, "
-        "stage, parameters).",
+        description="Every trial, best validation score first (trial, stage, state, score, "
+        "time, size, parameters): of the search that fitted MODEL.pkl, with each trial's "
+        "ensemble weight, or of the study NAME in the Optuna storage URL, which may still be "
+        "running.",
     )
     p.add_argument("model", nargs="?", metavar="MODEL.pkl", help="a model written by 'fit'")
     p.add_argument(
@@ -529,21 +740,20 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
-    """The trials of a stored study, best value first.
+    """The trials of a stored study, best first: :func:`automl_nas.search.trials_frame`.
 
-    Columns ``trial``, ``state``, ``value`` (NaN unless COMPLETE), ``stage`` (the user
-    attribute), then one per parameter. A multi-objective study (a ``fit`` with
-    ``cost_objective``) adds ``value_1`` .. (the other objectives, e.g. the parameter count)
-    after ``value`` and ``pareto`` (on the Pareto front), and is ordered by its first
-    objective. ``study_name`` None: the storage's only study.
+    The columns of a fitted model's ``leaderboard()`` less ``ensemble_weight`` and
+    ``feasible`` (the study does not record them): ``trial``, ``stage``, ``state``, ``score``,
+    with a cost objective ``value_1`` and ``pareto``, then times, sizes and parameters.
+    ``study_name`` None: the storage's only study.
     """
     if storage.startswith("sqlite:///"):  # Optuna would create a missing database file
         database = storage.removeprefix("sqlite:///")
         if database not in ("", ":memory:") and not Path(database).is_file():
             raise CLIError(f"no SQLite database at {database} (from --storage {storage})")
     try:
-        storage = make_storage(storage)
-        names = optuna.get_all_study_names(storage=storage)
+        opened = make_storage(storage)
+        names = optuna.get_all_study_names(storage=opened)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down: all say so
         raise CLIError(f"cannot open storage {storage}: {_one_line(exc)}") from None
     if study_name is None:
@@ -558,27 +768,7 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
         raise CLIError(
             f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'no studies'}"
         )
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    n_objectives = len(study.directions)
-    pareto = {t.number for t in study.best_trials} if n_objectives > 1 else set()
-    columns = ["trial", "state", "value", *(f"value_{i}" for i in range(1, n_objectives))]
-    columns += ["pareto"] * (n_objectives > 1) + ["stage"]
-    rows: list[dict[str, Any]] = []
-    for trial in study.get_trials(deepcopy=False):
-        complete = trial.state == optuna.trial.TrialState.COMPLETE
-        values = trial.values if complete else [float("nan")] * n_objectives
-        row = {"trial": trial.number, "state": trial.state.name, "value": values[0]}
-        row.update({f"value_{i}": values[i] for i in range(1, n_objectives)})
-        if n_objectives > 1:
-            row["pareto"] = trial.number in pareto
-        row["stage"] = trial.user_attrs.get("stage")
-        row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
-        rows.append(row)
-    board = pd.DataFrame(rows, columns=None if rows else columns)
-    ascending = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
-    return board.sort_values(
-        ["value", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
-    ).reset_index(drop=True)
+    return trials_frame(optuna.load_study(study_name=study_name, storage=opened))
 
 
 def _worker_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -20,15 +20,6 @@ import mlflow
 import pandas as pd
 
 
-def infer_task(y: pd.Series) -> str:
-    """``classification`` for text, boolean, categorical or <= 20 distinct integers."""
-    if y.dtype.kind in "OSUb" or isinstance(y.dtype, pd.CategoricalDtype):
-        return "classification"
-    if y.dtype.kind in "iu" and y.nunique() <= 20:
-        return "classification"
-    return "regression"
-
-
 def _int(text: str) -> int:
     return int(float(text))  # MLproject has no int type: its floats arrive as "10" or "10.0"
 
@@ -37,7 +28,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="CSV file with a header row")
     parser.add_argument("--target", required=True, help="name of the target column")
-    parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    parser.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="auto: automl_nas.data.infer_task (text, boolean or few distinct integers: "
+        "classification)",
+    )
     parser.add_argument("--time-budget", type=float, default=60.0, help="seconds of search")
     parser.add_argument("--n-trials", type=_int, default=0, help="stop after this many (0: budget)")
     parser.add_argument("--max-epochs", type=_int, default=100)
@@ -50,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Imported here, not at the top, so that --help answers before torch is loaded.
     from automl_nas import AutoNASClassifier, AutoNASRegressor
+    from automl_nas.data import infer_task
 
     frame = pd.read_csv(args.data)
     if args.target not in frame.columns:

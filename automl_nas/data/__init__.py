@@ -7,12 +7,15 @@ from automl_nas.data._split import (
     train_validation_split,
 )
 from automl_nas.data._tabular import make_preprocessor
+from automl_nas.data._task import MAX_AUTO_CLASSES, infer_task
 
 __all__ = [
+    "MAX_AUTO_CLASSES",
     "MIN_SAMPLES_FOR_SPLIT",
     "ImageScaler",
     "cross_validation_folds",
     "flatten_images",
+    "infer_task",
     "make_preprocessor",
     "train_validation_split",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import softmax
@@ -18,97 +18,225 @@ from automl_nas.training import CLASSIFICATION_METRICS, Metric
 
 
 class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
-    """Classifier whose ``fit`` searches network architecture and training hyperparameters jointly.
+    """Classifier whose ``fit`` searches network architectures and hyperparameters together.
 
-    One Optuna study; every trial samples both from ``space`` (default :class:`MLPSpace`),
-    trains with cross-entropy and early stopping, and is scored on a stratified validation split
-    with ``metric`` ("accuracy" by default, "balanced_accuracy" or "log_loss"), reported every
-    epoch to ``pruner``. See :class:`BaseAutoNAS` for the parameters shared with the regressor.
+    ``fit`` runs one Optuna study in which every trial samples the training hyperparameters and
+    the network architecture from ``space`` together, trains the network with cross-entropy and
+    early stopping, reports its validation ``metric`` after every epoch (so ``pruner`` stops
+    weak trials) and is scored on a stratified held-out split, or out of fold (``cv``). The
+    search stops at ``time_budget`` seconds or ``n_trials`` trials, whichever comes first; a
+    trial still running at the deadline stops mid-epoch and keeps its best weights, so ``fit``
+    returns on time.
 
-    Parameters:
-        space: The :class:`SearchSpace` (None: ``MLPSpace()``).
-        sampler: Optuna sampler or name ("tpe", "random", "cmaes", "gp", "nsga2", "qmc").
-        stages: Search stages run in order on the one study, names ("tpe", "random", "darts",
-            ...) or :class:`BaseStage` objects with their own ``n_trials``/``time_share``; a stage
-            without a share gets an equal part of the remaining time. None: ``[sampler]``.
-        pruner: Optuna pruner or name ("median", "hyperband", "successive_halving", "none").
-        time_budget: Seconds for the whole search (> 0).
-        n_trials: Most trials to run (None: until ``time_budget``).
-        max_epochs: Cap on any trial's epochs (the space's ``epochs`` is clipped to it).
-        patience: Epochs without validation improvement before a trial stops early.
-        validation_fraction: Share of rows held out to score, prune and select trials when
-            they are not cross-validated.
-        cv: How trials are validated. "auto" (default): 5-fold cross-validation on data of
-            at most 25 rows per second of ``time_budget`` (1,500 at 60 s; not when
-            ``refit=True``, ``cost_objective`` or ``max_params`` asks for single networks),
-            one holdout split of ``validation_fraction`` otherwise.
-            An int k >= 2: k folds; each trial trains k networks, reports the first fold's
-            epochs to ``pruner``, is scored on all rows' out-of-fold outputs, and its model
-            is the mean of the k networks (trained on every row together, so never
-            refitted). None: the holdout split.
-        metric: Validation metric the search optimises.
-        device: "auto" (CUDA when present), "cpu", "cuda" or a ``torch.device``.
-        n_jobs: Trials trained at once, in threads sharing the in-memory study and data.
-        random_state: Seed for split, sampler and network initialisation (same seed, same search
-            with ``n_jobs=1`` and ``n_trials`` as the binding limit).
-        verbose: 0 silent, 1 one line per trial, 2 adds Optuna's own log.
-        storage: Optuna storage (None: in memory): ``postgresql://...``, ``sqlite:///f.db``
-            (heartbeats: a killed process's trial is failed and retried once), ``journal:PATH``
-            or an Optuna storage object. Worker processes (``automl-nas worker``) can join a
-            search in a shared storage; ``fit`` waits for the budget, then builds the model
-            from every process's trials.
-        study_name: Study name in ``storage``. An existing study is resumed: its completed
-            trials (models in ``artifact_dir``) are reused, not retrained; the data, target
-            and space must be those it was started with.
-        cost_objective: "n_params" or "latency" makes the search two-objective: maximise the
-            validation score and minimise the network's parameter count, or its measured
-            latency (median ms of a forward pass over 256 validation rows on CPU). Trials are
-            not pruned then (Optuna cannot prune multi-objective trials); samplers "tpe"
-            (default), "nsga2", "random" and the darts stage support it. ``pareto_front_``
-            lists the Pareto-optimal trials; the final model is still chosen by score.
-        max_params: Largest parameter count allowed: every trial records the constraint
-            (``trial.set_constraint``), samplers steer away from bigger networks, and the
-            final model (ensemble members together) respects it.
-        artifact_dir: Directory, reachable by every worker, where a search in a shared storage
-            keeps each completed trial's model (``<artifact_dir>/<study_name>/``; default
-            ``./automl_nas_artifacts``). Files stay after ``fit``.
-        mlflow_tracking_uri, mlflow_experiment, register_model: MLflow tracking (off by default).
-        ensemble_size: Rounds of greedy ensemble selection with replacement on the validation
-            outputs (out-of-fold with ``cv``; 1: the single best trial is the final model).
-        ensemble_candidates: How many of the best completed trials keep their networks and
-            validation outputs for the selection.
-        refit: Retrain each selected member on train + validation with its own params for its
-            best epoch count, after the search; this may take up to another ``time_budget``
-            seconds, and a member not done by then keeps its search-trained network (warning).
-            "auto" (default): refit after a holdout search (see ``cv``) of at most 10,000
-            rows, where the held-out share costs accuracy most and a refit takes seconds,
-            inside ``time_budget``: the search gets 85% of it and the refit the rest; a member
-            not refitted by then keeps its search-trained network, silently.
+    The final model is an ensemble (Caruana et al., 2004): the ``ensemble_candidates`` best
+    completed trials keep their networks and validation outputs, and ``ensemble_size`` rounds
+    of greedy selection with replacement pick the weighted average of their class
+    probabilities that scores best with ``metric``. The members are the networks as trained in
+    the search unless refitted on all rows afterwards (``refit``).
 
-    Attributes:
-        classes_: Class labels.
-        study_: The Optuna study of the search.
-        ensemble_: The final model (:class:`~automl_nas.ensemble.EnsembleModel`, float64 CPU
-            networks) that ``predict`` and ``predict_proba`` use.
-        ensemble_weights_: Trial number -> weight of each ensemble member (weights sum to 1).
-        refitted_: Trial numbers of the members refitted on train + validation.
-        best_params_: Hyperparameters and architecture of the best single trial.
-        best_score_: Its validation score.
-        best_model_: Its network as trained in the search (CPU, eval mode, never refitted).
-        preprocessor_: The fitted input transformer.
-        pareto_front_: With ``cost_objective``: the feasible Pareto-optimal trials (trial,
-            score, cost, stage, params), cheapest first.
+    Parameters
+    ----------
+    space : SearchSpace, default=None
+        The hyperparameters and architecture searched, as named Optuna distributions.
+        None: :class:`~automl_nas.space.MLPSpace` for rows of features,
+        :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for images.
 
-    Example:
-        >>> from sklearn.datasets import load_iris
-        >>> X, y = load_iris(return_X_y=True)
-        >>> clf = AutoNASClassifier(n_trials=2, max_epochs=5, random_state=0).fit(X, y)
-        >>> clf.predict(X[:2]).shape
-        (2,)
+    sampler : str or optuna.samplers.BaseSampler, default="tpe"
+        The sampler of the one stage run when ``stages`` is None: a name ("tpe", "random",
+        "cmaes", "gp", "nsga2", "qmc", "evolution", "rl") or an Optuna sampler, copied for
+        each ``fit``.
+
+    stages : list of str or BaseStage, default=None
+        Search stages run in order on the one study: names ("tpe", "random", "darts", ...) or
+        :class:`~automl_nas.stages.BaseStage` objects with their own ``n_trials`` or
+        ``time_share``; a stage without a share gets an equal part of the remaining time.
+        None: one stage running ``sampler``.
+
+    pruner : str, optuna.pruners.BasePruner or None, default="median"
+        Stops weak trials early, epochs being the resource: "median", "hyperband",
+        "successive_halving", "none" (or None), or an Optuna pruner. A search with
+        ``cost_objective`` prunes no trial (Optuna cannot prune multi-objective trials).
+
+    time_budget : float, default=60.0
+        Seconds for the search; with ``refit="auto"``, for the search and the refit.
+
+    n_trials : int, default=None
+        Most trials to run. None: until ``time_budget`` is spent.
+
+    max_epochs : int, default=100
+        Most epochs any trial trains (the space's ``epochs`` is clipped to it).
+
+    patience : int, default=10
+        Epochs without validation improvement before a trial stops early.
+
+    validation_fraction : float, default=0.2
+        Share of rows held out, stratified by class, to score, prune and select trials when
+        they are not cross-validated.
+
+    cv : int, "auto" or None, default="auto"
+        How trials are validated. "auto": ``CV_AUTO_FOLDS``-fold cross-validation on data of
+        at most ``CV_AUTO_ROWS_PER_SECOND`` rows per second of ``time_budget`` (both in
+        :mod:`automl_nas.search`), unless ``refit=True``, ``cost_objective`` or
+        ``max_params`` asks for single networks; one holdout split of
+        ``validation_fraction`` otherwise. An int k >= 2: k stratified folds; each trial
+        trains k networks, reports the first fold's epochs to ``pruner``, is scored on all
+        rows' out-of-fold outputs, and its model is the mean of the k networks (together
+        trained on every row, so never refitted). None: the holdout split.
+
+    metric : {"accuracy", "balanced_accuracy", "log_loss"}, default=None
+        Validation metric the search optimises (log loss is minimised, the others
+        maximised). None: "accuracy".
+
+    device : str or torch.device, default="auto"
+        Where trials train: "auto" (CUDA when present), "cpu", "cuda" or a
+        ``torch.device``. The fitted model predicts on CPU.
+
+    n_jobs : int, default=1
+        Trials trained at once, in threads sharing the in-memory study and data.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed for the split, the samplers and the networks' initialisation. The same seed
+        gives the same search with ``n_jobs=1`` and ``n_trials`` as the binding limit.
+
+    verbose : int, default=0
+        0: silent; 1: one line per trial on stderr; 2: Optuna's own log as well.
+
+    storage : str, optuna.storages.BaseStorage or None, default=None
+        Optuna storage of the study; None: in memory. ``"postgresql://..."``,
+        ``"sqlite:///search.db"`` (with heartbeats: a killed process's trial is failed and
+        retried once), ``"journal:PATH"`` or an Optuna storage object. Worker processes
+        (``automl-nas worker``) can join a search in a shared storage; ``fit`` waits for the
+        budget, then builds the model from every process's trials.
+
+    study_name : str, default=None
+        Study name in ``storage``; None: a new study. An existing study is resumed: its
+        completed trials (models in ``artifact_dir``) are reused, not retrained; the data,
+        target and space must be those it was started with.
+
+    artifact_dir : str or path-like, default=None
+        Directory, reachable by every worker, where a search in a shared storage keeps each
+        completed trial's model, in ``<artifact_dir>/<study_name>/``. None:
+        ``automl_nas_artifacts`` in the working directory. Files stay after ``fit``.
+
+    image_shape : tuple of int, default=None
+        The (C, H, W) or (H, W) shape of one image when ``X`` holds images as flat rows;
+        arrays of shape (n, C, H, W) or (n, H, W) need none. Images are scaled with one
+        mean and standard deviation, and the default ``space`` is then a cell space.
+
+    mlflow_tracking_uri : str, default=None
+        MLflow tracking URI. Tracking is on when this, ``mlflow_experiment``,
+        ``register_model`` or the environment variable ``MLFLOW_TRACKING_URI`` is set: a
+        parent run per ``fit``, a nested run per trial, and the final model. None: MLflow's
+        own URI.
+
+    mlflow_experiment : str, default=None
+        Experiment of the parent run. None: the active run's experiment, else
+        ``MLFLOW_EXPERIMENT_NAME``, else the tracker's default.
+
+    register_model : str, default=None
+        Register the final model in the MLflow model registry under this name, with the
+        alias "champion".
+
+    ensemble_size : int, default=20
+        Rounds of greedy ensemble selection with replacement on the validation outputs
+        (out-of-fold with ``cv``). 1: the single best trial is the final model.
+
+    ensemble_candidates : int, default=10
+        How many of the best completed trials keep their networks and validation outputs
+        for the selection.
+
+    refit : bool or "auto", default="auto"
+        Whether to retrain each selected member on train + validation rows with its own
+        parameters for its best epoch count, after a holdout search. True: up to another
+        ``time_budget`` seconds; a member not done by then keeps its search-trained network,
+        with a warning. "auto": after a holdout search on at most ``REFIT_AUTO_MAX_ROWS``
+        rows, inside ``time_budget`` (the search gets all but ``REFIT_SHARE`` of it); a
+        member not refitted in time keeps its network silently. False: never.
+
+    cost_objective : {"n_params", "latency"}, default=None
+        Makes the search two-objective: maximise the validation score and minimise the
+        network's parameter count, or its latency (median milliseconds of a forward pass
+        over a batch of validation rows on CPU). Samplers "tpe", "nsga2", "random" and the
+        darts stage support it. ``pareto_front_`` lists the Pareto-optimal trials; the final
+        model is still chosen by score.
+
+    max_params : int, default=None
+        Largest parameter count allowed: every trial records the constraint, samplers steer
+        away from bigger networks, and the final model (ensemble members together) respects
+        it. None: no limit.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    n_features_in_ : int
+        Number of features seen during ``fit`` (pixels, for images).
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``. Defined only when ``X`` has feature names
+        that are all strings.
+
+    image_shape_ : tuple of int or None
+        The (C, H, W) shape of one image, or None for rows of features.
+
+    preprocessor_ : transformer
+        The fitted input transformer: imputes, scales and encodes columns (one pixel scale
+        for images).
+
+    study_ : optuna.Study
+        The study of the search: every trial, with its parameters and what it recorded.
+
+    ensemble_ : EnsembleModel
+        The final model (:class:`~automl_nas.ensemble.EnsembleModel` of float64 CPU
+        networks) that ``predict`` and ``predict_proba`` use.
+
+    ensemble_weights_ : dict of int to float
+        Trial number -> weight of each ensemble member; the weights sum to 1.
+
+    refitted_ : list of int
+        Trial numbers of the members refitted on train + validation rows.
+
+    best_params_ : dict
+        Hyperparameters and architecture of the best single trial.
+
+    best_score_ : float
+        Its validation score (out-of-fold when cross-validated).
+
+    best_trial_number_ : int
+        Its trial number in ``study_``.
+
+    best_model_ : torch.nn.Module
+        Its network as trained in the search (CPU, eval mode, never refitted).
+
+    pareto_front_ : pandas.DataFrame
+        With ``cost_objective`` only: the feasible Pareto-optimal trials (trial, score,
+        cost, stage, parameters), cheapest first.
+
+    See Also
+    --------
+    AutoNASRegressor : The same search for regression targets.
+    automl_nas.space.MLPSpace : The default search space for rows of features.
+    automl_nas.space.CellSpace : The DARTS-style cell space searched for images.
+    automl_nas.stages.DartsStage : A stage that trains a supernet and proposes its cells.
+    automl_nas.search.trials_frame : The table :meth:`leaderboard` returns.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from automl_nas import AutoNASClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = AutoNASClassifier(n_trials=2, max_epochs=5, random_state=0)
+    >>> clf.fit(X, y)  # doctest: +SKIP
+    AutoNASClassifier(max_epochs=5, n_trials=2, random_state=0)
+    >>> clf.predict(X[:2])  # doctest: +SKIP
+    array([0, 0])
+    >>> clf.leaderboard().columns[:4].tolist()  # doctest: +SKIP
+    ['trial', 'stage', 'state', 'score']
     """
 
     _task = "classification"
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseAutoNAS._parameter_constraints,
         "metric": [StrOptions(set(CLASSIFICATION_METRICS)), None],
     }

@@ -7,6 +7,7 @@ command in a subprocess to check exit status and stderr as a shell sees them.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import pickle
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_nas import AutoNASClassifier, AutoNASRegressor
+from automl_nas import AutoNASClassifier, AutoNASRegressor, cli
 from automl_nas.cli import infer_task, main
+from automl_nas.data import infer_task as shared_infer_task
 
 #: A tiny, quick search: the trial count binds unless the machine is very slow.
 FAST = ["--time-budget", "4", "--n-trials", "3", "--max-epochs", "5", "--random-state", "0"]
@@ -137,9 +139,9 @@ def test_fit_regression_csv_in_a_subprocess_then_watch_its_study(data, real_runs
     status, out, err = _main("leaderboard", "--storage", storage, "--study", "prices", "--csv")
     assert status == 0, err
     board = pd.read_csv(io.StringIO(out))
-    assert list(board.columns[:4]) == ["trial", "state", "value", "stage"]
+    assert list(board.columns[:4]) == ["trial", "stage", "state", "score"]
     assert sorted(board["trial"]) == [t.number for t in model.study_.trials]
-    assert board["value"].iloc[0] == pytest.approx(model.study_.best_value)
+    assert board["score"].iloc[0] == pytest.approx(model.study_.best_value)
 
 
 def test_predict_csv_labels_and_probabilities(data, classifier):
@@ -199,16 +201,16 @@ def test_leaderboard_of_a_stored_two_objective_study(tmp_path):
     status, out, err = _main("leaderboard", "--storage", storage, "--csv")
     assert status == 0, err
     board = pd.read_csv(io.StringIO(out))
-    assert list(board.columns[:5]) == ["trial", "state", "value", "value_1", "pareto"]
+    assert list(board.columns[:6]) == ["trial", "stage", "state", "score", "value_1", "pareto"]
     trials = {t.number: t for t in clf.study_.trials}
     assert sorted(board["trial"]) == sorted(trials)
     for row in board.itertuples():
         if row.state == "COMPLETE":
-            assert [row.value, row.value_1] == pytest.approx(trials[row.trial].values)
+            assert [row.score, row.value_1] == pytest.approx(trials[row.trial].values)
     front = {t.number for t in clf.study_.best_trials}
     assert set(board.loc[board["pareto"], "trial"]) == front
     complete = board[board["state"] == "COMPLETE"]
-    assert complete["value"].is_monotonic_decreasing  # accuracy, best first
+    assert complete["score"].is_monotonic_decreasing  # accuracy, best first
 
 
 @pytest.mark.parametrize("verb", [None, "fit", "predict", "leaderboard"])
@@ -227,7 +229,141 @@ def test_help_of_every_verb(verb, capsys):
     assert expected[verb] in usage
 
 
+def test_fit_summary_says_where_the_best_score_was_measured(classifier):
+    _, status, out, err = classifier
+    assert status == 0, err
+    # 80 rows in 4 s: cv="auto" cross-validates (a busy machine's deadline may cut the folds).
+    assert "out-of-fold (" in out and "folds)" in out and "validation split" not in out
+
+
+def _fit_help(capsys, monkeypatch) -> dict[str, str]:
+    """``fit --help`` unwrapped: option flag -> its line (flags, metavar, help, default)."""
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps help at the terminal's width
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    options: dict[str, str] = {}
+    flag = None
+    for line in capsys.readouterr().out.splitlines():
+        if line.lstrip().startswith("-"):  # an option; a long one has its help on the next line
+            flag = line.split()[0].rstrip(",")
+            options[flag] = " ".join(line.split())
+        elif flag and line.startswith("  "):
+            options[flag] += " " + " ".join(line.split())
+        else:
+            flag = None
+    return options
+
+
+def test_every_estimator_parameter_is_an_option_with_the_estimators_default(
+    capsys, monkeypatch
+):
+    parameters = inspect.signature(AutoNASClassifier).parameters
+    assert list(parameters) == list(inspect.signature(AutoNASRegressor).parameters)
+    assert set(cli.FIT_OPTIONS) | set(cli.NOT_ON_CLI) == set(parameters)
+    assert not set(cli.FIT_OPTIONS) & set(cli.NOT_ON_CLI)
+    options = _fit_help(capsys, monkeypatch)
+    for flag, default in [
+        ("--time-budget", "S seconds for the whole search (default: 60)"),
+        ("--validation-fraction", "(default: 0.2)"),
+        ("--cv", "{auto,none,K}"),
+        ("--refit", "{auto,true,false}"),
+        ("--n-trials", "(default: when the time budget is spent)"),
+        ("--metric", "(default: accuracy for classification, r2 for regression)"),
+        ("--mlflow-uri", "URI"),
+        ("--experiment", "NAME"),
+        ("--register", "NAME"),
+        ("--study-name", "NAME"),
+        ("-q", "--quiet"),
+    ]:
+        assert default in options[flag], options[flag]
+    for name, option in cli.FIT_OPTIONS.items():  # each default shown is the estimator's
+        default = parameters[name].default
+        if default is not None:
+            shown = f"{default:g}" if isinstance(default, float) else str(default).lower()
+            flag = option.flag or "--" + name.replace("_", "-")
+            assert options[flag].endswith(f"(default: {shown})"), options[flag]
+
+
+def test_options_not_given_leave_the_estimators_defaults(data, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    model = tmp_path / "holdout.pkl"
+    status, out, err = _main(
+        *("fit", data / "cls.csv", "--target", "label", *FAST, "-o", model),
+        *("--cv", "none", "--refit", "false", "--ensemble-size", "1", "--patience", "2"),
+    )
+    assert status == 0, err
+    assert "on the validation split; ensemble of 1 trial" in out
+    with open(model, "rb") as file:
+        params = pickle.load(file).get_params()
+    given = {"time_budget": 4, "n_trials": 3, "max_epochs": 5, "random_state": 0, "cv": None}
+    given |= {"refit": False, "ensemble_size": 1, "patience": 2, "verbose": 1}
+    assert params == {**AutoNASClassifier().get_params(), **given}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--cv", "3", "--refit", "true"], {"cv": 3, "refit": True}),
+        (["--cv", "auto", "--refit", "auto"], {"cv": "auto", "refit": "auto"}),
+        (["--n-trials", "none", "--random-state", "none"],
+         {"n_trials": None, "random_state": None}),
+        (["--pruner", "none", "--metric", "none"], {"pruner": "none", "metric": None}),
+        (["--cost-objective", "n_params", "--max-params", "5000"],
+         {"cost_objective": "n_params", "max_params": 5000}),
+        (["--validation-fraction", "0.3", "--storage", "none"],
+         {"validation_fraction": 0.3, "storage": None}),
+        (["--stages", "darts,tpe", "--mlflow-uri", "u", "--experiment", "e", "--register", "r"],
+         {"stages": ["darts", "tpe"], "mlflow_tracking_uri": "u", "mlflow_experiment": "e",
+          "register_model": "r"}),
+    ],
+)
+def test_option_values_read_as_the_estimators_values(args, expected):
+    namespace = vars(cli.build_parser().parse_args(["fit", "d.csv", "--target", "y", *args]))
+    parameters = inspect.signature(AutoNASClassifier).parameters
+    assert {k: v for k, v in namespace.items() if k in parameters} == expected
+
+
+def test_a_new_estimator_parameter_becomes_an_option_or_must_be_listed(monkeypatch, capsys):
+    """A parameter a word can express gets an option; one only an object can must be listed."""
+    from numbers import Integral
+
+    from sklearn.utils._param_validation import Interval
+
+    from automl_nas.space import SearchSpace
+
+    def with_parameter(cls, name, default, constraint):
+        def __init__(self, **kwargs):
+            kwargs.setdefault(name, default)
+            setattr(self, name, kwargs.pop(name))
+            cls.__init__(self, **kwargs)
+
+        params = [*inspect.signature(cls).parameters.values()]
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        __init__.__signature__ = inspect.Signature([inspect.Parameter("self", 0), *params])
+        constraints = {**cls._parameter_constraints, name: constraint}
+        body = {"__init__": __init__, "_parameter_constraints": constraints}
+        return type(cls.__name__, (cls,), body)
+
+    whole = [Interval(Integral, 0, None, closed="left")]
+    for task, cls in cli.ESTIMATORS.items():
+        monkeypatch.setitem(cli.ESTIMATORS, task, with_parameter(cls, "warmup", 3, whole))
+    assert _fit_help(capsys, monkeypatch)["--warmup"].endswith("(default: 3)")
+    # Its help is the first sentence of its entry in the docstring, as for patience here:
+    assert cli._docstring_summary("patience") == (
+        "Epochs without validation improvement before a trial stops early"
+    )
+    args = cli.build_parser().parse_args(["fit", "d.csv", "--target", "y", "--warmup", "0"])
+    assert args.warmup == 0
+
+    for task, cls in cli.ESTIMATORS.items():
+        object_only = with_parameter(cls, "prior", None, [SearchSpace, None])
+        monkeypatch.setitem(cli.ESTIMATORS, task, object_only)
+    with pytest.raises(TypeError, match="'prior' has no command-line form.*NOT_ON_CLI"):
+        cli.build_parser()
+
+
 def test_infer_task():
+    assert infer_task is shared_infer_task  # one rule, shared with mlflow/run_search.py
     assert infer_task(pd.Series(["a", "b", "a"])) == "classification"
     assert infer_task(pd.Series([True, False])) == "classification"
     assert infer_task(pd.Series([0, 1, 2, 1])) == "classification"
@@ -274,6 +410,8 @@ def bad_files(data: Path) -> Path:
         (["fit", "cls.csv", "--target", "label", "--stages", "tpe,magic"], 2, ["magic"]),
         (["fit", "cls.csv", "--target", "label", "--time-budget", "-1"], 2, ["must be > 0"]),
         (["fit", "cls.csv", "--target", "label", "--metric", "r2", *FAST], 2, ["'metric'"]),
+        (["fit", "cls.csv", "--target", "label", "--cv", "1"], 2, ["--cv", "must be >= 2"]),
+        (["fit", "cls.csv", "--target", "label", "--refit", "maybe"], 2, ["true, false or auto"]),
         (["predict", "cls.pkl", "no_color.csv"], 1, ["lacks the column(s) color"]),
         (["predict", "not_a_model.pkl", "cls.csv"], 1, ["not a model"]),
         (["predict", "cls.csv", "cls.csv"], 1, ["not a model"]),
