@@ -1,7 +1,7 @@
 """Issue 2's quality bar: a fixed CPU budget on digits, breast_cancer and diabetes.
 
 Usage: python benchmarks/core_tabular.py [--time-budget 60] [--device auto] [--refit auto]
-       [--cv auto] [--split-seeds 0 1 2] [--seeds 0 1 2] [--out FILE.csv]
+       [--cv auto] [--split-seeds 0 1 2] [--seeds 0 1 2] [--out benchmarks/results/core_tabular.csv]
 
 Each dataset gets a stratified (classification) 75/25 split per ``--split-seeds`` value (the
 issue's split is random_state=0) and one search of ``--time-budget`` seconds per estimator
@@ -10,30 +10,25 @@ seed, so a bar is judged on the mean over seeds and splits). The script prints t
 linear reference on the same split (LogisticRegression / RidgeCV), trials by state, wall time,
 the machine's load, the mean seconds per training epoch, how trials were validated (holdout or
 k-fold) and the automl_nas commit, appends one CSV row per search as it ends, and ends with the
-mean test score per dataset against its bar.
-core_tabular_v1.csv and core_tabular_v2.csv hold earlier rows (other columns: before the commit
-and validation columns; v2 is the holdout-only estimator up to commit 4e79c0a).
+mean test score per dataset against its bar. benchmarks/results/core_tabular_v1.csv and
+core_tabular_v2.csv hold earlier rows (other columns: before the commit and validation columns;
+v2 is the holdout-only estimator up to commit 4e79c0a).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import optuna
 import torch
+from harness import holdout_split, load1, machine, result_path, write_csv
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _provenance import package_version
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 from automl_nas.nn import FoldBag
 
@@ -52,7 +47,7 @@ def seconds_per_epoch(study: optuna.Study) -> float:
     """
     secs, epochs = 0.0, 0
     for t in study.trials:
-        if "history" in t.user_attrs and t.user_attrs["history"]:
+        if t.user_attrs.get("history"):
             secs += t.user_attrs["train_seconds"]
             epochs += t.user_attrs.get("epochs", len(t.user_attrs["history"]))
     return secs / max(epochs, 1)
@@ -83,21 +78,21 @@ def main() -> None:
     parser.add_argument("--split-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0],
                         help="the estimator's random_state, one search per value")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("core_tabular.csv")))
+    parser.add_argument("--out", default=str(result_path("core_tabular.csv")))
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    machine = torch.cuda.get_device_name() if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU")
+    where = machine()
+    label = torch.cuda.get_device_name() if device.type == "cuda" else where.label()
     refit = {"auto": "auto", "true": True, "false": False}[args.refit]
-    out, rows = Path(args.out), []
+    rows = []
     runs = [(n, s, r) for n in args.datasets for s in args.split_seeds for r in args.seeds]
     for name, split_seed, seed in runs:
         load, Estimator, target = DATASETS[name]
         X, y = load(return_X_y=True)
         stratify = y if Estimator is AutoNASClassifier else None
-        X_tr, X_te, y_tr, y_te = train_test_split(
-            X, y, test_size=0.25, stratify=stratify, random_state=split_seed
+        X_tr, X_te, y_tr, y_te = holdout_split(
+            X, y, classification=stratify is not None, seed=split_seed
         )
         linear = make_pipeline(
             StandardScaler(),
@@ -113,7 +108,7 @@ def main() -> None:
         states = [t.state.name for t in est.study_.trials]
         row = {
             "date": time.strftime("%Y-%m-%d"),
-            "machine": machine,
+            "machine": label,
             "device": device.type,
             "dataset": name,
             "metric": "accuracy" if stratify is not None else "r2",
@@ -134,20 +129,13 @@ def main() -> None:
             "pruned": states.count("PRUNED"),
             "failed": states.count("FAIL"),
             "s_per_epoch": round(seconds_per_epoch(est.study_), 4),
-            "load_1min": round(os.getloadavg()[0], 2),
-            "commit": package_version().split()[0],
+            "load_1min": load1(),
+            "commit": where.commit,
         }
         print(row, flush=True)
         rows.append(row)
-        if out.exists() and out.read_text().splitlines()[0].split(",") != list(row):
-            raise SystemExit(f"{out} has other columns; write to a new --out file")
-        new = not out.exists()
-        with out.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-    print(f"appended {len(rows)} rows to {out}")
+        write_csv(args.out, [row], append=True)
+    print(f"appended {len(rows)} rows to {args.out}")
     for name in args.datasets:
         scores = [r["test_score"] for r in rows if r["dataset"] == name]
         mean, target = float(np.mean(scores)), DATASETS[name][2]

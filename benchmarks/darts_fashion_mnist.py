@@ -4,7 +4,7 @@ Data (nothing is downloaded at run time): ``apt-get install -y dataset-fashion-m
 four idx ``.gz`` files in /usr/share/datasets/fashion-mnist/ (read here with gzip + numpy).
 
 Usage: nice -n 10 python benchmarks/darts_fashion_mnist.py [--n-train 5000] [--n-test 2000]
-    [--n-random 6] [--search-epochs 5] [--epochs 8] [--unguarded] [--out-dir benchmarks]
+    [--n-random 6] [--search-epochs 5] [--epochs 8] [--unguarded] [--out-dir benchmarks/results]
 
 One Optuna study, the same classes ``fit`` uses: a ``DartsStage`` searches the cell's six edge
 operations and enqueues its argmax cell, then a ``SamplerStage("random")`` draws ``--n-random``
@@ -13,29 +13,26 @@ is fixed (channels, cells, optimizer, lr, batch size, dropout, epochs), and ever
 trained by the same ``TrialObjective`` for exactly ``--epochs`` epochs (no pruning, no early
 stopping), keeping its best-validation-epoch weights, which are then scored on the test subset.
 Images are average-pooled 2x2 to 14x14 to fit the CPU budget. Writes
-``results_darts_fashion_mnist.csv`` (one row per trial) and ``.md`` to ``--out-dir``.
+``darts_fashion_mnist.csv`` (one row per trial) and ``.md`` to ``--out-dir``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import gzip
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import optuna
 import torch
+from harness import command, machine, result_path, write_csv, write_text
 
 from automl_nas.data import ImageScaler, train_validation_split
-from automl_nas.estimator._objective import ModelStore, TrialObjective, predict_output
+from automl_nas.search import MemoryTrialStore, SearchContext, TrialObjective, predict_output
 from automl_nas.space import CellSpace
-from automl_nas.stages import SamplerStage, SearchContext
-from automl_nas.stages._darts import DartsStage
+from automl_nas.stages import DartsStage, SamplerStage
 from automl_nas.training import CLASSIFICATION_METRICS, TensorData
 
 DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -94,7 +91,7 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent)
+    parser.add_argument("--out-dir", type=Path, default=result_path(""))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -127,7 +124,7 @@ def main() -> None:
     }
     space = CellSpace().replace(**fixed)
     deadline = time.monotonic() + 24 * 3600
-    store = ModelStore(keep=1000, maximize=True)
+    store = MemoryTrialStore(keep=1000, maximize=True)
     context = SearchContext(
         space=space,
         deadline=deadline,
@@ -140,7 +137,7 @@ def main() -> None:
     )
     context.objective = TrialObjective(
         context,
-        y_val=y[val_idx],
+        y_folds=[y[val_idx]],
         metric=CLASSIFICATION_METRICS["accuracy"],
         decode=softmax,
         patience=args.epochs,
@@ -184,27 +181,22 @@ def main() -> None:
                 "darts_capped": " ".join(t.user_attrs.get("darts_capped", [])),
             }
         )
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    with open(args.out_dir / "results_darts_fashion_mnist.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out_dir / "darts_fashion_mnist.csv", rows)
 
     random_acc = [r["test_accuracy"] for r in rows if r["source"] == "random"]
     darts = next(r for r in rows if r["source"] == "darts")
-    machine = (
-        f"{platform.machine()} {os.cpu_count()}-core CPU VM, torch threads={args.threads}, "
-        f"nice {os.nice(0)}"
-    )
     lines = [
-        f"# DARTS vs random cells on Fashion-MNIST ({machine}; {time.strftime('%Y-%m-%d')})",
+        "# DARTS vs random cells on Fashion-MNIST",
         "",
-        f"Subset: {args.n_train} train images (80/20 train/validation split), {args.n_test} test "
-        f"images, pooled to 14x14; CellSpace with channels={args.channels}, n_cells={args.n_cells} "
-        f"fixed and the 6 edge operations searched; every cell trained {args.epochs} epochs with "
-        "AdamW lr 3e-3, batch 64, dropout 0.1; the best validation epoch is scored on test.",
+        f"{machine().summary()}; torch threads={args.threads}, nice {os.nice(0)}.",
         "",
-        f"Command: `python benchmarks/darts_fashion_mnist.py {' '.join(sys.argv[1:])}`",
+        (f"Subset: {args.n_train} train images (80/20 train/validation split), {args.n_test} test "
+         f"images, pooled to 14x14; CellSpace with channels={args.channels}, n_cells="
+         f"{args.n_cells} fixed and the 6 edge operations searched; every cell trained "
+         f"{args.epochs} epochs with AdamW lr 3e-3, batch 64, dropout 0.1; the best validation "
+         "epoch is scored on test."),
+        "",
+        f"Command: `{command(__file__)}`",
         "",
         "| source | cell (op_0 .. op_5) | params | val acc | test acc | train s |",
         "|---|---|---|---|---|---|",
@@ -217,9 +209,9 @@ def main() -> None:
     ]
     lines += [
         "",
-        f"DARTS test accuracy {darts['test_accuracy']:.4f} vs median of {len(random_acc)} "
-        f"random cells {np.median(random_acc):.4f} "
-        f"(min {min(random_acc):.4f}, max {max(random_acc):.4f}).",
+        (f"DARTS test accuracy {darts['test_accuracy']:.4f} vs median of {len(random_acc)} "
+         f"random cells {np.median(random_acc):.4f} "
+         f"(min {min(random_acc):.4f}, max {max(random_acc):.4f})."),
         "",
     ]
     for label, trace in traces.items():
@@ -231,8 +223,7 @@ def main() -> None:
             f"{next(r['darts_stopped_by'] for r in rows if r['source'] == label)}."
         )
     lines += ["", f"Wall time: {(time.monotonic() - started) / 60:.1f} min."]
-    (args.out_dir / "results_darts_fashion_mnist.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_text(args.out_dir / "darts_fashion_mnist.md", lines), end="")
 
 
 if __name__ == "__main__":

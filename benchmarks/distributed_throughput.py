@@ -2,35 +2,30 @@
 
 The same search each time: digits, an MLP space with every architecture and training choice
 fixed except the learning rate (so trials cost about the same and the sampler still works), no
-pruning, a journal-file (or SQLite) storage (shared mode: spec, artifact files, study attributes, exactly
-as with workers). "1 process": the coordinator's ``fit`` alone. "2 processes": the same ``fit``
-plus one ``automl-nas worker`` started (and imported) before it. ``--storage sqlite`` runs
-the same on a SQLite file. Runs alternate between the
-two settings so background load affects both alike.
+pruning, a journal-file (or SQLite) storage (shared mode: spec, artifact files, study
+attributes, exactly as with workers). "1 process": the coordinator's ``fit`` alone. "2
+processes": the same ``fit`` plus one ``automl-nas worker`` started (and imported) before it.
+``--storage sqlite`` runs the same on a SQLite file. Runs alternate between the two settings
+so background load affects both alike.
 
     python benchmarks/distributed_throughput.py --budget 60 --repeats 3
+        [--out benchmarks/results/distributed_throughput]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from _provenance import cpu_model
+from harness import command, load1, machine, result_path, write_csv, write_text
 from optuna.trial import TrialState
 from sklearn.datasets import load_digits
 
 from automl_nas import AutoNASClassifier, MLPSpace
-
-HERE = Path(__file__).resolve().parent
 
 
 def space() -> MLPSpace:
@@ -79,7 +74,7 @@ def run(n_processes: int, budget: float, seed: int, kind: str) -> dict:
         "by_workers": by_worker,
         "trials_per_min": round(len(trials) / budget * 60, 2),
         "median_train_s": round(float(np.median(seconds)), 3),
-        "load_1min": round(os.getloadavg()[0], 2),
+        "load_1min": load1(),
     }
 
 
@@ -88,7 +83,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--storage", choices=["journal", "sqlite"], default="journal")
-    parser.add_argument("--out", default=str(HERE / "results_distributed_throughput"))
+    parser.add_argument("--out", default=str(result_path("distributed_throughput")),
+                        help="prefix of the .csv and .md outputs")
     args = parser.parse_args()
     rows = []
     for seed in range(args.repeats):
@@ -96,24 +92,18 @@ def main() -> None:
             row = run(n, args.budget, seed, args.storage)
             print(row, flush=True)
             rows.append(row)
-    with open(f"{args.out}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(f"{args.out}.csv", rows)
     rate = {n: [r["trials_per_min"] for r in rows if r["processes"] == n] for n in (1, 2)}
     ratios = [b / a for a, b in zip(rate[1], rate[2])]
     lines = [
         "# Distributed throughput: completed trials per minute, 1 vs 2 training processes",
         "",
         (
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), no GPU; "
-            f"{time.strftime('%Y-%m-%d')}; budget {args.budget:g} s per search; {args.storage} "
-            "storage; digits, fixed 256-128 MLP, 15 epochs, only lr searched, no pruning."
+            f"Machine: {machine().summary()}. Budget {args.budget:g} s per search; "
+            f"{args.storage} storage; digits, fixed 256-128 MLP, 15 epochs, only lr searched, no "
+            "pruning."
         ),
-        (
-            "Command: `python benchmarks/distributed_throughput.py "
-            f"--budget {args.budget:g} --repeats {args.repeats} --storage {args.storage}`"
-        ),
+        f"Command: `{command(__file__)}`",
         "",
         "| repeat | 1 process: trials/min | 2 processes: trials/min | ratio | load (1 min) |",
         "|---|---|---|---|---|",
@@ -121,15 +111,15 @@ def main() -> None:
     for i, (a, b) in enumerate(zip(rows[0::2], rows[1::2])):
         lines.append(
             f"| {i} | {a['trials_per_min']} | {b['trials_per_min']} "
-            f"({b['by_workers']} by the worker) | {b['trials_per_min'] / a['trials_per_min']:.2f} | "
+            f"({b['by_workers']} by the worker) | "
+            f"{b['trials_per_min'] / a['trials_per_min']:.2f} | "
             f"{a['load_1min']} / {b['load_1min']} |"
         )
     lines += [
         "",
         f"Median ratio: **{np.median(ratios):.2f}x** (mean {np.mean(ratios):.2f}x).",
     ]
-    Path(f"{args.out}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_text(f"{args.out}.md", lines), end="")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Issue 5: the greedy ensemble vs the single best trial of the same search, and its memory.
 
 Usage:
-    nice python benchmarks/ensemble.py [--data-dir ../shared/data] [--time-budget 30]
-        [--seeds 0 1 2] [--metrics accuracy log_loss] [--out benchmarks/results_ensemble.csv]
+    nice python benchmarks/ensemble.py [--data DIR] [--time-budget 30]
+        [--seeds 0 1 2] [--metrics accuracy log_loss] [--out benchmarks/results/ensemble.csv]
     nice python benchmarks/ensemble.py --memory [--memory-rows 50000] [--memory-candidates 20]
-    python benchmarks/ensemble.py --summarize benchmarks/results_ensemble.csv
+    python benchmarks/ensemble.py --summarize benchmarks/results/ensemble.csv
 
 Quality: each PMLB classification table is subsampled (stratified, seed 0) to ``--max-rows``
 rows, split 75/25 (stratified, seed 0, the same test rows for every search) and searched once per
@@ -23,33 +23,37 @@ model) for the baseline: peak RSS is per process, so each measurement needs its 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
-import os
-import platform
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import (
+    add_data_option,
+    data_dir,
+    holdout_split,
+    load_table,
+    machine,
+    markdown_table,
+    result_path,
+    write_csv,
+)
 from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
 from automl_nas import AutoNASClassifier
 from automl_nas.ensemble import greedy_ensemble
-from automl_nas.estimator._objective import predict_output
+from automl_nas.search import predict_output
 from automl_nas.training import CLASSIFICATION_METRICS
 
 DATASETS = ["credit_g", "phoneme", "kr_vs_kp", "car", "churn", "banana"]
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def load(data_dir: Path, name: str, max_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
+def load(data: Path, name: str, max_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
     """A PMLB table as (features, target), stratified-subsampled to ``max_rows`` (seed 0)."""
-    frame = pd.read_csv(data_dir / "pmlb" / f"{name}.tsv.gz", sep="\t")
-    X = frame.drop(columns="target").to_numpy(dtype=np.float64)
-    y = frame["target"].to_numpy()
+    X, y, _ = load_table(name, data)
+    X, y = X.to_numpy(dtype=np.float64), y.to_numpy()
     if max_rows is not None and len(y) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=0)
     return X, y
@@ -61,16 +65,18 @@ def peak_rss_mib() -> float:
 
 
 def single_best_proba(clf: AutoNASClassifier, X: np.ndarray) -> np.ndarray:
-    """Test probabilities of the best trial alone (the same fit's ``best_model_``)."""
-    return clf._decode(predict_output(clf.best_model_, clf._features(X)))
+    """Test probabilities of the best trial alone (the same fit's ``best_model_``), preprocessed
+    and decoded as the ensemble's members are."""
+    features = np.asarray(clf.preprocessor_.transform(X), dtype=np.float32)
+    return clf.ensemble_.decode(predict_output(clf.best_model_, features))
 
 
 def quality(args: argparse.Namespace) -> None:
-    machine = f"{platform.machine()} x{os.cpu_count()} CPU, load {os.getloadavg()[0]:.1f}"
+    data, where = data_dir(args.data), machine()
     rows = []
     for name in args.datasets:
-        X, y = load(args.data_dir, name, args.max_rows)
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+        X, y = load(data, name, args.max_rows)
+        X_tr, X_te, y_tr, y_te = holdout_split(X, y, classification=True, seed=0)
         for metric in args.metrics:
             for seed in args.seeds:
                 started = time.monotonic()
@@ -98,24 +104,16 @@ def quality(args: argparse.Namespace) -> None:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()},
                       flush=True)
                 write_csv(args.out, rows)
-    print(f"\n{machine}, {datetime.date.today()}, torch threads per trial: 1\n")
+    print(f"\n{where.summary()}; torch threads per trial: 1\n")
     print(summary(pd.DataFrame(rows)))
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def summary(frame: pd.DataFrame) -> str:
     """Markdown: per dataset and search metric, mean over seeds, and ensemble wins/ties/losses."""
-    lines = [
-        "| dataset | search metric | trials (complete) | members | bal. acc. single | bal. acc. "
-        "ensemble | W/T/L | log-loss single | log-loss ensemble | W/T/L |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = markdown_table(
+        ["dataset", "search metric", "trials (complete)", "members", "bal. acc. single",
+         "bal. acc. ensemble", "W/T/L", "log-loss single", "log-loss ensemble", "W/T/L"], []
+    )
     groups = list(frame.groupby(["metric", "dataset"], sort=False))
     groups += [((metric, "mean"), g) for metric, g in frame.groupby("metric", sort=False)]
     groups.append((("all", "mean"), frame))
@@ -137,7 +135,7 @@ def _wtl(gain: pd.Series) -> str:
 
 
 def memory(args: argparse.Namespace) -> None:
-    X, y = load(args.data_dir, "connect_4", args.memory_rows)
+    X, y = load(data_dir(args.data), "connect_4", args.memory_rows)
     base = peak_rss_mib()
     started = time.monotonic()
     k = args.memory_candidates
@@ -166,20 +164,19 @@ def memory(args: argparse.Namespace) -> None:
         f"kept networks {model_mib:.1f} MiB (largest {complete['n_params'].max() * 4 / 2**20:.1f} "
         f"MiB), validation outputs {output_mib:.1f} MiB ({n_val} rows)\n"
         f"greedy selection, 20 candidates x 20 rounds x {n_val} rows: {selection_seconds:.2f} s\n"
-        f"ensemble members {len(clf.ensemble_weights_)}, "
-        f"{platform.machine()} x{os.cpu_count()} CPU, {datetime.date.today()}"
+        f"ensemble members {len(clf.ensemble_weights_)}; {machine().summary()}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    add_data_option(parser, "--data-dir")
     parser.add_argument("--datasets", nargs="+", default=DATASETS[:5])
     parser.add_argument("--metrics", nargs="+", default=["accuracy", "log_loss"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--time-budget", type=float, default=30.0)
     parser.add_argument("--max-rows", type=int, default=4000)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results_ensemble.csv")
+    parser.add_argument("--out", type=Path, default=result_path("ensemble.csv"))
     parser.add_argument("--memory", action="store_true", help="measure memory instead")
     parser.add_argument("--summarize", type=Path, help="print the summary of a results CSV")
     parser.add_argument("--memory-rows", type=int, default=50_000)

@@ -1,6 +1,6 @@
 """MLflow tracking overhead of a demo search: digits, 20 trials; no tracking, SQLite, server.
 
-    python benchmarks/mlflow_overhead.py     # writes benchmarks/results_mlflow_overhead.{csv,md}
+    python benchmarks/mlflow_overhead.py     # writes benchmarks/results/mlflow_overhead.{csv,md}
     python benchmarks/mlflow_overhead.py --trials 8 --max-epochs 20 --repeats 1   # quicker
 
 For each repeat the same seeded search runs three times: without tracking, with the embedded
@@ -19,10 +19,7 @@ one-off costs per fit (open the parent run, log + register the model, plots) are
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,11 +28,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from harness import children_cpu_s, command, machine, result_path, write_csv, write_text
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-DATE = "2026-11-23"
-MACHINE = "2-core CPU VM (no GPU), shared with other jobs"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -96,16 +91,10 @@ def group_cpu_s(pgid: int | None) -> float:
     return total
 
 
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_search(
     X, y, trials: int, max_epochs: int, uri: str | None, workdir: Path, writer: str, server_pid
 ) -> dict:
-    import automl_nas.tracking as tracking
-    from automl_nas import AutoNASClassifier
+    from automl_nas import AutoNASClassifier, tracking
 
     trackers: list = []
     original = tracking.MlflowTracker
@@ -168,7 +157,8 @@ def start_server(directory: Path) -> tuple[str, Path, int]:
 
 def stop_server(directory: Path) -> None:
     subprocess.run(
-        ["bash", str(REPO / "mlflow" / "stop_server.sh"), str(directory)], capture_output=True
+        ["bash", str(REPO / "mlflow" / "stop_server.sh"), str(directory)], capture_output=True,
+        check=False,
     )
 
 
@@ -181,19 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--max-epochs", type=int, nargs="+", default=[100, 20])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(HERE / "results_mlflow_overhead"))
+    parser.add_argument("--out", default=str(result_path("mlflow_overhead")),
+                        help="prefix of the .csv and .md outputs")
     args = parser.parse_args(argv)
 
-    import mlflow
     import optuna
-    import torch
     from sklearn.datasets import load_digits
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # "none" must mean no tracking
     X, y = load_digits(return_X_y=True)
     X = X.astype(np.float32)
-    load_before = os.getloadavg()
+    where = machine(["automl_nas", "torch", "optuna", "mlflow", "scikit-learn"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -267,13 +256,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(row, flush=True)
         finally:
             stop_server(server_dir)
-    load_after = os.getloadavg()
+    load_after = os.getloadavg()[0]
 
     out = Path(args.out)
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out.with_suffix(".csv"), rows)
 
     def agg(store, key, max_epochs):
         values = [
@@ -286,16 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# MLflow tracking overhead (demo search)",
         "",
-        f"{DATE}, {MACHINE}; {platform.python_version()}, mlflow {mlflow.__version__}, "
-        f"optuna {optuna.__version__}, torch {torch.__version__}. Load average before/after: "
-        f"{load_before[0]:.1f} / {load_after[0]:.1f}.",
+        (f"{where.summary()}. Load average before/after: {where.load1:.1f} / "
+         f"{load_after:.1f}."),
         "",
-        f"Search: AutoNASClassifier on sklearn digits ({X.shape[0]} x {X.shape[1]}), "
-        f"{args.trials} trials, random_state=0, n_jobs=1, defaults otherwise (median pruner, "
-        f"patience 10); max_epochs {' and '.join(map(str, args.max_epochs))}; {args.repeats} "
-        f"interleaved repeats, medians over repeats. Command: `python "
-        f"benchmarks/mlflow_overhead.py --trials {args.trials} --max-epochs "
-        f"{' '.join(map(str, args.max_epochs))} --repeats {args.repeats}`.",
+        (f"Search: AutoNASClassifier on sklearn digits ({X.shape[0]} x {X.shape[1]}), "
+         f"{args.trials} trials, random_state=0, n_jobs=1, defaults otherwise (median pruner, "
+         f"patience 10); max_epochs {' and '.join(map(str, args.max_epochs))}; {args.repeats} "
+         f"interleaved repeats, medians over repeats. Command: `{command(__file__, argv)}`."),
     ]
     stores = ("sqlite", "server", "sqlite-thread")
     for e in args.max_epochs:
@@ -305,16 +288,16 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"## max_epochs={e}",
             "",
-            f"Without tracking: median trial {agg('none', 'median_trial_ms', e):.0f} ms wall; "
-            f"training CPU per trial (total / trials) "
-            f"{agg('none', 'train_cpu_ms_per_trial', e):.0f} ms; sum of trial times "
-            f"{base_total:.1f} s (untracked repeats alone: {min(nones):.1f} to "
-            f"{max(nones):.1f} s). Same trials in every run: "
-            f"{all(r['same_trials'] for r in rows if r['max_epochs'] == e)}.",
+            (f"Without tracking: median trial {agg('none', 'median_trial_ms', e):.0f} ms wall; "
+             f"training CPU per trial (total / trials) "
+             f"{agg('none', 'train_cpu_ms_per_trial', e):.0f} ms; sum of trial times "
+             f"{base_total:.1f} s (untracked repeats alone: {min(nones):.1f} to "
+             f"{max(nones):.1f} s). Same trials in every run: "
+             f"{all(r['same_trials'] for r in rows if r['max_epochs'] == e)}."),
             "",
-            "| store (writer) | search waits, ms/trial | write, ms/trial wall | write CPU, "
-            "ms/trial | per-trial tracking CPU, ms | per-trial CPU / training CPU | sum of "
-            "trial times vs none (wall) | all added CPU per fit, s | open / model / close, s |",
+            ("| store (writer) | search waits, ms/trial | write, ms/trial wall | write CPU, "
+             "ms/trial | per-trial tracking CPU, ms | per-trial CPU / training CPU | sum of "
+             "trial times vs none (wall) | all added CPU per fit, s | open / model / close, s |"),
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for store in stores:
@@ -334,30 +317,29 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "How to read it:",
         "",
-        "- *search waits*: time the search thread spends in the tracker callback (it queues the "
-        "record; nothing else happens on the search's critical path).",
-        "- *write*: wall time to write one trial's child run (create_run, log_batch, end "
-        "update); *write CPU*: CPU that took, in the writer process (or thread).",
-        "- *per-trial tracking CPU*: write CPU, plus for the server its CPU from the start of "
-        "the search to the model's logging, divided by the trials. *per-trial CPU / training "
-        "CPU* compares it with the CPU one trial of training takes (the same seeded trials "
-        "run in every configuration, so the training work is identical).",
-        "- The searches of small networks use one core (GIL-bound Python). With the `process` "
-        "writer MLflow's work runs in another process, on another core when one is free; "
-        "the `thread` writer (the fallback) shares the search's core and GIL.",
-        "- *sum of trial times vs none*: the wall-clock effect on training as measured here. The "
-        "VM is shared with other jobs (see the load averages), so this column is noisy; "
-        "CPU time is not.",
-        "- *all added CPU per fit*: everything tracking cost in CPU, one-offs included: the "
-        "writer process start (importing mlflow 2-2.7 s CPU, opening a SQLite store 1-1.5 s; "
-        "it runs beside the first trials), opening the run (a new SQLite database is migrated: "
-        "several s), logging + registering the model, plots. It is noisy too: it subtracts "
-        "this process's CPU in an untracked run.",
+        ("- *search waits*: time the search thread spends in the tracker callback (it queues the "
+         "record; nothing else happens on the search's critical path)."),
+        ("- *write*: wall time to write one trial's child run (create_run, log_batch, end "
+         "update); *write CPU*: CPU that took, in the writer process (or thread)."),
+        ("- *per-trial tracking CPU*: write CPU, plus for the server its CPU from the start of "
+         "the search to the model's logging, divided by the trials. *per-trial CPU / training "
+         "CPU* compares it with the CPU one trial of training takes (the same seeded trials "
+         "run in every configuration, so the training work is identical)."),
+        ("- The searches of small networks use one core (GIL-bound Python). With the `process` "
+         "writer MLflow's work runs in another process, on another core when one is free; "
+         "the `thread` writer (the fallback) shares the search's core and GIL."),
+        ("- *sum of trial times vs none*: the wall-clock effect on training as measured here. The "
+         "VM is shared with other jobs (see the load averages), so this column is noisy; "
+         "CPU time is not."),
+        ("- *all added CPU per fit*: everything tracking cost in CPU, one-offs included: the "
+         "writer process start (importing mlflow 2-2.7 s CPU, opening a SQLite store 1-1.5 s; "
+         "it runs beside the first trials), opening the run (a new SQLite database is migrated: "
+         "several s), logging + registering the model, plots. It is noisy too: it subtracts "
+         "this process's CPU in an untracked run."),
         "",
-        "Raw rows: `results_mlflow_overhead.csv`.",
+        f"Raw rows: `{out.with_suffix('.csv').name}`.",
     ]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_text(out.with_suffix(".md"), lines), end="")
     return 0
 
 

@@ -3,7 +3,7 @@
 Compares random search, TPE (Optuna's default, multivariate) and automl_nas's
 ``RegularizedEvolutionSampler`` and ``ReinforceSampler`` (the classes the estimator uses) at
 equal numbers of evaluations, over many seeds. Nothing is trained: both benchmarks are a table
-and a surrogate read from the shared data folder, so a run takes minutes on a 2-core CPU.
+and a surrogate read from the data folder (``--data``), so a run takes minutes on a 2-core CPU.
 
 * NAS-Bench-201: the 15,625 cells of ``nas/nats_tss_nb201_15625_test_acc.csv`` (6 edges x 5
   ops). The objective is the CIFAR-10 test accuracy after 200 epochs, the only accuracy in the
@@ -15,12 +15,16 @@ and a surrogate read from the shared data folder, so a run takes minutes on a 2-
   (through ConfigSpace 0.6.1), so it runs in its own virtual environment, in a subprocess that
   this script creates on first use (``--yahpo-venv``).
 
-Usage (from the repository root; ``nice`` leaves the CPU to others first)::
+Usage (from the repository root; ``nice`` leaves the CPU to others first; ``--data DIR`` or
+$AUTOML_NAS_DATA names the data folder)::
 
     nice -n 10 python benchmarks/nas_samplers.py fidelity   # where may successive halving start
     nice -n 10 python benchmarks/nas_samplers.py tune       # pick hyperparameters (own seeds)
     nice -n 10 python benchmarks/nas_samplers.py run        # the comparison, tables and plots
     python benchmarks/nas_samplers.py report                # tables and plots again from the CSV
+
+Results go to ``benchmarks/results/nas_samplers*``; ``run`` records the machine beside the CSV
+(``nas_samplers.json``), which ``report`` prints with the tables.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+from harness import add_data_option, data_dir, machine, result_path, write_json, write_text
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -48,10 +53,8 @@ from optuna.distributions import (
 
 from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler
 
-ROOT = Path(__file__).resolve().parents[1]
-HERE = Path(__file__).resolve().parent
-MACHINE = "2-core CPU VM (no GPU), shared with other work, run under nice"
-DATE = "2026-11-23"
+#: Where and when the recorded CSV was made: it predates the machine file that ``run`` writes.
+RECORDED = "2-core CPU VM (no GPU), shared with other work, run under nice, 2026-11-23"
 
 # ----------------------------------------------------------------------------- NAS-Bench-201
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -169,7 +172,8 @@ RUN_SETTINGS: dict[str, dict] = {
     },
     "reinforce": {"n_bins": 5},
 }
-RESULTS = HERE / "results_nas_samplers.csv.gz"
+RESULTS = result_path("nas_samplers.csv.gz")
+MACHINE_FILE = result_path("nas_samplers.json")
 
 
 def make_sampler(
@@ -332,7 +336,17 @@ def fmt(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
-def markdown_nb201(curves: pd.DataFrame, seeds: int, order: Sequence[str]) -> str:
+def provenance() -> str:
+    """Machine and date of the CSV's run, from the file :func:`run` writes beside it."""
+    if not MACHINE_FILE.exists():
+        return RECORDED
+    m = json.loads(MACHINE_FILE.read_text())
+    gpu = f"GPU {m['gpu']}" if m["gpu"] else "no GPU"
+    return (f"{m['cpu']}, nproc {m['nproc']}, {gpu}, 1-min load {m['load1']:.2f} at the start, "
+            f"nice {m['nice']}, {m['date']}")
+
+
+def markdown_nb201(curves: pd.DataFrame, seeds: int, order: Sequence[str], where: str) -> str:
     stats = table_at(curves, (50, 100, 300))
     distinct = (
         curves[curves["evaluations"] <= 300]
@@ -344,7 +358,7 @@ def markdown_nb201(curves: pd.DataFrame, seeds: int, order: Sequence[str]) -> st
     lines = [
         (
             f"NAS-Bench-201, CIFAR-10 test accuracy (%) of the best cell found, mean ± std over "
-            f"{seeds} seeds ({MACHINE}, {DATE}). Optimum {NB201_OPTIMUM}."
+            f"{seeds} seeds ({where}). Optimum {NB201_OPTIMUM}."
         ),
         "",
         (
@@ -364,7 +378,7 @@ def markdown_nb201(curves: pd.DataFrame, seeds: int, order: Sequence[str]) -> st
 
 
 def markdown_lcbench(
-    curves: pd.DataFrame, seeds: int, order: Sequence[str], n: int, pruned: bool
+    curves: pd.DataFrame, seeds: int, order: Sequence[str], n: int, pruned: bool, where: str
 ) -> str:
     checkpoints = (n // 3, 2 * n // 3, n)
     stats = table_at(curves, checkpoints)
@@ -376,7 +390,7 @@ def markdown_lcbench(
     lines = [
         (
             f"LCBench (YAHPO surrogate), validation accuracy (%) after 52 epochs of the best "
-            f"complete trial, mean ± std over {seeds} seeds, {setting} ({MACHINE}, {DATE})."
+            f"complete trial, mean ± std over {seeds} seeds, {setting} ({where})."
         ),
         "",
         "| task | sampler | "
@@ -556,7 +570,7 @@ def _write_tuning(
     summary = stats.pivot_table(index=keys, columns="evaluations", values=["mean", "std"])
     summary.columns = [f"{stat}_at_{n}" for stat, n in summary.columns]
     summary = summary.reset_index()
-    path = HERE / f"results_nas_samplers_tuning_{name}.csv"
+    path = result_path(f"nas_samplers_tuning_{name}.csv")
     summary.to_csv(path, index=False, float_format="%.3f")
     print(summary.to_string(index=False))
 
@@ -596,9 +610,12 @@ def run(args: argparse.Namespace) -> None:
     jobs.sort(key=lambda job: job["benchmark"] != "lcbench")
     started = time.perf_counter()
     yahpo = yahpo_python(args.yahpo_venv) if args.tasks else None
+    where = {**machine().as_dict(), "nice": os.nice(0)}
     raw = run_jobs(jobs, args.data, yahpo, args.jobs)
     elapsed = time.perf_counter() - started
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     raw.to_csv(RESULTS, index=False, float_format="%.4f")
+    write_json(MACHINE_FILE, where)
     print(f"wall time {elapsed / 60:.1f} min with {args.jobs} processes", file=sys.stderr)
     report(args)
 
@@ -608,8 +625,9 @@ def report(args: argparse.Namespace) -> None:
     curves = best_so_far(pd.read_csv(RESULTS, dtype={"task": str, "cell": str}))
     nb201 = curves[curves["benchmark"] == "nb201"]
     lc = curves[curves["benchmark"] == "lcbench"]
-    plot(nb201, SAMPLERS, HERE / "results_nas_samplers_nb201.png", "NAS-Bench-201", NB201_OPTIMUM)
-    sections = [markdown_nb201(nb201, nb201["seed"].nunique(), SAMPLERS)]
+    where = provenance()
+    plot(nb201, SAMPLERS, result_path("nas_samplers_nb201.png"), "NAS-Bench-201", NB201_OPTIMUM)
+    sections = [markdown_nb201(nb201, nb201["seed"].nunique(), SAMPLERS, where)]
     for pruner, runs in lc.groupby("pruner"):
         pruned = pruner == "sha"
         n = int(runs["evaluations"].max())
@@ -618,11 +636,12 @@ def report(args: argparse.Namespace) -> None:
         plot(
             runs,
             LCBENCH_SAMPLERS,
-            HERE / f"results_nas_samplers_{name}.png",
+            result_path(f"nas_samplers_{name}.png"),
             title,
             epochs_panel=pruned,
         )
-        sections.append(markdown_lcbench(runs, runs["seed"].nunique(), LCBENCH_SAMPLERS, n, pruned))
+        seeds = runs["seed"].nunique()
+        sections.append(markdown_lcbench(runs, seeds, LCBENCH_SAMPLERS, n, pruned, where))
     searches = curves.groupby(["benchmark", "task", "sampler", "config", "pruner", "seed"])
     cpu = searches["run_seconds"].first().groupby(level="benchmark").sum() / 60
     sections.append(
@@ -631,7 +650,7 @@ def report(args: argparse.Namespace) -> None:
         + "."
     )
     text = "\n\n".join(sections) + "\n"
-    (HERE / "results_nas_samplers.md").write_text(text)
+    write_text(result_path("nas_samplers.md"), text)
     print(text)
 
 
@@ -652,19 +671,14 @@ def fidelity(args: argparse.Namespace) -> None:
         rows.append({"task": task, **{e: curves[e].corr(final, method="spearman") for e in epochs}})
     table = pd.DataFrame(rows).set_index("task")
     table.columns = [f"spearman_epoch_{e}" for e in epochs]
-    table.to_csv(HERE / "results_nas_samplers_fidelity.csv", float_format="%.3f")
+    table.to_csv(result_path("nas_samplers_fidelity.csv"), float_format="%.3f")
     print(table.round(2).to_string())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("run", "report", "tune", "fidelity"))
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=ROOT / ".." / "shared" / "data",
-        help="the shared data folder (default: ../shared/data from the repo)",
-    )
+    add_data_option(parser)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2, help="processes")
     parser.add_argument(
@@ -688,7 +702,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="what `tune` tunes on",
     )
     args = parser.parse_args(argv)
-    args.data = args.data.resolve()
+    if args.command != "report":  # report reads only the CSV
+        args.data = data_dir(args.data)
     commands = {"run": run, "report": report, "tune": tune, "fidelity": fidelity}
     commands[args.command](args)
 

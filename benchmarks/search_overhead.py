@@ -14,7 +14,7 @@ another is charged to its own category and subtracted from its caller's, so the 
 add up to the wall time of ``fit`` exactly; ``estimator fit, other`` is what ``fit`` did
 outside every listed function.
 
-- **Training compute** is the trainer's own loop (``automl_nas.training._trainer.train``
+- **Training compute** is the trainer's own loop (``automl_nas.training.train``
   minus its timed callees: index the shuffled batch, forward, loss, backward, optimizer step,
   the summed training loss, LR schedule, validation loss) plus the validation forward pass
   (``forward_all``), in the search and in the refit of the ensemble members after it. A bare
@@ -36,15 +36,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import csv
-import datetime
 import functools
 import json
 import math
 import os
-import platform
 import pstats
-import resource
 import statistics
 import subprocess
 import sys
@@ -53,13 +49,11 @@ import threading
 import time
 import types
 from collections import Counter, defaultdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _provenance import cpu_model, package_version
+from harness import children_cpu_s, command, machine, result_path, write_csv, write_text
 
-HERE = Path(__file__).resolve().parent
 COMPUTE = ("training loop (fwd/bwd/step)", "validation forward")
 DYNAMO = "torch._dynamo lazy import (1st optimizer)"
 
@@ -143,66 +137,70 @@ class Spans:
 def categories() -> tuple[list[tuple[Any, str]], list[tuple[Any, str, str]]]:
     """Timed module-level functions (function, category) and attributes (owner, name, category).
 
-    Module-level functions are timed wherever automl_nas imported them by name, so the list
-    holds however the estimator's modules are arranged.
+    Only public objects: automl_nas's, Optuna's, scikit-learn's and torch's. A module-level
+    function is timed wherever automl_nas holds it by name, so the list holds however the
+    package's modules are arranged. Work outside every listed object (the estimator's own
+    steps between them) is charged to ``estimator fit, other``.
     """
     import optuna
     import sklearn.compose
     import sklearn.pipeline
+    import sklearn.utils.validation
     import torch
 
-    import automl_nas.data
-    import automl_nas.ensemble
-    import automl_nas.estimator._base as base
-    import automl_nas.estimator._objective as objective
-    import automl_nas.training as training
-    import automl_nas.training._trainer as trainer
+    from automl_nas import data, ensemble, search, training
+    from automl_nas.estimator import BaseAutoNAS
     from automl_nas.space import MLPSpace, SearchSpace
     from automl_nas.tracking import MlflowTracker
 
     functions: list[tuple[Any, str]] = [
-        (trainer.train, COMPUTE[0]),
-        (trainer.forward_all, COMPUTE[1]),
-        (trainer.make_optimizer, "optimizer construction"),
+        (training.train, COMPUTE[0]),
+        (training.forward_all, COMPUTE[1]),
         (training.to_device, "split + data movement"),
-        (automl_nas.data.train_validation_split, "split + data movement"),
-        (automl_nas.data.cross_validation_folds, "split + data movement"),
-        (automl_nas.ensemble.greedy_ensemble, "ensemble selection"),
+        (data.train_validation_split, "split + data movement"),
+        (data.cross_validation_folds, "split + data movement"),
+        (ensemble.greedy_ensemble, "ensemble selection"),
+        (sklearn.utils.validation.validate_data, "input validation"),
+        (search.open_search, "search set-up (coordinator, spec, budget plan)"),
+        (search.end_progress_line, "progress lines"),
     ]
-    progress = sys.modules["automl_nas.estimator._progress"]
     storage = optuna.storages.InMemoryStorage
     attributes: list[tuple[Any, str, str]] = [
         (torch.nn.Module, "state_dict", "best-weights copy"),
         (torch.nn.Module, "load_state_dict", "best-weights copy"),
-        (objective.TrialObjective, "score", "validation metric (per epoch)"),
-        (objective.TrialObjective, "__call__", "trial bookkeeping"),
-        (objective.ModelStore, "offer", "model store"),
+        (search.TrialObjective, "score", "validation metric (per epoch)"),
+        (search.TrialObjective, "__call__", "trial bookkeeping"),
+        (search.MemoryTrialStore, "offer", "model store"),
+        (search.TrialModel, "load_model", "finish (load members, to float64)"),
+        (torch.nn.Module, "double", "finish (load members, to float64)"),
+        (search.BudgetPlan, "make", "search set-up (coordinator, spec, budget plan)"),
+        (search.SearchSpec, "context", "search set-up (coordinator, spec, budget plan)"),
+        (search.SearchSpec, "objective", "search set-up (coordinator, spec, budget plan)"),
         (MLPSpace, "build", "model build"),
         (SearchSpace, "sample", "sampling"),
-        (optuna.trial.Trial, "_suggest", "sampling"),
         (optuna.trial.Trial, "report", "pruning (report, should_prune)"),
         (optuna.trial.Trial, "should_prune", "pruning (report, should_prune)"),
         (optuna.pruners.PercentilePruner, "prune", "pruning (report, should_prune)"),
         (optuna.study.Study, "optimize", "optuna loop (ask, tell, other)"),
         (optuna.study.Study, "enqueue_trial", "optuna loop (ask, tell, other)"),
         (optuna, "create_study", "storage"),
-        (base.BaseAutoNAS, "_finish", "finish (load members, to float64)"),
-        (base.BaseAutoNAS, "_validate_X", "input validation"),
-        (base.BaseAutoNAS, "_search_info", "search info (data fingerprint)"),
         (sklearn.pipeline.Pipeline, "fit", "preprocessing"),
         (sklearn.pipeline.Pipeline, "transform", "preprocessing"),
         (sklearn.compose.ColumnTransformer, "fit", "preprocessing"),
         (sklearn.compose.ColumnTransformer, "transform", "preprocessing"),
-        (base.BaseAutoNAS, "fit", "estimator fit, other"),
+        (BaseAutoNAS, "fit", "estimator fit, other"),
         (MlflowTracker, "__call__", "tracking: per-trial callback"),
         (MlflowTracker, "start_search", "tracking: open parent run"),
         (MlflowTracker, "trials_done", "tracking: flush, summary, plots"),
         (MlflowTracker, "log_model", "tracking: log + register model"),
         (MlflowTracker, "end_search", "tracking: flush, summary, plots"),
+        (search.ProgressPrinter, "__call__", "progress lines"),
     ]
-    for name in ("ProgressPrinter", "ProgressReporter"):
-        if hasattr(progress, name):
-            attributes.append((getattr(progress, name), "__call__", "progress lines"))
+    # The optimizers the trainer builds; the first one built imports torch._dynamo (see DYNAMO).
+    for optimizer in (torch.optim.AdamW, torch.optim.Adam, torch.optim.SGD):
+        attributes.append((optimizer, "__init__", "optimizer construction"))
+    for name in ("suggest_float", "suggest_int", "suggest_categorical"):
+        attributes.append((optuna.trial.Trial, name, "sampling"))
     for name in ("infer_relative_search_space", "sample_relative", "sample_independent",
                  "before_trial", "after_trial"):
         attributes.append((optuna.samplers.TPESampler, name, "sampling"))
@@ -243,9 +241,11 @@ def demo_estimator(budget: float, uri: str | None) -> Any:
     """The estimator of pipelines/digits_search.py (tracking off when ``uri`` is None)."""
     from automl_nas import AutoNASClassifier
 
-    tracking = dict(
-        mlflow_tracking_uri=uri, mlflow_experiment="digits-demo", register_model="digits-automl-nas"
-    )
+    tracking = {
+        "mlflow_tracking_uri": uri,
+        "mlflow_experiment": "digits-demo",
+        "register_model": "digits-automl-nas",
+    }
     return AutoNASClassifier(
         time_budget=budget, random_state=0, verbose=1, **(tracking if uri else {})
     )
@@ -277,11 +277,6 @@ def writer_timings(trackers: list[Any]) -> dict[str, float]:
             scale = 1.0 if key.endswith("_s") else 1e-3
             out[key.removesuffix("_ms").removesuffix("_s")] = statistics.median(values) * scale
     return out
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_timed(budget: float, tracked: bool, workdir: Path) -> dict[str, Any]:
@@ -340,7 +335,7 @@ def run_timed(budget: float, tracked: bool, workdir: Path) -> dict[str, Any]:
 
 def run_cprofile(budget: float) -> dict[str, Any]:
     """One untracked demo fit under cProfile: compute vs overhead from cumulative times."""
-    import automl_nas.training._trainer as trainer
+    from automl_nas.training import train
 
     X_train, _, y_train, _ = digits_split()
     est = demo_estimator(budget, None)
@@ -357,7 +352,7 @@ def run_cprofile(budget: float) -> dict[str, Any]:
         code = fn.__code__
         return (code.co_filename, code.co_firstlineno, code.co_name)
 
-    train_key = key_of(trainer.train)
+    train_key = key_of(train)
     # Time charged to train's direct callees that are not training: the per-epoch callbacks
     # (metric, report/prune, named by the objective), best-weights copies, the optimizer's setup.
     overhead_names = {"score", "report", "deepcopy", "state_dict", "load_state_dict",
@@ -372,10 +367,11 @@ def run_cprofile(budget: float) -> dict[str, Any]:
     )
     compute = train_cum - inside
     rows = []
+    # torch, the trainer's module (wherever train lives) and the networks are training
+    training = ("/torch/", train.__code__.co_filename, "automl_nas/nn/")
     for func, (_, calls, tottime, cumtime, _) in stats.items():
         path = func[0]
         torch_builtin = path == "~" and "torch" in func[2]
-        training = ("/torch/", "automl_nas/training/_trainer", "automl_nas/nn/")
         if torch_builtin or any(part in path for part in training):
             continue
         rows.append((tottime, cumtime, calls, f"{Path(path).name}:{func[1]}({func[2]})"))
@@ -390,11 +386,6 @@ def run_cprofile(budget: float) -> dict[str, Any]:
         "load_after": os.getloadavg(),
         "trials": len(est.study_.trials),
     }
-
-
-def machine() -> dict[str, str]:
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return {"nproc": nproc, "cpu": cpu_model(), "python": platform.python_version()}
 
 
 def share_table(runs: list[dict[str, Any]]) -> list[str]:
@@ -429,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="time_budget of the cProfile pass (0: skip it)")
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS),
                         help="which timed searches to run, in this order")
-    parser.add_argument("--out", default=str(HERE / "results_search_overhead"))
+    parser.add_argument("--out", default=str(result_path("search_overhead")),
+                        help="prefix of the .csv and .md outputs")
     parser.add_argument("--child", choices=("untracked", "tracked", "cprofile"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -488,35 +480,26 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({**base, "category": name, "kind": "total", "seconds": round(s, 4),
                          "pct_of_wall": round(100 * s / r["wall"], 3), "calls": ""})
     out = Path(args.out)
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out.with_suffix(".csv"), rows)
 
-    info = machine()
-    versions = {name: metadata.version(name) for name in ("torch", "optuna", "mlflow")}
-    now = datetime.datetime.now().astimezone()
-    cmd = " ".join(["python", "benchmarks/search_overhead.py", *(argv or sys.argv[1:])])
+    where = machine(["automl_nas", "torch", "optuna", "mlflow"])
     n_train = runs[0]["n_train"]
     lines = [
         "# Search overhead of the demo search",
         "",
-        f"{now:%Y-%m-%d %H:%M %Z}; `nproc` {info['nproc']}, {info['cpu']}, no GPU; shared with "
-        f"other engineers' jobs (load averages below). Python {info['python']}, torch "
-        f"{versions['torch']}, optuna {versions['optuna']}, mlflow {versions['mlflow']}; "
-        f"automl_nas {package_version()}. Each search runs in a fresh process. Command: "
-        f"`{cmd}`.",
+        (f"{where.summary()}; load averages per run below. Each search runs in a fresh "
+         f"process. Command: `{command(__file__, argv)}`."),
         "",
-        f"Search: `pipelines/digits_search.py`'s estimator, time_budget={args.budget:g} s "
-        f"(digits, 1347 training rows -> {n_train} train / {1347 - n_train} validation; "
-        "defaults otherwise: TPE, median pruner, n_jobs=1, one torch thread, verbose=1). "
-        "Tracked: MLflow to a SQLite database in a temporary folder, experiment `digits-demo`, "
-        "model registered as `digits-automl-nas` (the demo's settings); *new db* creates the "
-        "database (a first `make demo`), *existing db* runs again on it (every later one).",
+        (f"Search: `pipelines/digits_search.py`'s estimator, time_budget={args.budget:g} s "
+         f"(digits, 1347 training rows -> {n_train} train / {1347 - n_train} validation; "
+         "defaults otherwise: TPE, median pruner, n_jobs=1, one torch thread, verbose=1). "
+         "Tracked: MLflow to a SQLite database in a temporary folder, experiment `digits-demo`, "
+         "model registered as `digits-automl-nas` (the demo's settings); *new db* creates the "
+         "database (a first `make demo`), *existing db* runs again on it (every later one)."),
         "",
-        "| run | fit wall s | training compute s | **overhead, % of wall** | overhead without "
-        "torch's `_dynamo` import | trials (complete/pruned) | epochs | compute samples/s | "
-        "search thread CPU / wall | writer process CPU s | load 1 min before / after |",
+        ("| run | fit wall s | training compute s | **overhead, % of wall** | overhead without "
+         "torch's `_dynamo` import | trials (complete/pruned) | epochs | compute samples/s | "
+         "search thread CPU / wall | writer process CPU s | load 1 min before / after |"),
         "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in runs:
@@ -532,13 +515,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        "Overhead = fit wall - training compute (definitions in the script's docstring). "
-        "torch imports `torch._dynamo` the first time a process builds an optimizer: any PyTorch "
-        "training pays it once, so the search's own overhead is the column without it. Compute "
-        "samples/s = epochs x training rows / compute seconds (an epoch cut by the deadline "
-        "counts whole, so it is a slight overestimate); epochs include the refit of the "
-        "ensemble members after the search. The writer process (tracked runs) does all MLflow "
-        "work beside the search; its CPU competes with training only when no core is free.",
+        ("Overhead = fit wall - training compute (definitions in the script's docstring). "
+         "torch imports `torch._dynamo` the first time a process builds an optimizer: any PyTorch "
+         "training pays it once, so the search's own overhead is the column without it. Compute "
+         "samples/s = epochs x training rows / compute seconds (an epoch cut by the deadline "
+         "counts whole, so it is a slight overestimate); epochs include the refit of the "
+         "ensemble members after the search. The writer process (tracked runs) does all MLflow "
+         "work beside the search; its CPU competes with training only when no core is free."),
         "",
         "Where the wall time went (exclusive seconds in the search thread):",
         "",
@@ -564,11 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.get("writer") for r in runs):
         lines += [
             "",
-            "`open`: start-up, parent run (mlflow import, store, a new database's migrations); "
-            "`trial`: one trial's run; `trials`: trials.csv and plots, drawn once the deadline "
-            "stopped a trial; `model`: model logged and registered; `finish`: summary and run "
-            "end; `prewarm`: its imports for the model and plots, during the search; "
-            "`callback`: the search thread's time per trial.",
+            ("`open`: start-up, parent run (mlflow import, store, a new database's migrations); "
+             "`trial`: one trial's run; `trials`: trials.csv and plots, drawn once the deadline "
+             "stopped a trial; `model`: model logged and registered; `finish`: summary and run "
+             "end; `prewarm`: its imports for the model and plots, during the search; "
+             "`callback`: the search thread's time per trial."),
         ]
     if prof is not None:
         share = 100 * (prof["wall"] - prof["compute"]) / prof["wall"]
@@ -576,12 +559,13 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"## cProfile cross-check (untracked, time_budget={args.cprofile:g} s)",
             "",
-            f"fit wall {prof['wall']:.2f} s under cProfile, {prof['trials']} trials; `train` "
-            f"cumulative {prof['train_cum']:.2f} s of which {prof['train_overhead_callees']:.2f} s "
-            f"in its overhead callees (metric, report/prune, best-weights copies, optimizer "
-            f"setup with the `torch._dynamo` import) -> compute {prof['compute']:.2f} s, "
-            f"overhead **{share:.1f} %** of wall (cProfile's own cost included). Load 1 min "
-            f"{prof['load_before'][0]:.2f} / {prof['load_after'][0]:.2f}.",
+            (f"fit wall {prof['wall']:.2f} s under cProfile, {prof['trials']} trials; `train` "
+             f"cumulative {prof['train_cum']:.2f} s of which "
+             f"{prof['train_overhead_callees']:.2f} s in its overhead callees (metric, "
+             "report/prune, best-weights copies, optimizer setup with the `torch._dynamo` "
+             f"import) -> compute {prof['compute']:.2f} s, "
+             f"overhead **{share:.1f} %** of wall (cProfile's own cost included). Load 1 min "
+             f"{prof['load_before'][0]:.2f} / {prof['load_after'][0]:.2f}."),
             "",
             "Costliest functions outside torch, the network and the trainer loop, by own time:",
             "",
@@ -589,9 +573,8 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---:|---:|---:|",
             *(f"| `{name}` | {tt:.3f} | {ct:.3f} | {n} |" for tt, ct, n, name in prof["top"]),
         ]
-    lines += ["", "Raw rows: `results_search_overhead.csv`."]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    lines += ["", f"Raw rows: `{out.with_suffix('.csv').name}`."]
+    print(write_text(out.with_suffix(".md"), lines), end="")
     return 0
 
 

@@ -16,9 +16,11 @@ over split seeds 0-49 shows where split 0 falls among random splits.
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import numpy as np
+from harness import holdout_split
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.ensemble import (
     GradientBoostingRegressor,
@@ -27,6 +29,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
     LassoCV,
     LinearRegression,
@@ -35,8 +38,7 @@ from sklearn.linear_model import (
     Ridge,
     RidgeCV,
 )
-from sklearn.kernel_ridge import KernelRidge
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
@@ -113,6 +115,7 @@ def test_tuned_grids() -> dict[str, list[object]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     warnings.simplefilter("ignore")
     for name, load, models, seeds, stratified in (
         ("breast_cancer (accuracy)", load_breast_cancer, classifiers, range(3), True),
@@ -121,8 +124,8 @@ def main() -> None:
         print(name)
         X, y = load(return_X_y=True)
         for split_seed in seeds:
-            X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, test_size=0.25, random_state=split_seed, stratify=y if stratified else None
+            X_tr, X_te, y_tr, y_te = holdout_split(
+                X, y, classification=stratified, seed=split_seed
             )
             scores = {n: m.fit(X_tr, y_tr).score(X_te, y_te) for n, m in models().items()}
             print(f"  split {split_seed}:", " ".join(f"{n}={s:.3f}" for n, s in scores.items()))
@@ -139,7 +142,7 @@ def main() -> None:
     ridge = [
         regressors()["RidgeCV"].fit(X_tr, y_tr).score(X_te, y_te)
         for X_tr, X_te, y_tr, y_te in (
-            train_test_split(X, y, test_size=0.25, random_state=seed) for seed in range(50)
+            holdout_split(X, y, classification=False, seed=seed) for seed in range(50)
         )
     ]
     print(

@@ -27,12 +27,7 @@ repeats and the median of the per-repeat ratios.
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -41,14 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from harness import command, load1, machine, result_path, write_csv, write_text
 from torch import nn
-
-from _provenance import package_version
 
 from automl_nas.space import MLPSpace
 from automl_nas.training import TensorData, train
-
-HERE = Path(__file__).resolve().parent
 
 
 def datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -140,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--out", default=str(HERE / "results_trainer_throughput"))
+    parser.add_argument("--out", default=str(result_path("trainer_throughput")),
+                        help="prefix of the .csv and .md outputs")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -165,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 shift = repeat % len(loops)  # each loop takes each position in turn
                 order = list(loops)[shift:] + list(loops)[:shift]
                 for loop in order:
-                    load = os.getloadavg()[0]
+                    load = load1()
                     wall, cpu = loops[loop](params, d, epochs[name], repeat)
                     samples = len(d.X_train) * epochs[name]
                     rows.append({
@@ -173,40 +166,27 @@ def main(argv: list[str] | None = None) -> int:
                         "loop": loop, "repeat": repeat, "wall_s": round(wall, 4),
                         "cpu_s": round(cpu, 4), "samples_per_s": round(samples / wall, 1),
                         "samples_per_cpu_s": round(samples / cpu, 1),
-                        "load1": round(load, 2), "threads": args.threads,
+                        "load1": load, "threads": args.threads,
                     })
                     print(rows[-1], flush=True)
 
     out = Path(args.out)
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        "unknown",
-    )
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    now = datetime.datetime.now().astimezone()
-    cmd = " ".join(["python", "benchmarks/trainer_throughput.py", *(argv or sys.argv[1:])])
+    write_csv(out.with_suffix(".csv"), rows)
     loads = [r["load1"] for r in rows]
     lines = [
         "# Trainer throughput vs a bare PyTorch loop",
         "",
-        f"{now:%Y-%m-%d %H:%M %Z}; `nproc` {nproc}, {cpu}, no GPU (CPU tensors); shared with "
-        f"other engineers' jobs: 1-min load average {min(loads):.2f}-{max(loads):.2f} during the "
-        f"runs. Python {platform.python_version()}, torch {torch.__version__}, "
-        f"{args.threads} torch thread(s); automl_nas {package_version()}. Command: `{cmd}`.",
+        (f"{machine().summary()}; CPU tensors. 1-min load average {min(loads):.2f}-"
+         f"{max(loads):.2f} during the runs; {args.threads} torch thread(s). Command: "
+         f"`{command(__file__, argv)}`."),
         "",
-        "Network: `MLPSpace().default_params()` (2 x 256, ReLU, batch norm, dropout 0.1, AdamW "
-        "lr 2e-3, wd 1e-4, cosine schedule), 10 classes, 80/20 train/validation split. All "
-        "loops validate after every epoch (eval-mode forward, loss, accuracy).",
+        ("Network: `MLPSpace().default_params()` (2 x 256, ReLU, batch norm, dropout 0.1, AdamW "
+         "lr 2e-3, wd 1e-4, cosine schedule), 10 classes, 80/20 train/validation split. All "
+         "loops validate after every epoch (eval-mode forward, loss, accuracy)."),
         "",
-        "| data | batch | epochs | trainer samples/s | bare loop samples/s | **trainer / bare, "
-        "wall** (min-max) | trainer / bare, CPU time | bare loop with fused AdamW, samples/s | "
-        "trainer / bare fused, wall | load 1 min |",
+        ("| data | batch | epochs | trainer samples/s | bare loop samples/s | **trainer / bare, "
+         "wall** (min-max) | trainer / bare, CPU time | bare loop with fused AdamW, samples/s | "
+         "trainer / bare fused, wall | load 1 min |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in data:
@@ -236,15 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             )
     lines += [
         "",
-        f"Medians over {args.repeats} repeats; a ratio is the median of per-repeat ratios, the "
-        "three loops running back to back in rotating order. Wall time is what a user waits; "
-        "CPU time (process) is the work done, less disturbed by other jobs on the machine. The "
-        "trainer builds its optimizer fused where torch can (`make_optimizer`); the bare loop "
-        "uses torch's default AdamW as a user writes it, and the fused bare loop isolates the "
-        "trainer's own loop overhead. Raw rows: `results_trainer_throughput.csv`.",
+        (f"Medians over {args.repeats} repeats; a ratio is the median of per-repeat ratios, the "
+         "three loops running back to back in rotating order. Wall time is what a user waits; "
+         "CPU time (process) is the work done, less disturbed by other jobs on the machine. The "
+         "trainer builds its optimizer fused where torch can (`make_optimizer`); the bare loop "
+         "uses torch's default AdamW as a user writes it, and the fused bare loop isolates the "
+         f"trainer's own loop overhead. Raw rows: `{out.with_suffix('.csv').name}`."),
     ]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_text(out.with_suffix(".md"), lines), end="")
     return 0
 
 

@@ -1,44 +1,46 @@
 """Where a short budget goes on 1-8k-row tables: the cost of every trial of one search.
 
     python benchmarks/trial_costs.py [--budget 30] [--datasets phoneme car 197_cpu_act 503_wind]
+        [--data DIR] [--out benchmarks/results/trial_costs]
 
 The head-to-head (``head_to_head.py``) found that a 30 s search on these tables runs only a few
-trials. This runs one default search per dataset (75/25 split, ``random_state=0``, one torch
-thread, PMLB tables from ../shared/data) and writes every trial's stage, state, training
-seconds, epochs trained (over all folds), best epoch, why it stopped and its sampled size and
-schedule parameters (``param_*``) to
-``results_trial_costs.csv``, and a per-dataset summary (trials, the default first trial's share
-of the budget, median trial seconds, seconds spent in trials the deadline cut) to
-``results_trial_costs.md``.
+trials. This runs one default search per dataset (75/25 split, stratified for classification,
+``random_state=0``, one torch thread, PMLB tables from ``--data``) and writes every trial's
+stage, state, training seconds, epochs trained (over all folds), best epoch, why it stopped and
+its sampled size and schedule parameters (``param_*``) to ``OUT.csv``, and a per-dataset summary
+(trials, the default first trial's share of the budget, median trial seconds, seconds spent in
+trials the deadline cut) to ``OUT.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
+from harness import (
+    add_data_option,
+    data_dir,
+    holdout_split,
+    load1,
+    load_table,
+    machine,
+    markdown_table,
+    result_path,
+    write_text,
+)
 
-from _provenance import cpu_model, package_version
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "pmlb"
 
-
-def trial_rows(name: str, budget: float) -> tuple[list[dict], dict]:
+def trial_rows(name: str, data: Path, budget: float) -> tuple[list[dict], dict]:
     """One search on ``name``: a row per trial and the search's summary."""
-    frame = pd.read_csv(DATA / f"{name}.tsv.gz", sep="\t")
-    X, y = frame.drop(columns="target"), frame["target"]
-    regression = y.nunique() > 20
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=0.25, random_state=0, stratify=None if regression else y
-    )
+    X, y, task = load_table(name, data)
+    regression = task == "regression"
+    X_tr, X_te, y_tr, y_te = holdout_split(X, y, classification=not regression, seed=0)
     Estimator = AutoNASRegressor if regression else AutoNASClassifier
     est = Estimator(time_budget=budget, random_state=0)
     started = time.monotonic()
@@ -76,7 +78,7 @@ def trial_rows(name: str, budget: float) -> tuple[list[dict], dict]:
             float(trials.loc[trials["stopped_by"] == "time_budget", "train_seconds"].sum()), 2
         ),
         "test_score": round(est.score(X_te, y_te), 4),
-        "load_1min": round(os.getloadavg()[0], 2),
+        "load_1min": load1(),
     }
     return rows, summary
 
@@ -87,28 +89,30 @@ def main() -> None:
     parser.add_argument(
         "--datasets", nargs="+", default=["phoneme", "car", "197_cpu_act", "503_wind"]
     )
+    add_data_option(parser)
+    parser.add_argument("--out", default=str(result_path("trial_costs")),
+                        help="prefix of the .csv and .md outputs")
     args = parser.parse_args()
+    data = data_dir(args.data)
     torch.set_num_threads(1)
+    where = machine()
     rows, summaries = [], []
     for name in args.datasets:
-        trials, summary = trial_rows(name, args.budget)
+        trials, summary = trial_rows(name, data, args.budget)
         print(summary, flush=True)
         rows += trials
         summaries.append(summary)
-    pd.DataFrame(rows).to_csv(HERE / "results_trial_costs.csv", index=False)
-    header = (
-        f"# Trial costs of one {args.budget:.0f} s search per dataset\n\n"
-        f"{cpu_model()}, {os.cpu_count()} cores, one torch thread, automl_nas "
-        f"{package_version()}, {time.strftime('%Y-%m-%d')}. Per-trial rows: "
-        f"`results_trial_costs.csv`.\n\n"
-    )
+    csv_path = Path(f"{args.out}.csv")
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(csv_path, index=False)
     columns = list(summaries[0])
-    table = [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-        *("| " + " | ".join(str(s[c]) for c in columns) + " |" for s in summaries),
-    ]
-    (HERE / "results_trial_costs.md").write_text(header + "\n".join(table) + "\n")
+    write_text(f"{args.out}.md", [
+        f"# Trial costs of one {args.budget:.0f} s search per dataset",
+        "",
+        f"{where.summary()}; one torch thread. Per-trial rows: `{csv_path.name}`.",
+        "",
+        *markdown_table(columns, ([s[c] for c in columns] for s in summaries)),
+    ])
 
 
 if __name__ == "__main__":

