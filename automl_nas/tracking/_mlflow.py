@@ -1,7 +1,8 @@
 """MLflow tracking of a search: a parent run per fit, a child run per trial, the final model.
 
 The search process never calls MLflow itself: :class:`MlflowTracker` turns the search's events
-into messages for the writer (``_writer.py``), a process of its own that does all MLflow work.
+into messages and books the answers; ``_supervisor.py`` delivers the messages to the writer
+(``_writer.py``), a process of its own that does all MLflow work.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import json
 import logging
 import os
 import pickle
-import queue
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +24,20 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_nas.tracking._base import BaseTracker
+from automl_nas.tracking._logged_model import global_tracking_uri
 from automl_nas.tracking._records import (
     MAX_TAG_VALUE,
-    TAG_PREFIX,
-    as_float,
     clip,
     mask_uri,
     now_ms,
     objective_names,
     search_params,
+    search_summary,
     search_tags,
     trial_record,
 )
-from automl_nas.tracking._writer import Recorder, global_tracking_uri, is_http, probe
+from automl_nas.tracking._store import is_http, probe
+from automl_nas.tracking._supervisor import WriterSupervisor
 
 __all__ = ["DEFAULT_EXPERIMENT", "MlflowTracker", "TrackingWarning", "global_tracking_uri"]
 
@@ -51,8 +50,6 @@ DEFAULT_EXPERIMENT = "automl_nas"
 SWEEP_INTERVAL = 10.0
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
-_STOP = object()
-_GONE = object()  # the writer process ended before it was told to
 _INSTALL_HINT = (
     "MLflow tracking needs the `mlflow` package: pip install 'automl-nas[mlflow]' "
     "(or pip install mlflow), or leave mlflow_tracking_uri/mlflow_experiment/register_model unset "
@@ -80,80 +77,6 @@ def _user_mlflow() -> Any:
     return mlflow if hasattr(mlflow, "get_tracking_uri") else None
 
 
-class _WriterProcess:
-    """The ``_writer.py`` process: JSON lines in on stdin, one JSON answer per message out."""
-
-    def __init__(self, config: dict[str, Any], on_message: Any, on_exit: Any) -> None:
-        self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("_writer.py"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            encoding="utf-8",
-        )
-        self._reader = threading.Thread(
-            target=self._read,
-            args=(on_message, on_exit),
-            name="automl_nas-mlflow-reader",
-            daemon=True,
-        )
-        self._reader.start()
-        if not self.send(config):
-            raise OSError(f"the writer process did not start: {self.stderr_tail()}")
-
-    def send(self, message: dict[str, Any]) -> bool:
-        """Hand ``message`` to the process; False when it is gone."""
-        try:
-            self._proc.stdin.write(json.dumps(message) + "\n")
-            self._proc.stdin.flush()
-        except (OSError, ValueError):
-            return False
-        return True
-
-    def _read(self, on_message: Any, on_exit: Any) -> None:
-        try:
-            for line in self._proc.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    _logger.debug("writer process said: %s", line.rstrip())
-                    continue
-                on_message(message)
-        finally:
-            on_exit()
-
-    def close(self, timeout: float) -> bool:
-        """Close its input and let it exit, up to ``timeout`` s (then kill it); whether it did."""
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return False
-        finally:
-            self._reader.join(5)
-        return True
-
-    def kill(self) -> None:
-        """End the process now; answers it already gave are still delivered."""
-        self._proc.kill()
-        self._proc.wait()
-        self._reader.join(5)
-
-    def stderr_tail(self, n: int = 500) -> str:
-        try:
-            self._stderr.seek(0)
-            text = self._stderr.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
-        return text.strip()[-n:] or f"exit code {self._proc.poll()}"
-
-
 class MlflowTracker(BaseTracker):
     """Records a search in MLflow: one parent run per fit, one nested child run per trial.
 
@@ -168,15 +91,15 @@ class MlflowTracker(BaseTracker):
     per-epoch ``train_loss``/``val_loss``/``val_score`` with ``step`` = epoch, the objective,
     ``duration_s``, ``train_seconds``, ``n_params``, the proposing ``stage`` and any error.
     With a shared storage, trials that workers (other processes) finish get child runs too,
-    tagged with their ``worker``: the sender thread looks for them in the study every
+    tagged with their ``worker``: the writer's sender thread looks for them in the study every
     ``SWEEP_INTERVAL`` seconds during the search and once more when it ends.
 
     All MLflow work (opening the parent run, the trial runs with ``log_batch``, the model, the
-    plots) runs in a separate writer process fed from a background thread: the search never
-    waits on the tracking store, does not share its core and GIL with MLflow, and never imports
-    MLflow. The writer opens the parent run while the first trial trains and, during the
-    search, imports what the end needs (model logging, plots), so ``fit`` waits only for the
-    final model and plots themselves. The callback is thread-safe (Optuna ``n_jobs > 1``).
+    plots) runs in a separate writer process fed from a background thread (``_supervisor.py``):
+    the search never waits on the tracking store, does not share its core and GIL with MLflow,
+    and never imports MLflow. The writer opens the parent run while the first trial trains and,
+    during the search, imports what the end needs (model logging, plots), so ``fit`` waits only
+    for the final model and plots themselves. The callback is thread-safe (Optuna ``n_jobs > 1``).
 
     A server that is down at :meth:`start_search` raises ``ConnectionError`` before any
     training. Any other failure (a store that cannot be opened, a deleted experiment, a server
@@ -240,15 +163,7 @@ class MlflowTracker(BaseTracker):
         self.model_uri_: str | None = None
         self.model_version_: str | None = None
         self._info: dict[str, Any] = {}
-        self._config: dict[str, Any] = {}
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._sender: threading.Thread | None = None
-        self._process: _WriterProcess | None = None
-        self._recorder: Recorder | None = None
-        self._pending: deque[dict[str, Any]] = deque()  # sent to the process, not yet answered
-        self._opened: dict[str, Any] | None = None
-        self._closing = False
-        self._writer_done = threading.Event()  # the writer answered "finish", or its process ended
+        self._writer: WriterSupervisor | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._lock = threading.Lock()
         self._study: optuna.Study | None = None
@@ -262,7 +177,6 @@ class MlflowTracker(BaseTracker):
         self._first_error: str | None = None
         self._late_warnings: list[str] = []
         self._warned = False
-        self._abandon = False
         # Search thread per trial (callback_ms), writer per trial run (write_ms, write_cpu_ms),
         # writer per message (<op>_ms: open, trial, model, finish), writer imports (prewarm_s).
         self.timings: dict[str, list[float]] = {
@@ -318,7 +232,7 @@ class MlflowTracker(BaseTracker):
         outer = active if active is not None and mlflow.get_tracking_uri() == uri else None
         estimator = str(info.get("estimator", "AutoNAS"))
         fingerprint = str((info.get("dataset") or {}).get("fingerprint", ""))
-        self._config = {
+        config = {
             "uri": self.uri_,
             "experiment_name": self.experiment_name,
             "default_experiment": DEFAULT_EXPERIMENT,
@@ -335,22 +249,17 @@ class MlflowTracker(BaseTracker):
             "prewarm": True,
         }
         self._tmp = tempfile.TemporaryDirectory(prefix="automl_nas_mlflow_")
-        if self.writer == "process" and sys.executable:
-            try:
-                self._process = _WriterProcess(self._config, self._deliver, self._on_exit)
-            except OSError as exc:
-                _logger.info("writer process not started (%s); writing from a thread", exc)
-        if self._process is None:
-            self._recorder = Recorder(self._config, own_process=False)
-            self._queue.put({"op": "open"})
-        self._sender = threading.Thread(
-            target=self._send_loop, name="automl_nas-mlflow-sender", daemon=True
+        self._writer = WriterSupervisor(
+            config,
+            use_process=self.writer == "process",
+            on_answer=self._on_answer,
+            on_fail=self._fail,
+            tick=self._sweep_when_due,
         )
-        self._sender.start()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Queue one finished trial for writing (thread-safe; returns in well under 1 ms)."""
-        if self._sender is None or trial.state not in _FINISHED:
+        if self._writer is None or trial.state not in _FINISHED:
             return
         t0 = time.perf_counter()
         if not self._record(study, trial):
@@ -366,7 +275,7 @@ class MlflowTracker(BaseTracker):
         """Queue the workers' last trials, then trials.csv and the plots, unless a trial cut by
         the deadline already sent them all: the writer draws them while the estimator selects
         and refits its final model."""
-        if self._sender is None or self._abandon:
+        if self._writer is None or self._writer.abandoned:
             return
         self._sweep(study)
         self._live_sweeps = False  # the search's trials are final; a later one is not its own
@@ -382,7 +291,7 @@ class MlflowTracker(BaseTracker):
 
         The estimator is pickled here and logged by the writer; :meth:`end_search` waits for it.
         """
-        if self._sender is None or self._abandon:
+        if self._writer is None or self._writer.abandoned:
             return
         self._warn_once()
         tmp = Path(self._tmp.name)
@@ -397,7 +306,7 @@ class MlflowTracker(BaseTracker):
                 pickle.dump(estimator, f, protocol=pickle.HIGHEST_PROTOCOL)
             with open(tmp / "example.pkl", "wb") as f:
                 pickle.dump((example, prediction), f, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the search keeps its result
             self._warn(f"the final model was not logged ({type(exc).__name__}: {exc})", force=True)
             return
         message = {
@@ -422,38 +331,29 @@ class MlflowTracker(BaseTracker):
             if callable(getattr(estimator, "leaderboard", None)):
                 estimator.leaderboard().to_csv(tmp / "leaderboard.csv", index=False)
                 message["leaderboard_path"] = str(tmp / "leaderboard.csv")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a nicety, as said above
             _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, exc)
-        self._queue.put(message)
+        self._writer.put(message)
 
     def end_search(self, status: str) -> None:
         """Send the summary, the trials and the plots, wait for the writer and close the run."""
-        if self._sender is None:
+        if self._writer is None:
             return
         deadline = time.monotonic() + self.flush_timeout
         try:
             finish = self._finish_message(status)
-        except Exception as exc:  # the summary is a nicety: the run is still ended
+        except Exception as exc:  # noqa: BLE001 - the summary is a nicety: the run is still ended
             self._warn(f"the search summary was not logged ({type(exc).__name__}: {exc})")
-            finish = {"op": "finish", "status": status, "end_ms": now_ms(), "metrics": [],
-                      "tags": {}}
-        self._queue.put(finish)
-        self._queue.put(_STOP)
-        self._sender.join(self.flush_timeout)
-        done = not self._sender.is_alive()
-        process = self._process
-        if process is not None:
-            self._closing = True
-            # Its "finish" answer means everything is written: its exit is not waited for.
-            done = self._writer_done.wait(max(0.0, deadline - time.monotonic())) and done
-            process.close(timeout=0.0)
-            with self._lock:
-                crashed = bool(self._pending) and time.monotonic() < deadline
-            if crashed:  # it died with work left: a thread of this process finishes it
-                self._take_over()
-                done = True
+            finish = {
+                "op": "finish",
+                "status": status,
+                "end_ms": now_ms(),
+                "metrics": [],
+                "tags": {},
+            }
+        self._writer.put(finish)
+        done = self._writer.close(self.flush_timeout, deadline)
         if not done:
-            self._abandon = True
             self._warn(
                 f"tracking work (trial runs, model, plots) was still unfinished after "
                 f"{self.flush_timeout:.0f} s and was dropped",
@@ -474,6 +374,7 @@ class MlflowTracker(BaseTracker):
         if done and self._tmp is not None:
             self._tmp.cleanup()
 
+    # ------------------------------------------------------------------ trials
     def _record(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         """Queue ``trial``'s child run unless it has one; False if it had."""
         with self._lock:
@@ -484,7 +385,7 @@ class MlflowTracker(BaseTracker):
             if self._names is None:
                 self._names = objective_names(study)
             self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
-        self._queue.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
+        self._writer.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
         return True
 
     def _sweep(self, study: optuna.Study | None) -> None:
@@ -495,99 +396,26 @@ class MlflowTracker(BaseTracker):
         first = int(self._info.get("first_trial", 0))
         try:
             trials = study.get_trials(deepcopy=False, states=_FINISHED)
-        except Exception as exc:  # a storage hiccup: the next sweep tries again
+        except Exception as exc:  # noqa: BLE001 - a storage hiccup: the next sweep tries again
             _logger.info("looking for workers' trials failed: %s", exc)
             return
         for trial in trials:
             if trial.number >= first:
                 self._record(study, trial)
 
-    # ------------------------------------------------------------------ the writer
-    def _send_loop(self) -> None:
-        """Hand queued messages to the writer process (or run them here, in thread mode).
+    def _sweep_when_due(self) -> float | None:
+        """Sweep for workers' trials when one is due; the writer's sender thread calls this
+        before each wait for a message.
 
-        In a shared search it also sweeps the study for workers' trials between messages, until
-        :meth:`trials_done`.
+        Sweeps happen in a shared search only, until :meth:`trials_done`, every
+        ``SWEEP_INTERVAL`` s. Returns the seconds until the next call (None: no call needed
+        before the next message).
         """
-        while True:
-            if self._live_sweeps and time.monotonic() - self._swept_at >= SWEEP_INTERVAL:
-                self._sweep(self._study)
-            try:
-                item = self._queue.get(timeout=SWEEP_INTERVAL if self._live_sweeps else None)
-            except queue.Empty:
-                continue
-            if item is _STOP:
-                return
-            if item is _GONE:
-                self._take_over()
-                continue
-            if self._abandon:
-                continue
-            if self._process is not None:
-                with self._lock:
-                    self._pending.append(item)
-                if self._process.send(item):
-                    continue
-                self._take_over()  # runs ``item`` too
-            else:
-                self._deliver(self._recorder.handle(item))
-
-    def _on_exit(self) -> None:
-        self._writer_done.set()
-        if not self._closing:
-            self._queue.put(_GONE)
-
-    def _take_over(self) -> None:
-        """The writer process is gone: a thread of this process does what it left undone."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.kill()
-        self._fail(f"the MLflow writer process ended: {process.stderr_tail()}")
-        with self._lock:
-            pending = list(self._pending)
-            self._pending.clear()
-        self._recorder = Recorder(self._config, own_process=False, opened=self._opened)
-        if self._opened is None:
-            self._deliver(self._recorder.handle({"op": "open"}))
-        for message in pending:
-            if self._abandon:
-                break
-            self._deliver(self._recorder.handle(message))
-
-    def _deliver(self, answer: dict[str, Any]) -> None:
-        """Book one answer of the writer (called from its reader or the sender thread)."""
-        op, error = answer.get("op"), answer.get("error")
-        with self._lock:
-            if op != "open" and self._pending:
-                self._pending.popleft()
-        self.timings.setdefault(f"{op}_ms", []).append(answer.get("ms", float("nan")))
-        if op == "open":
-            if error:
-                self._fail(f"opening the search run failed: {error}")
-                return
-            self._opened = answer
-            self.uri_, self.run_id_ = answer["uri"], answer["run_id"]
-            self.experiment_id_ = answer["experiment_id"]
-        elif error:
-            self._fail(f"{mask_uri(self.uri_ or '?')}: {error}")
-            # After a failed open, the run's later failures say nothing new.
-            if op in ("model", "finish") and self._opened and not answer.get("unreachable"):
-                what = "the final model was not logged" if op == "model" else (
-                    "closing the search run failed"
-                )
-                self._late_warnings.append(f"{what} ({error})")
-        elif op == "trial":
-            self.timings["write_ms"].append(answer["write_ms"])
-            self.timings["write_cpu_ms"].append(answer["cpu_ms"])
-        elif op == "model":
-            self.model_uri_, self.model_version_ = answer["model_uri"], answer["version"]
-            if answer.get("note"):
-                _logger.warning(answer["note"])
-        elif op == "finish" and answer.get("prewarm_s") is not None:
-            self.timings["prewarm_s"] = [answer["prewarm_s"]]
-        if op == "finish":
-            self._writer_done.set()
+        if not self._live_sweeps:
+            return None
+        if time.monotonic() - self._swept_at >= SWEEP_INTERVAL:
+            self._sweep(self._study)
+        return SWEEP_INTERVAL
 
     def _trials_message(self, study: optuna.Study) -> dict[str, Any]:
         """The study's trials, pickled, for ``trials.csv`` and the plots (empty if they do not
@@ -598,7 +426,7 @@ class MlflowTracker(BaseTracker):
         try:
             with open(path, "wb") as f:
                 pickle.dump(study.get_trials(deepcopy=False), f, pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # e.g. a user attribute that does not pickle
+        except Exception as exc:  # noqa: BLE001 - e.g. a user attribute that does not pickle
             _logger.warning("trials.csv and plots not logged: %s: %s", type(exc).__name__, exc)
             return {}
         self._trials_sent = n_finished
@@ -613,52 +441,45 @@ class MlflowTracker(BaseTracker):
     def _queue_trials(self, study: optuna.Study) -> None:
         message = self._trials_message(study)
         if message:
-            self._queue.put({"op": "trials", **message})
+            self._writer.put({"op": "trials", **message})
 
     def _finish_message(self, status: str) -> dict[str, Any]:
         """The summary metrics and tags, and the trials unless the writer has them all."""
         message: dict[str, Any] = {"op": "finish", "status": status, "end_ms": now_ms()}
-        message["metrics"], message["tags"] = self._summary()
+        message["metrics"], message["tags"] = search_summary(self._finished, self._study)
         if self._study is not None and self._trials_sent != len(self._finished):
             message.update(self._trials_message(self._study))
         return message
 
-    def _summary(self) -> tuple[list[tuple[str, float, int, int]], dict[str, str]]:
-        """The parent run's metrics (best value per trial number, counts) and best-trial tags."""
-        study = self._study
-        counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
-        best_curve: list[tuple[str, float, int, int]] = []
-        best: float | None = None
-        ts = now_ms()
-        single = study is not None and len(study.directions) == 1
-        maximize = single and study.direction == optuna.study.StudyDirection.MAXIMIZE
-        for number, state, values in sorted(self._finished, key=lambda r: r[0]):
-            counts[state.name] = counts.get(state.name, 0) + 1
-            value = (
-                as_float(values[0])
-                if (single and values and state == TrialState.COMPLETE)
-                else None
-            )
-            if value is not None and (best is None or (value > best if maximize else value < best)):
-                best = value
-            if best is not None:
-                best_curve.append(("best_value", best, ts, number))
-        metrics = best_curve + [
-            ("n_trials", float(len(self._finished)), ts, 0),
-            ("n_complete", float(counts["COMPLETE"]), ts, 0),
-            ("n_pruned", float(counts["PRUNED"]), ts, 0),
-            ("n_failed", float(counts["FAIL"]), ts, 0),
-        ]
-        tags: dict[str, str] = {}
-        if single and best is not None:
-            best_trial = study.best_trial
-            tags[TAG_PREFIX + "best_trial"] = str(best_trial.number)
-            lines = [f"Best trial {best_trial.number}: value {best_trial.value:.6g}", ""]
-            lines += [f"- `{k}` = {v}" for k, v in best_trial.params.items()]
-            tags["mlflow.note.content"] = clip("\n".join(lines), MAX_TAG_VALUE)
-        return metrics, tags
+    # ------------------------------------------------------------------ answers and failures
+    def _on_answer(self, answer: dict[str, Any]) -> None:
+        """Book one answer of the writer (called from its reader or sender thread)."""
+        op, error = answer.get("op"), answer.get("error")
+        self.timings.setdefault(f"{op}_ms", []).append(answer.get("ms", float("nan")))
+        if op == "open":
+            if error:
+                self._fail(f"opening the search run failed: {error}")
+                return
+            self.uri_, self.run_id_ = answer["uri"], answer["run_id"]
+            self.experiment_id_ = answer["experiment_id"]
+        elif error:
+            self._fail(f"{mask_uri(self.uri_ or '?')}: {error}")
+            # After a failed open, the run's later failures say nothing new.
+            if op in ("model", "finish") and self.run_id_ and not answer.get("unreachable"):
+                if op == "model":
+                    self._late_warnings.append(f"the final model was not logged ({error})")
+                else:
+                    self._late_warnings.append(f"closing the search run failed ({error})")
+        elif op == "trial":
+            self.timings["write_ms"].append(answer["write_ms"])
+            self.timings["write_cpu_ms"].append(answer["cpu_ms"])
+        elif op == "model":
+            self.model_uri_, self.model_version_ = answer["model_uri"], answer["version"]
+            if answer.get("note"):
+                _logger.warning(answer["note"])
+        elif op == "finish" and answer.get("prewarm_s") is not None:
+            self.timings["prewarm_s"] = [answer["prewarm_s"]]
 
-    # ------------------------------------------------------------------ failures
     def _fail(self, message: str) -> None:
         with self._lock:
             self._failures += 1

@@ -16,6 +16,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl_nas.tracking._store import TAG_PREFIX
+
 #: MLflow run status of each finished Optuna trial state.
 RUN_STATUS: dict[TrialState, str] = {
     TrialState.COMPLETE: "FINISHED",
@@ -27,8 +29,6 @@ RUN_STATUS: dict[TrialState, str] = {
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250
-
-TAG_PREFIX = "automl_nas."
 
 
 @dataclass
@@ -191,6 +191,57 @@ def search_tags(info: Mapping[str, Any]) -> dict[str, str]:
     for lib, version in (info.get("versions") or {}).items():
         tags[TAG_PREFIX + f"version.{lib}"] = clip(version, MAX_TAG_VALUE)
     return tags
+
+
+def search_summary(
+    finished: Sequence[tuple[int, TrialState, Sequence[float] | None]],
+    study: optuna.Study | None,
+) -> tuple[list[tuple[str, float, int, int]], dict[str, str]]:
+    """The parent run's summary metrics and tags.
+
+    Args:
+        finished: ``(number, state, values)`` of every trial the search recorded.
+        study: The search's study (its directions and best trial); None when no trial finished.
+
+    Returns:
+        The metrics: ``best_value`` after each trial (``step`` = trial number; one objective
+        only) and the trial counts ``n_trials``, ``n_complete``, ``n_pruned``, ``n_failed``; the
+        tags: for one objective, the best trial's number and a run note with its params.
+
+    Example:
+        >>> metrics, tags = search_summary([(0, TrialState.PRUNED, None)], None)
+        >>> [(key, value) for key, value, _, _ in metrics], tags
+        ([('n_trials', 1.0), ('n_complete', 0.0), ('n_pruned', 1.0), ('n_failed', 0.0)], {})
+    """
+    counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
+    best_curve: list[tuple[str, float, int, int]] = []
+    best: float | None = None
+    ts = now_ms()
+    single = study is not None and len(study.directions) == 1
+    maximize = single and study.direction == optuna.study.StudyDirection.MAXIMIZE
+    for number, state, values in sorted(finished, key=lambda r: r[0]):
+        counts[state.name] = counts.get(state.name, 0) + 1
+        value = (
+            as_float(values[0]) if (single and values and state == TrialState.COMPLETE) else None
+        )
+        if value is not None and (best is None or (value > best if maximize else value < best)):
+            best = value
+        if best is not None:
+            best_curve.append(("best_value", best, ts, number))
+    metrics = best_curve + [
+        ("n_trials", float(len(finished)), ts, 0),
+        ("n_complete", float(counts["COMPLETE"]), ts, 0),
+        ("n_pruned", float(counts["PRUNED"]), ts, 0),
+        ("n_failed", float(counts["FAIL"]), ts, 0),
+    ]
+    tags: dict[str, str] = {}
+    if single and best is not None:
+        best_trial = study.best_trial
+        tags[TAG_PREFIX + "best_trial"] = str(best_trial.number)
+        lines = [f"Best trial {best_trial.number}: value {best_trial.value:.6g}", ""]
+        lines += [f"- `{k}` = {v}" for k, v in best_trial.params.items()]
+        tags["mlflow.note.content"] = clip("\n".join(lines), MAX_TAG_VALUE)
+    return metrics, tags
 
 
 def objective_names(study: optuna.Study) -> list[str]:

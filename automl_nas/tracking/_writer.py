@@ -1,25 +1,26 @@
 """The MLflow side of a tracked search; also runs as a process of its own (``python _writer.py``).
 
-Every MLflow call of a search happens here: opening the search's parent run, one child run per
-trial, the model (logged, registered, aliased), the summary, the plots and the run's end. A
-search of small networks is bound to one core by the GIL, and MLflow spends seconds of Python
-on its imports, its SQLAlchemy store (creating a new SQLite database runs all its migrations),
-its requirement checks and the plots: done in the search process, that time comes straight out
-of the search's budget or is added to ``fit``. Done in this process, it runs on another core
-while the search trains, and what the end of the search needs is imported meanwhile (see
-:func:`prewarm`), so ``fit`` only waits for the work itself.
+Every MLflow call of a search happens here (or in the helpers of ``_store.py`` and
+``_logged_model.py``): opening the search's parent run, one child run per trial, the model
+(logged, registered, aliased), the summary, the plots and the run's end. A search of small
+networks is bound to one core by the GIL, and MLflow spends seconds of Python on its imports,
+its SQLAlchemy store (creating a new SQLite database runs all its migrations), its requirement
+checks and the plots: done in the search process, that time comes straight out of the search's
+budget or is added to ``fit``. Done in this process, it runs on another core while the search
+trains, and what the end of the search needs is imported meanwhile (see :func:`prewarm`), so
+``fit`` only waits for the work itself.
 
 The process reads one JSON config line, then one JSON message per line on stdin, each with
 an ``op`` (``trial``, ``trials``, ``model``, ``finish``); it answers the config (``op``
 ``open``) and every message with one JSON line on stdout, in order. Its trial-writing path
 imports only the standard library and mlflow (never ``automl_nas``, whose import pulls in
 torch), so it writes the first trials within seconds. In the search process the same
-:class:`Recorder` runs in a thread when the process cannot (``MlflowTracker(writer="thread")``).
+:class:`Recorder` runs in a thread when the process cannot (``MlflowTracker(writer="thread")``);
+``_supervisor.py`` starts the process and watches it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -30,113 +31,51 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-PARENT_TAG = "mlflow.parentRunId"
-TAG_PREFIX = "automl_nas."
-
-# MLflow 3 limits (mlflow/utils/validation.py): what one log_batch call and one value may hold.
-MAX_PARAMS_PER_BATCH = 100
-MAX_TAGS_PER_BATCH = 100
-MAX_METRICS_PER_BATCH = 1000
-MAX_ENTITIES_PER_BATCH = 1000
-
-Metrics = Sequence[Sequence[Any]]  # (key, value, timestamp_ms, step)
+if __package__:  # imported as automl_nas.tracking._writer (the thread fallback)
+    from automl_nas.tracking._logged_model import (
+        PyfuncWithSklearnFlavor,
+        describes,
+        global_tracking_uri,
+        pip_requirements,
+        seed_package_map,
+    )
+    from automl_nas.tracking._store import (
+        PARENT_TAG,
+        TAG_PREFIX,
+        checkpoint_sqlite_wal,
+        enable_sqlite_wal,
+        is_http,
+        log_batch,
+        probe,
+        terminate,
+        write_trial,
+    )
+else:  # the writer process, `python _writer.py`: importing automl_nas would pull in torch
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # its siblings, even under python -P
+    from _logged_model import (
+        PyfuncWithSklearnFlavor,
+        describes,
+        global_tracking_uri,
+        pip_requirements,
+        seed_package_map,
+    )
+    from _store import (
+        PARENT_TAG,
+        TAG_PREFIX,
+        checkpoint_sqlite_wal,
+        enable_sqlite_wal,
+        is_http,
+        log_batch,
+        probe,
+        terminate,
+        write_trial,
+    )
 
 _logger = logging.getLogger(__name__)
-
-
-def batches(
-    metrics: Metrics, params: Mapping[str, str], tags: Mapping[str, str]
-) -> Iterator[tuple[list, list[tuple[str, str]], list[tuple[str, str]]]]:
-    """Split one run's records into ``log_batch`` calls within MLflow's per-call limits.
-
-    Almost every trial fits in one call; a space with more than 100 params or a very long
-    history spills into more.
-
-    Example:
-        >>> [len(p) for _, p, _ in batches([], {str(i): "x" for i in range(250)}, {})]
-        [100, 100, 50]
-    """
-    param_items, tag_items, metric_items = list(params.items()), list(tags.items()), list(metrics)
-    while param_items or tag_items or metric_items:
-        p, param_items = param_items[:MAX_PARAMS_PER_BATCH], param_items[MAX_PARAMS_PER_BATCH:]
-        t, tag_items = tag_items[:MAX_TAGS_PER_BATCH], tag_items[MAX_TAGS_PER_BATCH:]
-        room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(p) - len(t))
-        m, metric_items = metric_items[:room], metric_items[room:]
-        yield m, p, t
-
-
-def log_batch(client: Any, run_id: str, metrics: Metrics, params: dict, tags: dict) -> None:
-    """``client.log_batch`` in as few calls as MLflow's limits allow."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    for m, p, t in batches(metrics, params, tags):
-        client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, ts, step) for k, v, ts, step in m],
-            params=[Param(k, v) for k, v in p],
-            tags=[RunTag(k, v) for k, v in t],
-            synchronous=True,
-        )
-
-
-def terminate(client: Any, run_id: str, status: str, end_ms: int) -> None:
-    """End a run with ``status`` at ``end_ms`` in one store call.
-
-    ``MlflowClient.set_terminated`` on a server also GETs the run back and prints two "View run"
-    lines to stdout: one extra round trip and two lines per trial. The store's own update is the
-    single call that remains; ``set_terminated`` is the fallback.
-    """
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    if store is None or not hasattr(store, "update_run_info"):
-        client.set_terminated(run_id, status, end_time=end_ms)
-        return
-    from mlflow.entities import RunStatus
-
-    store.update_run_info(
-        run_id, run_status=RunStatus.from_string(status), end_time=end_ms, run_name=None
-    )
-
-
-def write_trial(client: Any, experiment_id: str, parent_run_id: str, record: Mapping) -> str:
-    """Create, fill and end one trial's child run; returns its run id.
-
-    ``record`` is a ``RunRecord`` as a dict: run_name, start_ms, end_ms, status, params,
-    metrics [(key, value, timestamp_ms, step)], tags.
-    """
-    tags = {PARENT_TAG: parent_run_id, **record["tags"]}
-    run = client.create_run(
-        experiment_id, start_time=record["start_ms"], tags=tags, run_name=record["run_name"]
-    )
-    run_id = run.info.run_id
-    log_batch(client, run_id, record["metrics"], record["params"], {})
-    terminate(client, run_id, record["status"], record["end_ms"])
-    return run_id
-
-
-def is_http(uri: str | None) -> bool:
-    """Whether ``uri`` points at a tracking server (as opposed to a database or file store)."""
-    return bool(uri) and uri.startswith(("http://", "https://"))
-
-
-def probe(uri: str, timeout: float) -> str | None:
-    """Why the tracking server at ``uri`` cannot be reached, or None when it answers.
-
-    MLflow's own client retries a dead server with exponential backoff for minutes; one GET of
-    ``/health`` without retries tells within ``timeout`` seconds.
-    """
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout)
-    except requests.exceptions.SSLError:
-        return None  # it answered; MLflow's own TLS settings decide the rest
-    except requests.exceptions.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def git_sha(directory: str | Path) -> str | None:
@@ -155,125 +94,6 @@ def git_sha(directory: str | Path) -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
-@contextlib.contextmanager
-def global_tracking_uri(mlflow: Any, uri: str) -> Iterator[None]:
-    """Point MLflow's global tracking URI at ``uri`` for a call that only reads the global one.
-
-    ``mlflow.*.log_model`` has no URI argument. The previous global URI and the
-    ``MLFLOW_TRACKING_URI`` variable are both restored (MLflow's own ``_use_tracking_uri``
-    unsets the variable when no global URI was set).
-    """
-    if mlflow.get_tracking_uri() == uri:
-        yield
-        return
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
-    saved_global = getattr(tracking_utils, "_tracking_uri", None)
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved_global)
-        if saved_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved_env
-
-
-def _sqlite_pragma(uri: str, pragma: str) -> str | None:
-    """The first value ``PRAGMA <pragma>`` returns on the SQLite file behind ``uri`` (None if
-    ``uri`` is not a SQLite file or the statement failed)."""
-    import sqlite3
-
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    if not path or path == ":memory:" or not os.path.isfile(path):
-        return None
-    try:
-        with sqlite3.connect(path, timeout=20) as con:
-            return str(con.execute(f"PRAGMA {pragma}").fetchone()[0])
-    except sqlite3.Error as exc:
-        _logger.debug("PRAGMA %s failed on %s: %s", pragma, path, exc)
-        return None
-
-
-def enable_sqlite_wal(uri: str) -> bool:
-    """Switch the SQLite file behind ``uri`` to write-ahead logging; whether it is now in WAL.
-
-    MLflow commits several transactions per ``log_batch``; in WAL mode each costs about half as
-    much, and ``mlflow ui`` reading the same file no longer blocks the search writing it. The
-    mode is a property of the file and stays; it is unsuited to network file systems.
-    """
-    return (_sqlite_pragma(uri, "journal_mode=WAL") or "").lower() == "wal"
-
-
-def checkpoint_sqlite_wal(uri: str) -> None:
-    """Copy what the write-ahead log holds into the SQLite file behind ``uri``.
-
-    The writer process is killed once it has answered, before SQLite would checkpoint on its
-    last connection's close: without this, the run's last writes would live only in the
-    ``-wal`` file beside the database, lost to anyone who copies the ``.db`` file alone.
-    """
-    _sqlite_pragma(uri, "wal_checkpoint(PASSIVE)")  # PASSIVE: never waits for a reader
-
-
-def describes(schema: Any, example: Any) -> bool:
-    """Whether MLflow's inferred input ``schema`` types every column and accepts ``example``."""
-    from mlflow.models import validate_schema
-    from mlflow.types.schema import AnyType
-
-    if schema is None or any(isinstance(c.type, AnyType) for c in getattr(schema, "inputs", [])):
-        return False
-    try:
-        validate_schema(example, schema)
-    except Exception:  # noqa: BLE001 - MLflow raises MlflowException or pandas errors
-        return False
-    return True
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the logged model, given explicitly (inferring them takes 7-16 s)."""
-    from importlib import metadata
-
-    reqs = []
-    for dist in ("mlflow", "torch", "scikit-learn", "optuna", "numpy", "pandas", "cloudpickle"):
-        try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-        reqs.append(f"{dist}=={version.split('+')[0]}")  # "2.13.0+cpu" is not on PyPI
-    return reqs
-
-
-class PyfuncWithSklearnFlavor:
-    """An MLflow flavor module for ``Model.log``: the pyfunc model plus a ``sklearn`` flavor.
-
-    Both flavors read the same pickled estimator, so ``mlflow.sklearn.load_model`` returns the
-    fitted estimator itself (with ``predict_proba``, ``score``, ...).
-    """
-
-    __name__ = "automl_nas.tracking.pyfunc_with_sklearn"
-
-    @staticmethod
-    def save_model(path: str, mlflow_model: Any, add_sklearn_flavor: bool = True, **kwargs: Any):
-        import mlflow
-        import sklearn
-
-        mlflow.pyfunc.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
-        if add_sklearn_flavor:
-            pickled = next(Path(path, "artifacts").rglob("estimator.pkl")).relative_to(path)
-            mlflow_model.add_flavor(
-                "sklearn",
-                pickled_model=pickled.as_posix(),
-                sklearn_version=sklearn.__version__,
-                serialization_format="pickle",
-                code=mlflow_model.flavors["python_function"].get("code"),
-            )
-            mlflow_model.save(os.path.join(path, "MLmodel"))
-
-
 def prewarm(plots_ready: threading.Event | None = None) -> None:
     """Import what the plots and then the model will need, while the search still runs.
 
@@ -281,14 +101,14 @@ def prewarm(plots_ready: threading.Event | None = None) -> None:
     parameter-importance evaluator (ranked once on a 4-trial study: its first call imports and
     warms its random forest, 1.9 s on a 2-core VM), then ``plots_ready`` is set; then MLflow's
     model code and automl_nas with torch (MLflow runs the model's code file when it saves the
-    model and loads it to check the input example). For the
-    writer process only: it also seeds MLflow's package map (see :func:`_seed_package_map`)
-    and sets its own torch to one thread, as the search does.
+    model and loads it to check the input example). For the writer process only: it also
+    seeds MLflow's package map (see :func:`seed_package_map`) and sets its own torch to one
+    thread, as the search does.
     """
     groups = (
         (lambda: __import__("optuna.visualization.matplotlib"), _draw_a_figure, _rank_importances),
         (
-            _seed_package_map,
+            seed_package_map,
             lambda: __import__("mlflow.pyfunc"),
             lambda: __import__("mlflow.models.signature"),
             _one_torch_thread,
@@ -300,27 +120,10 @@ def prewarm(plots_ready: threading.Event | None = None) -> None:
             for step in group:
                 try:
                     step()
-                except Exception as exc:  # a cold import later is slower, not wrong
+                except Exception as exc:  # noqa: BLE001 - a cold import later is slower, not wrong
                     _logger.debug("prewarm step failed: %s", exc)
             if plots_ready is not None:
                 plots_ready.set()
-
-
-def _seed_package_map() -> None:
-    """Give MLflow's module -> package map the logged model's pinned packages only.
-
-    MLflow reads the map to check that the model's requirements match the installed versions;
-    built from every installed distribution's metadata, it cost 2.5-5.6 s of CPU per process on
-    a 2-core VM. Our requirements pin exactly the installed versions (:func:`pip_requirements`),
-    and MLflow reads the map for nothing else on this path (requirements are never inferred), so
-    this process seeds it with those packages; MLflow then looks their versions up directly.
-    """
-    from mlflow.utils import requirements_utils
-
-    if getattr(requirements_utils, "_MODULES_TO_PACKAGES", ()) is None:
-        module_of = {"scikit-learn": "sklearn"}  # the others import under their own name
-        packages = [req.split("==")[0] for req in pip_requirements()]
-        requirements_utils._MODULES_TO_PACKAGES = {module_of.get(p, p): [p] for p in packages}
 
 
 def _rank_importances() -> None:
@@ -332,7 +135,8 @@ def _rank_importances() -> None:
     study = optuna.create_study()
     study.add_trials(
         optuna.trial.create_trial(
-            params={"a": i / 4, "b": (3 * i % 4) / 4}, distributions={"a": dist, "b": dist},
+            params={"a": i / 4, "b": (3 * i % 4) / 4},
+            distributions={"a": dist, "b": dist},
             value=float(i),
         )
         for i in range(4)
@@ -356,8 +160,10 @@ def _draw_a_figure() -> None:
 
 def _one_torch_thread() -> None:
     # Checking the input example predicts 5 rows: OpenMP threads would only spin on a busy host.
-    import automl_nas  # noqa: F401  (imports torch)
     import torch
+
+    # The logged model's code imports this module, hence automl_nas and torch: import them now.
+    import automl_nas.tracking._pyfunc  # noqa: F401
 
     torch.set_num_threads(1)
 
@@ -373,7 +179,7 @@ class Recorder:
     """Runs one search's tracking messages against MLflow, in order; answers each with a dict.
 
     Args:
-        config: What the parent run is made of (see ``MlflowTracker._config``).
+        config: What the parent run is made of (built by ``MlflowTracker.start_search``).
         own_process: True in the writer process (it may set MLflow's global tracking URI and
             matplotlib's backend); False in a thread of the search process, which must not.
         opened: ``{"run_id", "experiment_id", "uri"}`` of a parent run already opened (when a
@@ -415,7 +221,7 @@ class Recorder:
             else:
                 self._await_imports(op, message)
                 answer.update(getattr(self, f"_{op}")(message))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed write is answered, never raised
             answer["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
         answer["ms"] = (time.perf_counter() - started) * 1000
         return answer
@@ -574,7 +380,7 @@ class Recorder:
                 log_batch(client, self.run_id, [], {}, tags)
             if message.get("leaderboard_path"):
                 client.log_artifact(self.run_id, message["leaderboard_path"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the leaderboard is a nicety
             return f"leaderboard not logged: {type(exc).__name__}: {exc}"
         return None
 
@@ -643,7 +449,7 @@ class Recorder:
                     fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
                     fig.savefig(Path(tmp, f"{name}.png"), dpi=100, bbox_inches="tight")
                     plt.close(fig)
-                except Exception as exc:  # a plot is a nicety: never fail the search for one
+                except Exception as exc:  # noqa: BLE001 - a plot is a nicety: never fail for one
                     _logger.warning("plot %s not logged: %s: %s", name, type(exc).__name__, exc)
             client.log_artifacts(self.run_id, tmp, "plots")
 

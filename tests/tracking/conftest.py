@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 START_SERVER = REPO / "mlflow" / "start_server.sh"
 
 #: A search small enough for tests: a few trials of a few epochs.
-TINY = dict(n_trials=4, max_epochs=3, time_budget=120, random_state=0)
+TINY = {"n_trials": 4, "max_epochs": 3, "time_budget": 120, "random_state": 0}
 
 
 def free_port() -> int:

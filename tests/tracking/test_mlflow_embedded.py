@@ -94,7 +94,7 @@ def test_dates_durations_and_time_zones_still_give_a_served_model(clean_mlflow_e
     import pandas as pd
 
     from automl_nas import AutoNASClassifier
-    from automl_nas.tracking._writer import describes
+    from automl_nas.tracking._logged_model import describes
 
     rng = np.random.default_rng(0)
     days = rng.integers(0, 365, 120)

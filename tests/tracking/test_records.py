@@ -16,10 +16,11 @@ from optuna.trial import TrialState, create_trial
 from automl_nas.tracking._records import (
     mask_uri,
     search_params,
+    search_summary,
     search_tags,
     trial_record,
 )
-from automl_nas.tracking._writer import MAX_ENTITIES_PER_BATCH, batches
+from automl_nas.tracking._store import MAX_ENTITIES_PER_BATCH, batches
 
 DISTS = {
     "lr": FloatDistribution(1e-4, 1.0, log=True),
@@ -119,6 +120,31 @@ def test_search_params_and_tags():
     assert tags["automl_nas.version.torch"] == "2.13"
 
 
+def test_search_summary_tracks_the_best_value_and_counts_states():
+    study = optuna.create_study(direction="maximize")
+    params = {"lr": 0.01, "act": "gelu"}
+    for state, value in [
+        (TrialState.COMPLETE, 0.5),
+        (TrialState.PRUNED, None),
+        (TrialState.COMPLETE, 0.8),
+        (TrialState.FAIL, None),
+    ]:
+        study.add_trial(create_trial(state=state, value=value, params=params, distributions=DISTS))
+    finished = [(t.number, t.state, t.values and tuple(t.values)) for t in study.trials]
+    metrics, tags = search_summary(finished[::-1], study)  # any order: sorted by number
+    curve = [(value, step) for key, value, _, step in metrics if key == "best_value"]
+    assert curve == [(0.5, 0), (0.5, 1), (0.8, 2), (0.8, 3)]
+    counts = {key: value for key, value, _, _ in metrics if key.startswith("n_")}
+    assert counts == {"n_trials": 4, "n_complete": 2, "n_pruned": 1, "n_failed": 1}
+    assert tags["automl_nas.best_trial"] == "2"
+    assert tags["mlflow.note.content"].startswith("Best trial 2: value 0.8")
+
+    two = optuna.create_study(directions=["minimize", "minimize"])
+    metrics, tags = search_summary([(0, TrialState.COMPLETE, (1.0, 2.0))], two)
+    assert [key for key, *_ in metrics] == ["n_trials", "n_complete", "n_pruned", "n_failed"]
+    assert tags == {}  # no single best trial
+
+
 def test_mask_uri_hides_passwords():
     assert mask_uri("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
     assert mask_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
@@ -127,7 +153,8 @@ def test_mask_uri_hides_passwords():
 def test_mlflow_stays_an_optional_import():
     # Plain scikit-learn use must not need mlflow: no module-level mlflow import on that path.
     package = Path(__file__).resolve().parents[2] / "automl_nas" / "tracking"
-    for name in ("__init__.py", "_base.py", "_mlflow.py", "_records.py", "_registry.py"):
+    model_code = ("_pyfunc.py", "_model_code.py")  # the logged model's code: MLflow loads it
+    for name in sorted(p.name for p in package.glob("*.py") if p.name not in model_code):
         tree = ast.parse((package / name).read_text())
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         modules = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]

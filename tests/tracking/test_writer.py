@@ -22,11 +22,11 @@ def test_a_thread_takes_over_when_the_writer_process_dies(
     killed = []
 
     def kill_writer_after_first_trial(self, study, trial):
-        if trial.number == 1 and self._process is not None:
+        if trial.number == 1 and self._writer.process is not None:
             deadline = time.monotonic() + 60  # let it open the run and write trial 0 first
             while not self.timings["write_ms"] and time.monotonic() < deadline:
                 time.sleep(0.05)
-            self._process._proc.kill()
+            self._writer.process._proc.kill()
             killed.append(trial.number)
         record_trial(self, study, trial)
 
@@ -63,8 +63,8 @@ def test_trials_and_plots_are_drawn_once_the_deadline_has_stopped_a_trial(
     clean_mlflow_env, straggler
 ):
     """The trial stopped by the deadline sends the trials; one finishing later sends them again."""
-    import pandas as pd
     import optuna
+    import pandas as pd
     from mlflow import MlflowClient
 
     from automl_nas.tracking import MlflowTracker
@@ -169,8 +169,7 @@ def test_trials_that_other_processes_finish_get_child_runs_during_the_search(
     import optuna
     from mlflow import MlflowClient
 
-    from automl_nas.tracking import MlflowTracker
-    from automl_nas.tracking import _mlflow
+    from automl_nas.tracking import MlflowTracker, _mlflow
 
     monkeypatch.setattr(_mlflow, "SWEEP_INTERVAL", 0.2)
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
