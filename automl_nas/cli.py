@@ -12,6 +12,12 @@ The options of ``fit`` are the estimators' parameters: their values are read by 
 parameters' ``_parameter_constraints`` and their defaults are the estimators' own
 (``FIT_OPTIONS``; ``NOT_ON_CLI`` lists the parameters without an option, and why).
 
+Reading a command line imports nothing heavy: ``--help`` and usage errors answer in about 0.1 s
+instead of the seconds torch, Optuna and scikit-learn take to import. So what the parser needs
+from the library (the parameters' defaults and constraints, the stage names) is written out in
+``PARSER_FACTS``, which a test compares with the library, and each verb imports the library
+when it runs.
+
 Errors in the user's inputs print one line ``automl-nas: error: ...`` to stderr and exit with
 status 2 for a wrong command line (unknown option, bad option value) or 1 for unusable files or
 data. Any other exception prints one line too, or its traceback with ``--debug``.
@@ -20,27 +26,23 @@ data. Any other exception prints one line too, or its traceback with ``--debug``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
 import pickle
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import optuna
-import pandas as pd
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+if TYPE_CHECKING:  # imported where they are used, so that parsing the command line is instant
+    import pandas as pd
 
-from automl_nas.data import MAX_AUTO_CLASSES, infer_task
-from automl_nas.distributed import make_storage, run_worker
-from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor, BaseAutoNAS
-from automl_nas.search import TrialAttr, end_progress_line, trials_frame
-from automl_nas.stages import stage_names
+    from automl_nas.estimator import BaseAutoNAS
 
 PROG = "automl-nas"
 
@@ -105,10 +107,11 @@ def _stage_list(text: str) -> list[str]:
     stages = [name.strip() for name in text.split(",") if name.strip()]
     if not stages:
         raise argparse.ArgumentTypeError("name at least one stage, e.g. --stages tpe")
-    unknown = [name for name in stages if name not in stage_names()]
+    names = PARSER_FACTS["stage_names"]
+    unknown = [name for name in stages if name not in names]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(stage_names())}"
+            f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(names)}"
         )
     return stages
 
@@ -116,6 +119,8 @@ def _stage_list(text: str) -> list[str]:
 # -- shared helpers ----------------------------------------------------------------------------
 def read_csv(path: str) -> pd.DataFrame:
     """The CSV file at ``path`` with at least one data row, or a CLIError saying why not."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path)
     except OSError as exc:
@@ -132,6 +137,8 @@ def read_csv(path: str) -> pd.DataFrame:
 
 def load_model(path: str) -> BaseAutoNAS:
     """The fitted estimator pickled at ``path`` (pickles can run code: load only trusted files)."""
+    from automl_nas.estimator import BaseAutoNAS  # the classes a model file holds
+
     try:
         with open(path, "rb") as file:
             model = pickle.load(file)
@@ -178,11 +185,74 @@ def _one_line(message: object) -> str:
 
 
 # -- fit options: the estimators' parameters ---------------------------------------------------
-#: The estimators ``fit`` builds; their ``__init__`` parameters are its options.
-ESTIMATORS: dict[str, type[BaseAutoNAS]] = {
-    "classification": AutoNASClassifier,
-    "regression": AutoNASRegressor,
+def _estimators() -> dict[str, type[BaseAutoNAS]]:
+    """``ESTIMATORS``: the estimators ``fit`` builds; their ``__init__`` parameters are its options.
+
+    Imported on first use (torch, Optuna and scikit-learn come with them), then kept in the
+    module, where tests may replace an entry.
+    """
+    if "ESTIMATORS" not in globals():
+        from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor
+
+        globals()["ESTIMATORS"] = {
+            "classification": AutoNASClassifier,
+            "regression": AutoNASRegressor,
+        }
+    return globals()["ESTIMATORS"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ESTIMATORS`` and ``infer_task``, imported when first asked for (PEP 562)."""
+    if name == "ESTIMATORS":
+        return _estimators()
+    if name == "infer_task":
+        from automl_nas.data import infer_task
+
+        return infer_task
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# What the parser needs from the library, written out so that reading a command line imports
+# none of it; derive_parser_facts() computes it from the library and tests/cli/test_startup.py
+# checks that they agree (its failure prints the new text for this table). A parameter is
+# ``name: (default per task, command-line forms[, help when FIT_OPTIONS has none])``; a form is
+# "none", "text", "boolean", "random_state", ("words", option, ...) or
+# ("int" | "float", left bound, right bound, closed: "left" | "right" | "both" | "neither").
+# fmt: off
+PARSER_FACTS: dict[str, Any] = {
+    "tasks": ("classification", "regression"),
+    "default_metrics": ("accuracy", "r2"),
+    "stage_names": ("cmaes", "darts", "evolution", "gp", "nsga2", "qmc", "random", "rl", "tpe"),
+    "max_auto_classes": 20,
+    "default_artifact_dir": "automl_nas_artifacts",
+    "parameters": {
+        "sampler": (("tpe", "tpe"), (("words", "cmaes", "evolution", "gp", "nsga2", "qmc", "random", "rl", "tpe"),)),
+        "stages": ((None, None), ("none",)),
+        "pruner": (("median", "median"), (("words", "hyperband", "median", "none", "successive_halving"), "none")),
+        "time_budget": ((60.0, 60.0), (("float", 0, None, "neither"),)),
+        "n_trials": ((None, None), (("int", 1, None, "left"), "none")),
+        "max_epochs": ((100, 100), (("int", 1, None, "left"),)),
+        "patience": ((10, 10), (("int", 1, None, "left"),)),
+        "validation_fraction": ((0.2, 0.2), (("float", 0, 1, "neither"),)),
+        "cv": (("auto", "auto"), (("int", 2, None, "left"), ("words", "auto"), "none")),
+        "metric": ((None, None), (("words", "accuracy", "balanced_accuracy", "log_loss"), "none", ("words", "r2", "rmse"))),
+        "device": (("auto", "auto"), ("text",)),
+        "n_jobs": ((1, 1), (("int", 1, None, "left"),)),
+        "random_state": ((None, None), ("random_state", "none")),
+        "storage": ((None, None), ("none", "text")),
+        "study_name": ((None, None), ("none", "text")),
+        "artifact_dir": ((None, None), ("none", "text")),
+        "mlflow_tracking_uri": ((None, None), ("none", "text")),
+        "mlflow_experiment": ((None, None), ("none", "text")),
+        "register_model": ((None, None), ("none", "text")),
+        "ensemble_size": ((20, 20), (("int", 1, None, "left"),)),
+        "ensemble_candidates": ((10, 10), (("int", 1, None, "left"),)),
+        "refit": (("auto", "auto"), ("boolean", ("words", "auto"))),
+        "cost_objective": ((None, None), (("words", "latency", "n_params"), "none")),
+        "max_params": ((None, None), (("int", 1, None, "left"), "none")),
+    },
 }
+# fmt: on
 
 #: Estimator parameters with no option, and why. (``sampler``, ``pruner`` and ``stages`` are
 #: options by name; their object forms, an Optuna sampler or pruner or ``BaseStage`` objects,
@@ -219,7 +289,8 @@ _FINAL = "validation and final model"
 _SHARED = "shared storage and workers"
 _MLFLOW = "MLflow tracking (off unless one of these or MLFLOW_TRACKING_URI is set)"
 _DEFAULT_METRICS = ", ".join(
-    f"{cls()._metric().name} for {task}" for task, cls in ESTIMATORS.items()
+    f"{metric} for {task}"
+    for task, metric in zip(PARSER_FACTS["tasks"], PARSER_FACTS["default_metrics"], strict=True)
 )
 
 #: Every estimator parameter with an option, in ``--help`` order. A parameter in neither this
@@ -231,7 +302,7 @@ FIT_OPTIONS: dict[str, _Option] = {
     "patience": _Option("epochs without validation improvement before a trial stops", "N"),
     "stages": _Option(
         "search stages run in order on one study, comma-separated, e.g. darts,evolution,tpe; "
-        f"from: {', '.join(stage_names())}",
+        f"from: {', '.join(PARSER_FACTS['stage_names'])}",
         "LIST",
         parse=_stage_list,
         none="the --sampler alone",
@@ -289,7 +360,7 @@ FIT_OPTIONS: dict[str, _Option] = {
     "artifact_dir": _Option(
         "where a shared search keeps each trial's model, reachable by every worker", "DIR",
         group=_SHARED,
-        none="a folder in the working directory",
+        none=f"./{PARSER_FACTS['default_artifact_dir']}",
     ),
     "mlflow_tracking_uri": _Option(
         "MLflow tracking URI", "URI", flag="--mlflow-uri", group=_MLFLOW,
@@ -307,10 +378,45 @@ FIT_OPTIONS: dict[str, _Option] = {
 }
 
 
+def derive_parser_facts() -> dict[str, Any]:
+    """``PARSER_FACTS`` as the library states them now (imports the estimators, hence torch)."""
+    from automl_nas.data import MAX_AUTO_CLASSES
+    from automl_nas.search import DEFAULT_ARTIFACT_DIR
+    from automl_nas.stages import stage_names
+
+    estimators = _estimators()
+    parameters: dict[str, tuple[Any, ...]] = {}
+    for name, defaults in _estimator_defaults().items():
+        if name in NOT_ON_CLI:
+            continue
+        facts = (tuple(defaults.values()), _command_line_forms(_constraints(name)))
+        parameters[name] = facts if name in FIT_OPTIONS else (*facts, _docstring_summary(name))
+    return {
+        "tasks": tuple(estimators),
+        "default_metrics": tuple(cls()._metric().name for cls in estimators.values()),
+        "stage_names": tuple(stage_names()),
+        "max_auto_classes": MAX_AUTO_CLASSES,
+        "default_artifact_dir": DEFAULT_ARTIFACT_DIR,
+        "parameters": parameters,
+    }
+
+
+def parser_facts_source(facts: dict[str, Any]) -> str:
+    """``facts`` as the text of ``PARSER_FACTS`` in this file, one parameter a line."""
+    lines = ["PARSER_FACTS: dict[str, Any] = {"]
+    for key, value in facts.items():
+        if key != "parameters":
+            lines.append(f"    {key!r}: {value!r},")
+    lines.append('    "parameters": {')
+    lines += [f"        {name!r}: {value!r}," for name, value in facts["parameters"].items()]
+    lines += ["    },", "}"]
+    return "\n".join(lines).replace("'", '"')
+
+
 def _estimator_defaults() -> dict[str, dict[str, Any]]:
     """Each ``__init__`` parameter of the estimators, in order -> {task: its default}."""
     defaults: dict[str, dict[str, Any]] = {}
-    for task, cls in ESTIMATORS.items():
+    for task, cls in _estimators().items():
         for name, parameter in inspect.signature(cls).parameters.items():
             defaults.setdefault(name, {})[task] = parameter.default
     return defaults
@@ -319,94 +425,118 @@ def _estimator_defaults() -> dict[str, dict[str, Any]]:
 def _constraints(name: str) -> list[Any]:
     """The estimators' ``_parameter_constraints`` for ``name``, each form once."""
     forms: list[Any] = []
-    for cls in ESTIMATORS.values():
+    for cls in _estimators().values():
         forms += [c for c in cls._parameter_constraints.get(name, []) if c not in forms]
     return forms
 
 
-def _command_line_forms(constraints: list[Any]) -> list[Any]:
-    """The constraints a word on a command line can meet; ``str`` (any text) last.
+def _command_line_forms(constraints: list[Any]) -> tuple[Any, ...]:
+    """The constraints a word on a command line can meet, as plain forms; "text" last.
 
     ``"random_state"`` (an int, None or a RandomState) reads as a whole number or none.
     """
-    forms = [
-        c
-        for c in constraints
-        if c is None or isinstance(c, StrOptions | Interval) or c in ("boolean", "random_state")
-    ]
-    if "random_state" in forms and None not in forms:
-        forms.append(None)
-    return forms + [str] * (str in constraints)
+    from numbers import Integral
+
+    from sklearn.utils._param_validation import Interval, StrOptions
+
+    forms: list[Any] = []
+    for c in constraints:
+        if c is None:
+            forms.append("none")
+        elif isinstance(c, StrOptions):
+            forms.append(("words", *sorted(c.options)))
+        elif isinstance(c, Interval):
+            forms.append(("int" if c.type is Integral else "float", c.left, c.right, c.closed))
+        elif isinstance(c, str) and c in ("boolean", "random_state"):
+            forms.append(c)
+    if "random_state" in forms and "none" not in forms:
+        forms.append("none")
+    return (*forms, *["text"] * (str in constraints))
 
 
-def _bounds(interval: Interval) -> str:
-    """``>= 1``, ``> 0 and < 1``: an Interval's bounds in words."""
+def _is_number(form: Any) -> bool:
+    return form == "random_state" or (isinstance(form, tuple) and form[0] in ("int", "float"))
+
+
+def _bounds(form: tuple[Any, ...]) -> str:
+    """``>= 1``, ``> 0 and < 1``: a number form's bounds in words."""
+    _, left, right, closed = form
     parts = []
-    if interval.left is not None:
-        parts.append((">=" if interval.closed in ("left", "both") else ">") + f" {interval.left}")
-    if interval.right is not None:
-        parts.append(("<=" if interval.closed in ("right", "both") else "<") + f" {interval.right}")
+    if left is not None:
+        parts.append((">=" if closed in ("left", "both") else ">") + f" {left}")
+    if right is not None:
+        parts.append(("<=" if closed in ("right", "both") else "<") + f" {right}")
     return " and ".join(parts)
 
 
+def _within(form: tuple[Any, ...], value: float) -> bool:
+    """Whether ``value`` lies in a number form's bounds (as scikit-learn's ``Interval``)."""
+    _, left, right, closed = form
+    if math.isnan(value):
+        return False
+    if left is not None and (value < left if closed in ("left", "both") else value <= left):
+        return False
+    return right is None or (value <= right if closed in ("right", "both") else value < right)
+
+
 def _describe(form: Any) -> str:
-    if form is None:
+    if form == "none":
         return "none"
-    if isinstance(form, StrOptions):
-        return "one of " * (len(form.options) > 1) + ", ".join(sorted(form.options))
     if form == "boolean":
         return "true, false"
-    if form is str:
+    if form == "text":
         return "text"
     if form == "random_state":
         return "a whole number"
-    number = "a whole number" if form.type is Integral else "a number"
+    if form[0] == "words":
+        return "one of " * (len(form) > 2) + ", ".join(form[1:])
+    number = "a whole number" if form[0] == "int" else "a number"
     return f"{number} {_bounds(form)}".strip()
 
 
-def _parse_by_constraints(forms: list[Any]) -> Callable[[str], Any]:
+def _parse_by_constraints(forms: tuple[Any, ...]) -> Callable[[str], Any]:
     """Text -> the value of the first form in ``forms`` that it meets, else ArgumentTypeError."""
 
     def parse(text: str) -> Any:
         out_of_range = None
         for form in forms:
-            if form is None and text.lower() == "none":
+            if form == "none" and text.lower() == "none":
                 return None
-            if form is str:
+            if form == "text":
                 return text
-            if isinstance(form, StrOptions) and text in form.options:
+            if isinstance(form, tuple) and form[0] == "words" and text in form[1:]:
                 return text
             if form == "boolean" and text.lower() in ("true", "false"):
                 return text.lower() == "true"
-            if form == "random_state" or isinstance(form, Interval):
-                integral = form == "random_state" or form.type is Integral
+            if _is_number(form):
+                integral = form == "random_state" or form[0] == "int"
                 try:
                     value = int(text) if integral else float(text)
                 except ValueError:
                     continue
-                if form == "random_state" or form.is_satisfied_by(value):
+                if form == "random_state" or _within(form, value):
                     return value
                 finite = "" if math.isfinite(value) else "a finite number "
                 out_of_range = f"must be {finite}{_bounds(form)}, got {text}"
         if out_of_range:
             raise argparse.ArgumentTypeError(out_of_range)
         # Words first, then numbers: "expected auto, none or a whole number >= 2".
-        words = sorted(forms, key=lambda f: f == "random_state" or isinstance(f, Interval))
-        accepted = [_describe(form) for form in words]
+        accepted = [_describe(form) for form in sorted(forms, key=_is_number)]
         accepted = ", ".join(accepted[:-1]) + " or " * (len(accepted) > 1) + accepted[-1]
         raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
 
     return parse
 
 
-def _metavar(name: str, forms: list[Any]) -> str:
+def _metavar(name: str, forms: tuple[Any, ...]) -> str:
     """``{a,b,none}`` for a choice of words, ``N`` or ``X`` for a number, the name otherwise."""
-    words = [w for f in forms if isinstance(f, StrOptions) for w in sorted(f.options)]
+    words = [w for f in forms if isinstance(f, tuple) and f[0] == "words" for w in f[1:]]
     words += ["true", "false"] * ("boolean" in forms)
     if words:
-        return "{" + ",".join(dict.fromkeys(words + ["none"] * (None in forms))) + "}"
-    if any(isinstance(f, Interval) for f in forms):
-        return "N" if all(f.type is Integral for f in forms if isinstance(f, Interval)) else "X"
+        return "{" + ",".join(dict.fromkeys(words + ["none"] * ("none" in forms))) + "}"
+    numbers = [f for f in forms if isinstance(f, tuple) and f[0] in ("int", "float")]
+    if numbers:
+        return "N" if all(f[0] == "int" for f in numbers) else "X"
     return name.upper()
 
 
@@ -428,7 +558,7 @@ def _show_default(values: dict[str, Any], none: str | None) -> str:
 
 def _docstring_summary(name: str) -> str:
     """The first sentence of ``name``'s entry in the classifier's numpydoc Parameters section."""
-    lines = inspect.cleandoc(AutoNASClassifier.__doc__ or "").splitlines()
+    lines = (inspect.getdoc(_estimators()["classification"]) or "").splitlines()  # inherited too
     start = next((i for i, line in enumerate(lines) if line.startswith(f"{name} :")), None)
     if start is None:
         return f"the estimators' {name} parameter"
@@ -446,23 +576,24 @@ def _add_estimator_options(p: argparse.ArgumentParser) -> None:
     Options the user does not give stay out of the namespace (``SUPPRESS``), so ``fit`` passes
     only what was given and every default is the estimator's own.
     """
-    defaults = _estimator_defaults()
-    unknown = [name for name in FIT_OPTIONS if name not in defaults]
+    parameters = PARSER_FACTS["parameters"]
+    unknown = [name for name in FIT_OPTIONS if name not in parameters]
     if unknown:
-        raise TypeError(f"FIT_OPTIONS names {unknown}, which are not estimator parameters")
+        raise TypeError(
+            f"FIT_OPTIONS names {unknown}, which PARSER_FACTS does not list as estimator "
+            "parameters (see derive_parser_facts)"
+        )
     groups: dict[str, argparse._ArgumentGroup] = {}
-    names = list(FIT_OPTIONS) + [n for n in defaults if n not in FIT_OPTIONS]
+    names = list(FIT_OPTIONS) + [n for n in parameters if n not in FIT_OPTIONS]
     for name in names:
-        if name in NOT_ON_CLI:
-            continue
-        forms = _command_line_forms(_constraints(name))
-        option = FIT_OPTIONS.get(name) or _Option(_docstring_summary(name))
-        if option.parse is None and all(form is None for form in forms):  # "none" alone is no use
+        defaults, forms, *doc = parameters[name]
+        option = FIT_OPTIONS.get(name) or _Option(doc[0] if doc else f"the {name} parameter")
+        if option.parse is None and all(form == "none" for form in forms):  # "none" is no use
             raise TypeError(
                 f"estimator parameter {name!r} has no command-line form; give it one in "
                 "FIT_OPTIONS or say why not in NOT_ON_CLI"
             )
-        default = _show_default(defaults[name], option.none)
+        default = _show_default(dict(zip(PARSER_FACTS["tasks"], defaults)), option.none)
         if option.group not in groups:
             groups[option.group] = p.add_argument_group(option.group)
         groups[option.group].add_argument(
@@ -493,7 +624,8 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
         choices=("auto", "classification", "regression"),
         default="auto",
         help="auto (default): classification when the target is text or boolean, or integers "
-        f"with at most {MAX_AUTO_CLASSES} distinct values; regression otherwise",
+        f"with at most {PARSER_FACTS['max_auto_classes']} distinct values; regression "
+        "otherwise",
     )
     _add_estimator_options(p)
     out = p.add_argument_group("output")
@@ -508,7 +640,7 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
         "-q",
         "--quiet",
         action="store_true",
-        help="print nothing but errors: no progress, no summary",
+        help="print nothing but errors and warnings about the data: no progress, no summary",
     )
     p.set_defaults(run=_fit)
 
@@ -532,6 +664,12 @@ def _fit(args: argparse.Namespace) -> int:
             f"target column {args.target!r} is empty in {len(missing)} row(s) (0-based data rows "
             f"{missing[:5]}{' ...' if len(missing) > 5 else ''}); drop or fill them"
         )
+    import pandas as pd
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from automl_nas.data import DataWarning, infer_task
+    from automl_nas.search import end_progress_line
+
     task = infer_task(y) if args.task == "auto" else args.task
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         example = next((v for v in y if pd.isna(pd.to_numeric(v, errors="coerce"))), y.iloc[0])
@@ -539,13 +677,14 @@ def _fit(args: argparse.Namespace) -> int:
             f"target column {args.target!r} is not numeric (e.g. {example!r}); regression needs "
             "numbers: use --task classification or fix the column"
         )
-    estimator_class = ESTIMATORS[task]
+    estimator_class = _estimators()[task]
     parameters = inspect.signature(estimator_class).parameters
     given = {name: value for name, value in vars(args).items() if name in parameters}
     estimator = estimator_class(**given, verbose=0 if args.quiet else 1)
     started = time.monotonic()
     try:
-        estimator.fit(frame, y)
+        with _warnings_as_lines(DataWarning):
+            estimator.fit(frame, y)
     except InvalidParameterError as exc:  # an option value the estimator rejects
         raise CLIError(_one_line(exc), status=2) from None
     except (ValueError, RuntimeError, ImportError) as exc:  # these name the problem (and fix)
@@ -557,6 +696,27 @@ def _fit(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(_summary(estimator, task, seconds, output))
     return 0
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(category: type[Warning]) -> Iterator[None]:
+    """Warnings of ``category`` as ``automl-nas: warning: ...`` lines, each once, not as
+    Python shows them (file, line and source); other warnings as Python shows them."""
+    with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+        warnings.simplefilter("default", category)
+        show = warnings.showwarning
+
+        def show_line(message, kind, filename, lineno, file=None, line=None):
+            if not issubclass(kind, category):
+                show(message, kind, filename, lineno, file, line)
+                return
+            search = sys.modules.get("automl_nas.search")
+            if search is not None:
+                search.end_progress_line()
+            print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = show_line
+        yield
 
 
 def _check_writable(path: Path) -> None:
@@ -584,12 +744,10 @@ def _save(estimator: BaseAutoNAS, path: Path) -> None:
 
 def _summary(estimator: BaseAutoNAS, task: str, seconds: float, output: Path) -> str:
     """Trial counts, the best trial and the ensemble, the top of the leaderboard, the model."""
+    from automl_nas.search import trial_counts
+
     board = estimator.leaderboard()
-    states = board["state"].value_counts()
-    counts = ", ".join(
-        f"{states.get(state, 0)} {word}"
-        for state, word in (("COMPLETE", "complete"), ("PRUNED", "pruned"), ("FAIL", "failed"))
-    )
+    counts = trial_counts(estimator.study_)
     metric = estimator._metric().name
     members = len(estimator.ensemble_weights_)
     head = (
@@ -610,6 +768,8 @@ def _scored_on(estimator: BaseAutoNAS) -> str:
 
     A cross-validated trial records its fold scores; its score is on the out-of-fold outputs.
     """
+    from automl_nas.search import TrialAttr
+
     best = next(
         t for t in estimator.study_.get_trials(deepcopy=False)
         if t.number == estimator.best_trial_number_
@@ -646,6 +806,8 @@ def _predict_parser(verbs: argparse._SubParsersAction, common: argparse.Argument
 
 def _predict(args: argparse.Namespace) -> int:
     """Predictions (or class probabilities) for the CSV's rows, as CSV."""
+    import pandas as pd
+
     model = load_model(args.model)
     if args.proba and not hasattr(model, "predict_proba"):
         raise CLIError(
@@ -747,26 +909,33 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
     with a cost objective ``value_1`` and ``pareto``, then times, sizes and parameters.
     ``study_name`` None: the storage's only study.
     """
+    import optuna
+
+    from automl_nas.distributed import make_storage
+    from automl_nas.masking import mask_uri
+    from automl_nas.search import trials_frame
+
+    shown = mask_uri(storage)  # the URL as errors show it: no password
     if storage.startswith("sqlite:///"):  # Optuna would create a missing database file
         database = storage.removeprefix("sqlite:///")
         if database not in ("", ":memory:") and not Path(database).is_file():
-            raise CLIError(f"no SQLite database at {database} (from --storage {storage})")
+            raise CLIError(f"no SQLite database at {database} (from --storage {shown})")
     try:
         opened = make_storage(storage)
         names = optuna.get_all_study_names(storage=opened)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, server down: all say so
-        raise CLIError(f"cannot open storage {storage}: {_one_line(exc)}") from None
+        raise CLIError(f"cannot open storage {shown}: {_one_line(exc)}") from None
     if study_name is None:
         if len(names) != 1:
             raise CLIError(
-                f"--study NAME is needed: {storage} holds {len(names)} studies "
+                f"--study NAME is needed: {shown} holds {len(names)} studies "
                 f"({', '.join(names) or 'none'})",
                 status=2,
             )
         study_name = names[0]
     elif study_name not in names:
         raise CLIError(
-            f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'no studies'}"
+            f"no study {study_name!r} in {shown}; it holds: {', '.join(names) or 'no studies'}"
         )
     return trials_frame(optuna.load_study(study_name=study_name, storage=opened))
 
@@ -793,19 +962,28 @@ def _worker_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentP
         help="seconds to wait for the coordinator to start the search (default 60)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument(
+        "--artifact-dir", metavar="DIR",
+        help="the coordinator's --artifact-dir as this machine reaches it (default: "
+        f"./{PARSER_FACTS['default_artifact_dir']}); the search's files are read only from "
+        "inside it",
+    )
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(run=_worker)
 
 
 def _worker(args: argparse.Namespace) -> int:
     """Run trials of a shared search until it ends."""
+    from automl_nas.distributed import run_worker
+    from automl_nas.search import UnsafeFileError
+
     try:
         ran = run_worker(
             args.storage, args.study, n_trials=args.n_trials, wait=args.wait,
-            device=args.device, verbose=0 if args.quiet else 1,
+            device=args.device, verbose=0 if args.quiet else 1, artifact_dir=args.artifact_dir,
         )
-    except TimeoutError as exc:
-        raise CLIError(str(exc)) from None
+    except (TimeoutError, UnsafeFileError) as exc:
+        raise CLIError(_one_line(exc)) from None
     print(f"{ran} trial(s) run by this worker")
     return 0
 
@@ -838,8 +1016,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> None:
-    end_progress_line()
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    from automl_nas.masking import mask_uri  # standard library only: usage errors stay instant
+
+    search = sys.modules.get("automl_nas.search")  # no search imported, no progress line open
+    if search is not None:
+        search.end_progress_line()
+    print(f"{PROG}: error: {mask_uri(message)}", file=sys.stderr)  # no password, whatever failed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ def run(n_processes: int, budget: float, seed: int, kind: str) -> dict:
         for _ in range(n_processes - 1):
             worker = subprocess.Popen(
                 [sys.executable, "-m", "automl_nas", "worker", "--storage", storage,
-                 "--study", "throughput"],
+                 "--study", "throughput", "--artifact-dir", f"{tmp}/artifacts"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             workers.append(worker)

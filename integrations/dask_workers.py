@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-trials", type=int, help="trial cap per worker (default: none)")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the search")
     parser.add_argument("--verbose", action="store_true", help="one line per trial")
+    parser.add_argument(
+        "--artifact-dir",
+        help="the coordinator's artifact_dir as the Dask workers reach it (default: "
+        "./automl_nas_artifacts in each worker's working directory)",
+    )
     args = parser.parse_args(argv)
     ran = run_workers(
         args.storage,
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         n_trials=args.n_trials,
         wait=args.wait,
         verbose=int(args.verbose),
+        artifact_dir=args.artifact_dir,
     )
     for address, n in ran.items():
         print(f"{address}: {n} trials")

@@ -6,12 +6,13 @@ from automl_nas.data._split import (
     cross_validation_folds,
     train_validation_split,
 )
-from automl_nas.data._tabular import make_preprocessor
+from automl_nas.data._tabular import DataWarning, make_preprocessor
 from automl_nas.data._task import MAX_AUTO_CLASSES, infer_task
 
 __all__ = [
     "MAX_AUTO_CLASSES",
     "MIN_SAMPLES_FOR_SPLIT",
+    "DataWarning",
     "ImageScaler",
     "cross_validation_folds",
     "flatten_images",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
@@ -14,10 +16,93 @@ from sklearn.utils.validation import check_is_fitted
 #: One-hot columns kept per categorical feature; rarer levels share an "infrequent" column.
 MAX_CATEGORIES = 32
 
+#: A text column whose non-missing values are numbers at least this often "looks numeric": the
+#: few that are not are probably typos or missing-value markers, and fit warns about them.
+NUMERIC_LOOKING_SHARE = 0.9
+
+#: Examples of offending values that a warning or an error quotes.
+N_EXAMPLES = 3
+
+
+class DataWarning(UserWarning):
+    """The data are probably not what the user meant; fit goes on with them as they are."""
+
+
+def _examples(values: pd.Series) -> str:
+    """``'oops', '?' (and 2 more)``: the most frequent distinct values, quoted."""
+    distinct = values.value_counts().index
+    shown = ", ".join(repr(v) for v in distinct[:N_EXAMPLES])
+    more = len(distinct) - N_EXAMPLES
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def not_numbers(column: pd.Series) -> pd.Series:
+    """The non-missing values of ``column`` that do not read as numbers."""
+    present = column.dropna()
+    return present[pd.to_numeric(present, errors="coerce").isna()]
+
+
+def warn_numeric_looking(X: pd.DataFrame) -> None:
+    """A :class:`DataWarning` for each text column of numbers with a few values that are not.
+
+    One stray word (``'oops'``, ``'?'``, ``'n/a '``) makes pandas read a whole numeric column as
+    text, which the preprocessor then one-hot encodes as categories: legal, rarely meant.
+    """
+    for name, column in X.select_dtypes(include=["object", "string"]).items():
+        present = column.dropna()
+        if present.empty:
+            continue
+        bad = not_numbers(present)
+        if 0 < len(bad) <= (1 - NUMERIC_LOOKING_SHARE) * len(present):
+            warnings.warn(
+                f"column {name!r} looks numeric ({len(present) - len(bad)} of {len(present)} "
+                f"values are numbers) but {len(bad)} value(s) are not: {_examples(bad)}; it is "
+                "used as a categorical column. To use it as numbers, fix those values or make "
+                f"them missing (e.g. pd.to_numeric(X[{name!r}], errors='coerce') or read_csv's "
+                "na_values)",
+                DataWarning,
+                stacklevel=2,
+            )
+
+
+class ToNumbers(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """The numeric columns as float64, with an error naming the column if one holds text.
+
+    Columns that were numbers in ``fit`` may arrive as text in ``transform`` (a CSV with a typo,
+    a served model's JSON); scikit-learn's imputer would then fail without naming the column.
+    Empty values stay missing (the imputer fills and flags them). Arrays pass through.
+    """
+
+    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None) -> ToNumbers:
+        self.n_features_in_ = X.shape[1]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        check_is_fitted(self)
+        if not isinstance(X, pd.DataFrame):
+            return X
+        numbers = {}
+        for position, (name, column) in enumerate(X.items()):
+            values = pd.to_numeric(column, errors="coerce")
+            bad = values.isna().to_numpy() & column.notna().to_numpy()
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                raise ValueError(
+                    f"column {name!r} was numeric in training but holds {len(rows)} value(s) "
+                    f"that are not numbers: {_examples(X.iloc[rows, position])} (0-based rows "
+                    f"{rows[:N_EXAMPLES].tolist()}{' ...' if len(rows) > N_EXAMPLES else ''}); "
+                    "fix them or leave them empty (missing values are imputed)"
+                )
+            numbers[name] = values.astype(np.float64)
+        return pd.DataFrame(numbers, index=X.index)
+
 
 def _numeric() -> Pipeline:
     # Median imputation plus a missing-indicator column keeps the information that a value was absent.
     return make_pipeline(
+        ToNumbers(),
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
     )
@@ -84,9 +169,13 @@ def make_preprocessor(X: np.ndarray | pd.DataFrame) -> Pipeline | ColumnTransfor
     datetime and timedelta columns become seconds and then take the numeric branch; object,
     string, category and bool columns are one-hot encoded with missing as its own level and
     unseen levels ignored at predict time. Arrays are numeric and get the numeric branch.
+
+    Warns (:class:`DataWarning`) about text columns that look numeric but for a few values; at
+    predict time, text in a column that was numeric is an error that names the column.
     """
     if not isinstance(X, pd.DataFrame):
         return _numeric()
+    warn_numeric_looking(X)
     categorical = ["object", "string", "category", "bool"]
     temporal = ["datetime", "datetimetz", "timedelta"]
     return ColumnTransformer(

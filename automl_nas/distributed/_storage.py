@@ -15,6 +15,8 @@ from optuna.storages import (
 )
 from optuna.storages.journal import JournalFileBackend
 
+from automl_nas.masking import MASK, mask_uri
+
 #: Seconds between a running trial's heartbeats, and without one before it counts as dead.
 HEARTBEAT_INTERVAL = 5
 GRACE_PERIOD = 20
@@ -40,7 +42,10 @@ def make_storage(
       machine (or a file system with working locks). Optuna's journal storage has no
       heartbeat: a killed process's trial stays RUNNING.
 
-    Storage objects are used as given, so their own heartbeat settings apply.
+    Storage objects are used as given, so their own heartbeat settings apply. No error raised
+    here quotes a password: URLs in messages are masked (:func:`~automl_nas.masking.mask_uri`),
+    and so is an error of the database driver that would quote one. To keep the password out of
+    the URL altogether, PostgreSQL takes it from libpq's ``PGPASSWORD`` or ``~/.pgpass``.
     """
     if storage is None or isinstance(storage, BaseStorage):
         return storage
@@ -53,16 +58,24 @@ def make_storage(
         return JournalStorage(JournalFileBackend(path))
     if "://" not in storage:
         raise ValueError(
-            f"storage {storage!r} is not a database URL (sqlite:///search.db, "
+            f"storage {_shown(storage)!r} is not a database URL (sqlite:///search.db, "
             "postgresql://user:pw@host/db) nor a journal file (journal:./search.log)"
         )
     try:
-        return _rdb_storage(storage, heartbeat_interval, grace_period)
-    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
-        # Processes opening a new database at once race to create its tables ("already
-        # exists", a unique violation); the loser finds them made a moment later.
-        time.sleep(0.5)
-        return _rdb_storage(storage, heartbeat_interval, grace_period)
+        try:
+            return _rdb_storage(storage, heartbeat_interval, grace_period)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            # Processes opening a new database at once race to create its tables ("already
+            # exists", a unique violation); the loser finds them made a moment later.
+            time.sleep(0.5)
+            return _rdb_storage(storage, heartbeat_interval, grace_period)
+    except Exception as exc:
+        if not _quotes_secret(exc, storage):
+            raise
+        raise ValueError(
+            f"cannot open storage {mask_uri(storage)}: {type(exc).__name__}: "
+            f"{_masked(str(exc), storage)}"
+        ) from None
 
 
 def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBStorage:
@@ -76,6 +89,45 @@ def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBSto
             grace_period=grace_period,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
+
+
+def _secrets(url: str) -> list[str]:
+    """The password of ``url`` as SQLAlchemy reads it (an empty list when there is none)."""
+    try:
+        password = sqlalchemy.engine.make_url(url).password
+    except Exception:  # noqa: BLE001 - an unparsable URL has no password SQLAlchemy would send
+        return []
+    return [str(password)] if password else []
+
+
+def _masked(text: str, url: str) -> str:
+    """``text`` with URLs masked and ``url``'s password hidden wherever it appears alone (when
+    it is long enough not to be part of ordinary words)."""
+    text = mask_uri(text)
+    for secret in _secrets(url):
+        if len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _quotes_secret(exc: BaseException, url: str) -> bool:
+    """Whether ``exc`` or an exception it was raised from quotes a credential."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = " ".join(map(str, (exc, *exc.args)))
+        if _masked(text, url) != text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for an error message: masked, also when a missing slash hides its password
+    from :func:`mask_uri` (``postgresql:/user:pw@host/db``)."""
+    if "://" not in url and "@" in url:
+        return url.split(":", 1)[0] + ":***@" + url.rsplit("@", 1)[1]
+    return mask_uri(url)
 
 
 def is_shared(storage: BaseStorage | None) -> bool:

@@ -11,10 +11,12 @@ import optuna
 
 from automl_nas.distributed._storage import make_storage
 from automl_nas.search import (
+    DEFAULT_ARTIFACT_DIR,
     DiskTrialStore,
     SearchSpec,
     StudyAttr,
     TrialAttr,
+    inside,
     is_failed_elsewhere,
     make_sampler,
     optuna_verbosity,
@@ -50,6 +52,7 @@ def run_worker(
     wait: float = 60.0,
     device: str = "auto",
     verbose: int = 0,
+    artifact_dir: str | os.PathLike | None = None,
 ) -> int:
     """Train trials of the search ``study_name`` until its deadline or trial cap; return how many.
 
@@ -69,6 +72,10 @@ def run_worker(
         wait: Seconds to wait for the coordinator to publish the search.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         verbose: 1 prints one line per trial to stderr.
+        artifact_dir: The coordinator's ``artifact_dir`` as this machine reaches it (default
+            ``./automl_nas_artifacts``). The spec path the study announces must lie inside
+            it, and the spec is read without running code from it, so a storage that someone
+            else can write to cannot make this process run anything.
     """
     name = f"{socket.gethostname()}:{os.getpid()}"
     if verbose:
@@ -78,11 +85,13 @@ def run_worker(
         interval, grace = study.user_attrs[StudyAttr.HEARTBEAT]
         storage = make_storage(storage, heartbeat_interval=interval, grace_period=grace)
         study = optuna.load_study(study_name=study_name, storage=storage)
-    spec = SearchSpec.load(study.user_attrs[StudyAttr.SPEC])
+    root = os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
+    spec_path = inside(study.user_attrs[StudyAttr.SPEC], root, "the spec path announced in the study")
+    spec = SearchSpec.load(spec_path)
     study.pruner = spec.pruner
     dev = resolve_device(device)
     context = spec.context(time.monotonic(), dev)
-    store = DiskTrialStore(os.path.dirname(study.user_attrs[StudyAttr.SPEC]), spec.keep, study)
+    store = DiskTrialStore(os.path.dirname(spec_path), spec.keep, study, spec.build)
     objective = spec.objective(context, store)
 
     def run(trial: optuna.Trial) -> float:
@@ -100,11 +109,11 @@ def run_worker(
             if left <= 0 or (cap is not None and started_trials(study) >= cap):
                 break
             index = attrs.get(StudyAttr.STAGE, 0)
-            stage = spec.stages[index]
+            worker_sampler = spec.worker_samplers[index]
             if index not in samplers:  # seed None: workers must not propose the same params
-                samplers[index] = make_sampler(stage.worker_sampler, spec.space, None)
+                samplers[index] = make_sampler(worker_sampler, spec.space, None)
             study.sampler = samplers[index]
-            context.stage = sampler_name(stage.worker_sampler)
+            context.stage = sampler_name(worker_sampler)
             context.deadline = time.monotonic() + left
             try:
                 study.optimize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import sys
 import time
 import warnings
 from abc import abstractmethod
@@ -33,6 +34,7 @@ from automl_nas.data import (
 )
 from automl_nas.distributed import make_storage
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
+from automl_nas.masking import mask_uri
 from automl_nas.search import (
     PRUNERS,
     SAMPLERS,
@@ -48,6 +50,7 @@ from automl_nas.search import (
     open_search,
     optuna_verbosity,
     run_search,
+    trial_counts,
     trials_frame,
 )
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace
@@ -84,6 +87,11 @@ class BaseAutoNAS(BaseEstimator):
     outputs x 8 bytes); their networks too, up to 512 MiB in total, beyond which the worst
     ranked are written to a temporary directory (under ``TMPDIR``), deleted at the end of
     ``fit``. After ``fit`` only the selected members remain.
+
+    Pickles hold no password: a pickled estimator (the CLI's model file, the MLflow model) has
+    its URL parameters masked (``postgresql://user:***@host/db``; set ``storage`` again before
+    refitting an unpickled one) and ``study_`` as an in-memory copy of its trials, while the
+    estimator itself keeps both unchanged.
     """
 
     _parameter_constraints: dict = {
@@ -132,7 +140,7 @@ class BaseAutoNAS(BaseEstimator):
         device: str | torch.device = "auto",
         n_jobs: int = 1,
         random_state: int | np.random.RandomState | None = None,
-        verbose: int = 0,
+        verbose: int = 1,
         storage: str | optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
         artifact_dir: str | os.PathLike | None = None,
@@ -208,7 +216,9 @@ class BaseAutoNAS(BaseEstimator):
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray | pd.DataFrame:
         """Check ``X`` and its features; DataFrames keep their dtypes for the preprocessor."""
         if not isinstance(X, pd.DataFrame):
-            return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan")
+            X = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan")
+            _check_float32_range(X, list(range(X.shape[1])))
+            return X
         validate_data(self, X, reset=reset, skip_check_array=True)
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(
@@ -218,6 +228,7 @@ class BaseAutoNAS(BaseEstimator):
         numeric = X.select_dtypes("number")
         if numeric.shape[1] and np.isinf(numeric.to_numpy(dtype=float)).any():
             raise ValueError("Input X contains infinity; replace it (NaN is fine: it is imputed)")
+        _check_float32_range(numeric.to_numpy(dtype=float), list(numeric.columns))
         return X
 
     def _features(self, X: Any) -> np.ndarray:
@@ -230,7 +241,15 @@ class BaseAutoNAS(BaseEstimator):
     def _predict_output(self, X: Any) -> np.ndarray:
         """Decoded outputs of the final model for ``X``."""
         features = self._features(X)  # checks the estimator is fitted first
-        return self.ensemble_.predict_output(features)
+        output = self.ensemble_.predict_output(features)
+        bad = np.flatnonzero(~np.isfinite(output.reshape(len(output), -1)).all(axis=1))
+        if len(bad):
+            raise FloatingPointError(
+                f"The model's output is not finite for {len(bad)} row(s) of X (first: row "
+                f"{bad[0]}): their features are far outside what the model was trained on. "
+                "Check those rows for mistaken magnitudes, or clip them."
+            )
+        return output
 
     def leaderboard(self) -> pd.DataFrame:
         """Every trial of the search (pruned and failed too), best validation score first.
@@ -279,10 +298,10 @@ class BaseAutoNAS(BaseEstimator):
         with optuna_verbosity(self.verbose), single_threaded_cpu(device):
             coordinator = self._open_search()
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
-            tracker.start_search(self._search_info(coordinator, spec))
+            tracker.start_search(self._search_info(coordinator, spec, stages))
             try:
                 objective = run_search(
-                    coordinator, spec, plan, device=device, n_jobs=self.n_jobs,
+                    coordinator, spec, plan, stages, device=device, n_jobs=self.n_jobs,
                     seed=None if self.random_state is None else seed, n_trials=self.n_trials,
                     callbacks=[tracker, *self._progress(spec, plan)],
                 )
@@ -295,7 +314,19 @@ class BaseAutoNAS(BaseEstimator):
                 tracker.end_search("FAILED")
                 raise
         tracker.end_search("FINISHED")
+        if self.verbose:
+            print(self._fit_summary(time.monotonic() - started), file=sys.stderr, flush=True)
         return self
+
+    def _fit_summary(self, seconds: float) -> str:
+        """The line ``fit`` ends with at ``verbose >= 1``: trials, best score, ensemble size."""
+        members = len(self.ensemble_weights_)
+        return (
+            f"[automl_nas] {type(self).__name__} fitted in {seconds:.1f} s: "
+            f"{len(self.study_.trials)} trials ({trial_counts(self.study_)}); best {self._metric().name}="
+            f"{self.best_score_:.4f} (trial {self.best_trial_number_}); "
+            f"ensemble of {members} trial{'s' * (members != 1)}"
+        )
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[Any, np.ndarray, int]:
         """Checked ``X`` (images flattened), the encoded target and the number of outputs."""
@@ -360,7 +391,7 @@ class BaseAutoNAS(BaseEstimator):
             seed=seed,
             keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
             pruner=coordinator.study.pruner,
-            stages=stages,
+            worker_samplers=[stage.worker_sampler for stage in stages],
             fingerprint=fingerprint,
             cost_objective=self.cost_objective,
             max_params=self.max_params,
@@ -515,7 +546,9 @@ class BaseAutoNAS(BaseEstimator):
             alias="champion",
         )
 
-    def _search_info(self, coordinator: Coordinator, spec: SearchSpec) -> dict:
+    def _search_info(
+        self, coordinator: Coordinator, spec: SearchSpec, stages: list[BaseStage]
+    ) -> dict:
         """What the tracker records of this search before its first trial."""
         return {
             "estimator": type(self).__name__,
@@ -528,7 +561,7 @@ class BaseAutoNAS(BaseEstimator):
             },
             "metric": spec.metric.name,
             "space": {name: repr(dist) for name, dist in spec.space.distributions.items()},
-            "stages": [repr(stage) for stage in spec.stages],
+            "stages": [repr(stage) for stage in stages],
             "time_budget": float(self.time_budget),
             "versions": {
                 "automl_nas": importlib.metadata.version("automl-nas"),
@@ -541,11 +574,61 @@ class BaseAutoNAS(BaseEstimator):
             "shared": coordinator.shared,
         }
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickle leaves this process (model files, MLflow artifacts): URL parameters are
+        # masked, and a study in a database, whose storage object keeps its URL, becomes an
+        # in-memory copy of its trials. The live estimator keeps both as they are.
+        state = dict(super().__getstate__())  # a copy: object's own state IS self.__dict__
+        for name in self._get_param_names():
+            value = state.get(name)
+            if isinstance(value, str):
+                state[name] = mask_uri(value)
+            elif isinstance(value, optuna.storages.RDBStorage):
+                state[name] = mask_uri(value.url)
+        if isinstance(state.get("study_"), optuna.Study):
+            state["study_"] = _in_memory_copy(state["study_"])
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _in_memory_copy(study: optuna.Study) -> optuna.Study:
+    """``study`` itself if it lives in memory, else an in-memory study with the same trials,
+    name, directions, metric names, user attributes, sampler and pruner."""
+    # Optuna private: a Study does not expose its storage.
+    if isinstance(getattr(study, "_storage", None), optuna.storages.InMemoryStorage):
+        return study
+    storage = optuna.storages.InMemoryStorage()
+    storage.create_new_study(study.directions, study.study_name)
+    # optuna.Study, not create_study: no "A new study created" log line at each pickling.
+    copy = optuna.Study(study.study_name, storage, sampler=study.sampler, pruner=study.pruner)
+    if study.metric_names:
+        copy.set_metric_names(study.metric_names)
+    for key, value in study.user_attrs.items():
+        copy.set_user_attr(key, value)
+    copy.add_trials(study.get_trials(deepcopy=False))
+    return copy
+
+
+#: Largest magnitude a float32 holds: the networks compute in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(values: np.ndarray, columns: list) -> None:
+    """Raise if a value of ``values`` (rows x ``columns``) overflows float32, naming its column."""
+    with np.errstate(invalid="ignore"):
+        rows, cols = np.nonzero(np.abs(values) > FLOAT32_MAX)
+    if len(rows):
+        names = list(dict.fromkeys(columns[c] for c in cols))
+        raise ValueError(
+            f"X column(s) {names} hold values beyond float32's range (+-3.4e38), e.g. "
+            f"{values[rows[0], cols[0]]:g} at row {rows[0]} of column {columns[cols[0]]!r}; the "
+            "networks compute in float32: rescale or clip these columns"
+        )
 
 
 def _no_model_message(study: optuna.Study, max_params: int | None = None) -> str:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -14,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
 from automl_nas.estimator._base import BaseAutoNAS
-from automl_nas.training import CLASSIFICATION_METRICS, Metric
+from automl_nas.training import CLASSIFICATION_METRICS, Metric, probabilities
 
 
 class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
@@ -98,8 +97,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Seed for the split, the samplers and the networks' initialisation. The same seed
         gives the same search with ``n_jobs=1`` and ``n_trials`` as the binding limit.
 
-    verbose : int, default=0
-        0: silent; 1: one line per trial on stderr; 2: Optuna's own log as well.
+    verbose : int, default=1
+        0: silent; 1: progress on stderr (a bar redrawn in place on a terminal, else one line
+        per trial) and one summary line when ``fit`` ends; 2: Optuna's own log as well.
 
     storage : str, optuna.storages.BaseStorage or None, default=None
         Optuna storage of the study; None: in memory. ``"postgresql://..."``,
@@ -258,7 +258,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         return nn.CrossEntropyLoss()
 
     def _decoder(self) -> Callable[[np.ndarray], np.ndarray]:
-        return _probabilities
+        return probabilities
 
     def _metric_target(self, y: np.ndarray) -> np.ndarray:
         return y
@@ -271,8 +271,3 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         """Most probable class per row."""
         check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
-def _probabilities(output: np.ndarray) -> np.ndarray:
-    """Class probabilities (float64) from network logits."""
-    return softmax(output.astype(np.float64), axis=1)

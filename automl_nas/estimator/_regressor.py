@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array
 from torch import nn
 
 from automl_nas.estimator._base import BaseAutoNAS
-from automl_nas.training import REGRESSION_METRICS, Metric
+from automl_nas.training import REGRESSION_METRICS, Metric, target_units
 
 
 class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
@@ -98,8 +98,9 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         Seed for the split, the samplers and the networks' initialisation. The same seed
         gives the same search with ``n_jobs=1`` and ``n_trials`` as the binding limit.
 
-    verbose : int, default=0
-        0: silent; 1: one line per trial on stderr; 2: Optuna's own log as well.
+    verbose : int, default=1
+        0: silent; 1: progress on stderr (a bar redrawn in place on a terminal, else one line
+        per trial) and one summary line when ``fit`` ends; 2: Optuna's own log as well.
 
     storage : str, optuna.storages.BaseStorage or None, default=None
         Optuna storage of the study; None: in memory. ``"postgresql://..."``,
@@ -263,7 +264,7 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         return nn.MSELoss()
 
     def _decoder(self) -> Callable[[np.ndarray], np.ndarray]:
-        return partial(_target_units, mean=self.y_mean_, scale=self.y_scale_, ravel=self._y_1d)
+        return partial(target_units, mean=self.y_mean_, scale=self.y_scale_, ravel=self._y_1d)
 
     def _metric_target(self, y: np.ndarray) -> np.ndarray:
         return self._decode(y)
@@ -276,9 +277,3 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _target_units(output: np.ndarray, *, mean: np.ndarray, scale: np.ndarray, ravel: bool) -> np.ndarray:
-    """Standardised network outputs back in the units of ``y`` (float64; 1-D for a 1-D ``y``)."""
-    pred = output.astype(np.float64) * scale + mean
-    return pred.ravel() if ravel else pred

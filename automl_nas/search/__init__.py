@@ -16,6 +16,7 @@ from automl_nas.search._budget import (
 )
 from automl_nas.search._context import SearchContext, is_failed_elsewhere, optimize
 from automl_nas.search._coordinator import (
+    DEFAULT_ARTIFACT_DIR,
     Coordinator,
     LocalCoordinator,
     SharedCoordinator,
@@ -33,11 +34,12 @@ from automl_nas.search._factories import (
     sampler_name,
 )
 from automl_nas.search._keys import StudyAttr, TrialAttr, TrialRecord
-from automl_nas.search._leaderboard import trials_frame
+from automl_nas.search._leaderboard import trial_counts, trials_frame
 from automl_nas.search._model import TrialModel, model_bytes, predict_output
 from automl_nas.search._objective import TrialObjective, measure_latency
 from automl_nas.search._progress import ProgressPrinter, end_progress_line, optuna_verbosity
 from automl_nas.search._run import DEFAULT_STAGE, run_search
+from automl_nas.search._safe import UnsafeFileError, allow_in_files, inside, safe_load
 from automl_nas.search._spec import SearchSpec
 from automl_nas.search._store import (
     MODEL_MEMORY_LIMIT,
@@ -49,6 +51,7 @@ from automl_nas.search._store import (
 __all__ = [
     "CV_AUTO_FOLDS",
     "CV_AUTO_ROWS_PER_SECOND",
+    "DEFAULT_ARTIFACT_DIR",
     "DEFAULT_STAGE",
     "MODEL_MEMORY_LIMIT",
     "PRUNERS",
@@ -73,8 +76,11 @@ __all__ = [
     "TrialObjective",
     "TrialRecord",
     "TrialStore",
+    "UnsafeFileError",
+    "allow_in_files",
     "check_requirements",
     "end_progress_line",
+    "inside",
     "is_failed_elsewhere",
     "make_pruner",
     "make_sampler",
@@ -85,8 +91,10 @@ __all__ = [
     "optuna_verbosity",
     "predict_output",
     "run_search",
+    "safe_load",
     "sampler_name",
     "started_trials",
+    "trial_counts",
     "trials_frame",
     "wall_deadline",
 ]

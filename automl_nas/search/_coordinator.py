@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from automl_nas.search._budget import BudgetPlan, wall_deadline
 from automl_nas.search._keys import StudyAttr
+from automl_nas.search._safe import inside
 from automl_nas.search._spec import SearchSpec
 from automl_nas.search._store import DiskTrialStore, MemoryTrialStore, TrialStore
 
@@ -131,8 +132,9 @@ class SharedCoordinator(Coordinator):
     """A search in a storage that worker processes join (``automl-nas worker``).
 
     The spec (``search.pt``) and every completed trial's model (``trial_<n>.pt``) are files
-    in ``<artifact_dir>/<study_name>/``, which every process must reach; a resumed study keeps
-    the directory of its first fit.
+    in ``<artifact_dir>/<study_name>/``, which every process must reach. A resumed study keeps
+    the spec path of its first fit, which must lie inside ``artifact_dir``: a path announced
+    in the storage is never followed outside it.
 
     Args:
         study: The study in the shared storage.
@@ -150,10 +152,10 @@ class SharedCoordinator(Coordinator):
     ) -> None:
         super().__init__(study)
         self.storage = storage
+        root = os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
         if StudyAttr.SPEC in study.user_attrs:
-            self.spec_path = study.user_attrs[StudyAttr.SPEC]
+            self.spec_path = inside(study.user_attrs[StudyAttr.SPEC], root, "the stored spec path")
         else:
-            root = os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
             self.spec_path = os.path.join(root, study.study_name, "search.pt")
         self.cap: int | None = None
 
@@ -170,7 +172,7 @@ class SharedCoordinator(Coordinator):
         return stored.seed
 
     def store(self, spec: SearchSpec) -> TrialStore:
-        return DiskTrialStore(os.path.dirname(self.spec_path), spec.keep, self.study)
+        return DiskTrialStore(os.path.dirname(self.spec_path), spec.keep, self.study, spec.build)
 
     def publish(self, spec: SearchSpec, plan: BudgetPlan, n_trials: int | None) -> None:
         spec.save(self.spec_path)  # into the directory that store() made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,3 +65,16 @@ def trials_frame(
     return board.sort_values(
         ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"
     ).reset_index(drop=True)
+
+
+def trial_counts(study: optuna.Study) -> str:
+    """``"8 complete, 3 pruned, 0 failed"``: the trials' states as the summaries word them."""
+    states = Counter(t.state for t in study.get_trials(deepcopy=False))
+    return ", ".join(
+        f"{states[state]} {word}"
+        for state, word in (
+            (optuna.trial.TrialState.COMPLETE, "complete"),
+            (optuna.trial.TrialState.PRUNED, "pruned"),
+            (optuna.trial.TrialState.FAIL, "failed"),
+        )
+    )

@@ -128,7 +128,7 @@ class ProgressPrinter:
         self, trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, now: float
     ) -> str:
         """One log line for ``trial``: its state, stage and score, then the running totals."""
-        value = "" if trial.value is None else f" {self.metric}={trial.value:.4f}"
+        value = "" if not trial.values else f" {self.metric}={trial.values[0]:.4f}"  # 1st objective
         best_text = "" if best is None else f" best={best.value:.4f} (trial {best.number})"
         stage = trial.user_attrs.get(TrialAttr.STAGE, "")
         left = max(0.0, self.deadline - now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import optuna
 import torch
@@ -21,6 +22,7 @@ def run_search(
     coordinator: Coordinator,
     spec: SearchSpec,
     plan: BudgetPlan,
+    stages: Sequence[Any],
     *,
     device: torch.device,
     n_jobs: int = 1,
@@ -28,7 +30,7 @@ def run_search(
     n_trials: int | None = None,
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
 ) -> TrialObjective:
-    """Run ``spec.stages`` in order on the coordinator's study until the plan's deadline.
+    """Run ``stages`` in order on the coordinator's study until the plan's deadline.
 
     A new study starts with the space's default configuration. Each stage gets an equal part
     of the remaining time and of the ``n_trials`` left (:meth:`BudgetPlan.stage_limits`)
@@ -38,8 +40,9 @@ def run_search(
 
     Args:
         coordinator: The study and how it is shared (:func:`open_search`).
-        spec: The search as data: rows, splits, space, loss, metric, stages.
+        spec: The search as data: rows, splits, space, loss, metric, workers' samplers.
         plan: Deadlines; trials stop at ``plan.search_deadline``.
+        stages: :class:`~automl_nas.stages.BaseStage` objects, run in order.
         device: Where trials train.
         n_jobs: Trials trained at once in threads of this process.
         seed: Seed of the samplers (None: unseeded).
@@ -55,12 +58,12 @@ def run_search(
     if not study.trials:
         study.enqueue_trial(spec.space.default_params(), user_attrs={TrialAttr.STAGE: DEFAULT_STAGE})
     n_before = coordinator.trials_started()
-    for index, stage in enumerate(spec.stages):
+    for index, stage in enumerate(stages):
         left = None if n_trials is None else n_trials - (coordinator.trials_started() - n_before)
         if context.remaining() <= 0 or (left is not None and left <= 0):
             break
         coordinator.stage_started(index)
-        share, stage_trials = plan.stage_limits(index, len(spec.stages), left)
+        share, stage_trials = plan.stage_limits(index, len(stages), left)
         stage.run(study, context, n_trials=stage_trials, default_share=share)
     coordinator.finish(plan)
     return context.objective

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
@@ -13,6 +14,7 @@ from torch import nn
 
 from automl_nas.search._context import SearchContext
 from automl_nas.search._objective import TrialObjective
+from automl_nas.search._safe import UnsafeFileError, allow_in_files, safe_load, unreadable_globals
 from automl_nas.search._store import TrialStore
 from automl_nas.space import SearchSpace
 from automl_nas.training import Metric, TensorData, to_device
@@ -20,12 +22,13 @@ from automl_nas.training import Metric, TensorData, to_device
 
 @dataclass
 class SearchSpec:
-    """The search as data: preprocessed rows, validation splits, space, loss, metric, stages.
+    """The search as data: preprocessed rows, validation splits, space, loss, metric, samplers.
 
     ``fit`` builds one and runs its trials in-process; with a shared storage it also saves it
-    (``torch.save``) beside the study so worker processes build the very same objective, on
-    the same splits, and a resumed ``fit`` can check it searches the same data
-    (``fingerprint``). ``splits`` are (training rows, validation rows) index pairs: one
+    beside the study so worker processes build the very same objective, on the same splits,
+    and a resumed ``fit`` can check it searches the same data (``fingerprint``). The file is
+    read back with :func:`~automl_nas.search.safe_load`: only known classes and functions are
+    rebuilt from it, so a planted file runs nothing. ``splits`` are (training rows, validation rows) index pairs: one
     holdout split, or the k folds of cross-validation. ``y_metric`` is the target as the
     metric reads it. Arrays are on CPU; :meth:`context` moves them to the training device.
     """
@@ -45,8 +48,8 @@ class SearchSpec:
     seed: int
     keep: int
     pruner: optuna.pruners.BasePruner
-    #: The stage objects the coordinator runs (workers read which sampler each stage uses).
-    stages: list
+    #: Per stage of the search, the sampler (a name or object) workers propose trials with.
+    worker_samplers: list
     fingerprint: str
     cost_objective: str | None = None
     max_params: int | None = None
@@ -92,13 +95,40 @@ class SearchSpec:
             max_params=self.max_params,
         )
 
+    def build(self, params: Mapping[str, Any]) -> nn.Module:
+        """The untrained network of ``params`` for this search's inputs and outputs."""
+        return self.space.build(params, self.input_shape, self.n_outputs)
+
     def save(self, path: str) -> None:
-        """Write the spec atomically (a reader never sees half a file)."""
+        """Write the spec atomically (a reader never sees half a file).
+
+        Raises :class:`~automl_nas.search.UnsafeFileError` before anything is published if
+        the spec holds a class :meth:`load` would refuse (e.g. a custom space or a sampler
+        object not allowed with :func:`~automl_nas.search.allow_in_files`).
+        """
         tmp = f"{path}.{os.getpid()}.tmp"
         torch.save(self, tmp)
-        os.replace(tmp, path)
+        try:
+            refused = unreadable_globals(tmp)
+            if refused:
+                raise UnsafeFileError(
+                    f"the search spec holds {', '.join(refused)}, which workers and a resumed "
+                    "fit would refuse to read (they rebuild only known classes, so that a "
+                    "planted file runs nothing). Pass samplers and stages by name, or allow "
+                    "your own classes with automl_nas.search.allow_in_files in every process"
+                )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     @staticmethod
     def load(path: str) -> SearchSpec:
-        """Read a spec written by :meth:`save` (a pickle: only load specs you wrote)."""
-        return torch.load(path, weights_only=False)
+        """Read a spec written by :meth:`save`, running no code from the file."""
+        spec = safe_load(path, "the search spec")
+        if not isinstance(spec, SearchSpec):
+            raise UnsafeFileError(f"{path} holds a {type(spec).__name__}, not a search spec")
+        return spec
+
+
+allow_in_files(SearchSpec)

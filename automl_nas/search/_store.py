@@ -11,7 +11,8 @@ import shutil
 import tempfile
 import threading
 import weakref
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import optuna
 import torch
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._model import TrialModel, model_bytes
+from automl_nas.search._safe import safe_load
 
 #: Bytes of kept networks a :class:`MemoryTrialStore` holds in memory before it spills to disk.
 MODEL_MEMORY_LIMIT = 512 * 2**20
@@ -98,8 +100,10 @@ class DiskTrialStore:
     """Every completed trial's network, params and validation outputs, one file per trial.
 
     The artifact store of a search shared through a storage: a worker that completes a trial
-    writes ``trial_<number>.pt`` (``torch.save`` of its :class:`TrialModel`) into
-    ``directory``, and the coordinator reads the best ones back for the ensemble. A local
+    writes ``trial_<number>.pt`` (:meth:`TrialModel.to_file`: tensors and plain values) into
+    ``directory``, and the coordinator reads the best ones back for the ensemble, rebuilding
+    each network from its params with ``build``: a file in a shared directory is data, so
+    reading one runs no code from it (:func:`~automl_nas.search.safe_load`). A local
     directory, not the MLflow artifact store: it needs no server, a write is one atomic
     rename, and a directory shared by the workers' machines (NFS, a mounted volume) is what
     clusters already have. Files stay after ``fit``, so a resumed search reuses the trials
@@ -110,13 +114,21 @@ class DiskTrialStore:
         directory: Where the files go (created if missing).
         keep: How many of the best trials :meth:`ranked` returns.
         study: The study whose COMPLETE trials and values rank the files.
+        build: ``build(params)``: the untrained network of a trial's params.
     """
 
-    def __init__(self, directory: str, keep: int, study: optuna.Study) -> None:
+    def __init__(
+        self,
+        directory: str,
+        keep: int,
+        study: optuna.Study,
+        build: Callable[[Mapping[str, Any]], torch.nn.Module],
+    ) -> None:
         os.makedirs(directory, exist_ok=True)
         self.directory = directory
         self.keep = keep
         self.study = study
+        self.build = build
         self.maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
 
     def path(self, number: int) -> str:
@@ -127,13 +139,13 @@ class DiskTrialStore:
         """Write ``entry`` (atomically: a reader never sees half a file)."""
         path = self.path(entry.number)
         tmp = f"{path}.{os.getpid()}.tmp"
-        torch.save(entry, tmp)
+        torch.save(entry.to_file(), tmp)
         os.replace(tmp, path)
 
     def load(self, number: int) -> TrialModel:
         """Trial ``number`` as written by the process that trained it."""
-        # weights_only=False: whole module objects, written by this search's own processes.
-        return torch.load(self.path(number), weights_only=False)
+        record = safe_load(self.path(number), f"the model file of trial {number}")
+        return TrialModel.from_file(record, self.build)
 
     def ranked(self) -> list[TrialModel]:
         """The ``keep`` best COMPLETE trials that have a file, best first (ties: earlier first).

@@ -23,12 +23,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl_nas.masking import mask_uri
 from automl_nas.tracking._base import BaseTracker
 from automl_nas.tracking._logged_model import global_tracking_uri
 from automl_nas.tracking._records import (
     MAX_TAG_VALUE,
     clip,
-    mask_uri,
     now_ms,
     objective_names,
     search_params,
@@ -222,7 +222,8 @@ class MlflowTracker(BaseTracker):
             reason = probe(uri, self.probe_timeout)
             if reason is not None:
                 raise ConnectionError(
-                    f"MLflow tracking server {mask_uri(uri)} is not reachable ({reason}); no "
+                    f"MLflow tracking server {mask_uri(uri)} is not reachable "
+                    f"({mask_uri(reason)}); no "
                     f"trial was run. Start it (see mlflow/start_server.sh), or point "
                     f"mlflow_tracking_uri / MLFLOW_TRACKING_URI elsewhere, or unset both to "
                     f"search without tracking."
@@ -238,7 +239,7 @@ class MlflowTracker(BaseTracker):
             "default_experiment": DEFAULT_EXPERIMENT,
             "outer_run_id": outer.info.run_id if outer else None,
             "outer_experiment_id": outer.info.experiment_id if outer else None,
-            "run_name": self.run_name or f"{estimator}-{fingerprint[:8] or 'search'}",
+            "run_name": mask_uri(self.run_name or f"{estimator}-{fingerprint[:8] or 'search'}"),
             "tags": search_tags(info),
             "params": search_params(info),
             "start_ms": now_ms(),
@@ -332,7 +333,7 @@ class MlflowTracker(BaseTracker):
                 estimator.leaderboard().to_csv(tmp / "leaderboard.csv", index=False)
                 message["leaderboard_path"] = str(tmp / "leaderboard.csv")
         except Exception as exc:  # noqa: BLE001 - a nicety, as said above
-            _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, exc)
+            _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, mask_uri(exc))
         self._writer.put(message)
 
     def end_search(self, status: str) -> None:
@@ -397,7 +398,7 @@ class MlflowTracker(BaseTracker):
         try:
             trials = study.get_trials(deepcopy=False, states=_FINISHED)
         except Exception as exc:  # noqa: BLE001 - a storage hiccup: the next sweep tries again
-            _logger.info("looking for workers' trials failed: %s", exc)
+            _logger.info("looking for workers' trials failed: %s", mask_uri(exc))
             return
         for trial in trials:
             if trial.number >= first:
@@ -427,7 +428,9 @@ class MlflowTracker(BaseTracker):
             with open(path, "wb") as f:
                 pickle.dump(study.get_trials(deepcopy=False), f, pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - e.g. a user attribute that does not pickle
-            _logger.warning("trials.csv and plots not logged: %s: %s", type(exc).__name__, exc)
+            _logger.warning(
+                "trials.csv and plots not logged: %s: %s", type(exc).__name__, mask_uri(exc)
+            )
             return {}
         self._trials_sent = n_finished
         return {
@@ -476,7 +479,7 @@ class MlflowTracker(BaseTracker):
         elif op == "model":
             self.model_uri_, self.model_version_ = answer["model_uri"], answer["version"]
             if answer.get("note"):
-                _logger.warning(answer["note"])
+                _logger.warning(mask_uri(answer["note"]))
         elif op == "finish" and answer.get("prewarm_s") is not None:
             self.timings["prewarm_s"] = [answer["prewarm_s"]]
 
@@ -484,7 +487,7 @@ class MlflowTracker(BaseTracker):
         with self._lock:
             self._failures += 1
             if self._first_error is None:
-                self._first_error = message
+                self._first_error = mask_uri(message)  # MLflow's errors may quote the URI
 
     def _warn_once(self) -> None:
         # Warnings are raised in the caller's thread (the search), not in the writer's threads.
@@ -497,8 +500,10 @@ class MlflowTracker(BaseTracker):
                 return
             self._warned = True
         warnings.warn(
-            f"MLflow tracking at {mask_uri(self.uri_ or '?')}: {message}. The search goes on "
-            f"and its Optuna study keeps every trial; the MLflow record may be incomplete.",
+            mask_uri(
+                f"MLflow tracking at {self.uri_ or '?'}: {message}. The search goes on and its "
+                f"Optuna study keeps every trial; the MLflow record may be incomplete."
+            ),
             TrackingWarning,
             stacklevel=3,
         )

@@ -1,7 +1,9 @@
 """Pure functions that turn a search's facts into MLflow run records (no MLflow import).
 
 Kept apart from the tracker so the mapping (trial state -> run status, history -> metrics with
-steps, MLflow's size limits) is testable without a tracking store.
+steps, MLflow's size limits) is testable without a tracking store. Every text a run receives
+(param and tag values, the run note) passes through :func:`clip`, which masks credentials, so a
+storage or tracking URL with a password (an estimator param, a trial's error) is logged masked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl_nas.masking import mask_uri
 from automl_nas.tracking._store import TAG_PREFIX
 
 #: MLflow run status of each finished Optuna trial state.
@@ -61,8 +64,16 @@ def now_ms() -> int:
 
 
 def clip(text: Any, limit: int) -> str:
-    """``str(text)`` cut to ``limit`` characters, marking the cut."""
-    text = str(text)
+    """``str(text)`` with credentials masked (:func:`mask_uri`), cut to ``limit`` characters,
+    marking the cut.
+
+    Masked before the cut: a cut between a password and its ``@`` would leave it unmasked.
+
+    Example:
+        >>> clip("postgresql://bob:s3cr3t@db/hpo", 100)
+        'postgresql://bob:***@db/hpo'
+    """
+    text = mask_uri(str(text))
     return text if len(text) <= limit else text[: limit - 15] + "...[truncated]"
 
 
@@ -251,11 +262,6 @@ def objective_names(study: optuna.Study) -> list[str]:
         return [metric_key(n) for n in names]
     n = len(study.directions)
     return ["value"] if n == 1 else [f"value_{i}" for i in range(n)]
-
-
-def mask_uri(uri: str) -> str:
-    """``uri`` with any password hidden, fit for error messages."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", uri)
 
 
 def is_finite(value: float | None) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from automl_nas.masking import mask_uri
 from automl_nas.tracking._writer import Recorder
 
 _logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class WriterProcess:
                 try:
                     message = json.loads(line)
                 except ValueError:
-                    _logger.debug("writer process said: %s", line.rstrip())
+                    _logger.debug("writer process said: %s", mask_uri(line.rstrip()))
                     continue
                 on_message(message)
         finally:
@@ -98,9 +99,11 @@ class WriterProcess:
         self._reader.join(5)
 
     def stderr_tail(self, n: int = 500) -> str:
+        """The last ``n`` characters of its stderr, credentials masked (before the cut, which
+        could split a URL from its password)."""
         try:
             self._stderr.seek(0)
-            text = self._stderr.read().decode("utf-8", "replace")
+            text = mask_uri(self._stderr.read().decode("utf-8", "replace"))
         except (OSError, ValueError):
             return ""
         return text.strip()[-n:] or f"exit code {self._proc.poll()}"

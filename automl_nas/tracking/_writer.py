@@ -222,7 +222,7 @@ class Recorder:
                 self._await_imports(op, message)
                 answer.update(getattr(self, f"_{op}")(message))
         except Exception as exc:  # noqa: BLE001 - a failed write is answered, never raised
-            answer["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+            answer["error"] = _cut(f"{type(exc).__name__}: {exc}", 500)
         answer["ms"] = (time.perf_counter() - started) * 1000
         return answer
 
@@ -452,6 +452,15 @@ class Recorder:
                 except Exception as exc:  # noqa: BLE001 - a plot is a nicety: never fail for one
                     _logger.warning("plot %s not logged: %s: %s", name, type(exc).__name__, exc)
             client.log_artifacts(self.run_id, tmp, "plots")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a space, never inside a URL: the search
+    process masks the credentials of whole URLs only (this process cannot import its masking)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 4]
+    return (head.rsplit(None, 1)[0] if any(c.isspace() for c in head) else "") + " ..."
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 """Training a sampled network: device handling, metrics and the epoch loop."""
 
+from automl_nas.training._decode import probabilities, target_units
 from automl_nas.training._device import amp_dtype, resolve_device, single_threaded_cpu, to_device
 from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
 from automl_nas.training._trainer import TensorData, TrainResult, forward_all, train
@@ -12,8 +13,10 @@ __all__ = [
     "TrainResult",
     "amp_dtype",
     "forward_all",
+    "probabilities",
     "resolve_device",
     "single_threaded_cpu",
+    "target_units",
     "to_device",
     "train",
 ]

@@ -347,6 +347,8 @@ def test_a_new_estimator_parameter_becomes_an_option_or_must_be_listed(monkeypat
     whole = [Interval(Integral, 0, None, closed="left")]
     for task, cls in cli.ESTIMATORS.items():
         monkeypatch.setitem(cli.ESTIMATORS, task, with_parameter(cls, "warmup", 3, whole))
+    # The parser reads PARSER_FACTS, which tests/cli/test_startup.py keeps equal to these:
+    monkeypatch.setattr(cli, "PARSER_FACTS", cli.derive_parser_facts())
     assert _fit_help(capsys, monkeypatch)["--warmup"].endswith("(default: 3)")
     # Its help is the first sentence of its entry in the docstring, as for patience here:
     assert cli._docstring_summary("patience") == (
@@ -358,6 +360,7 @@ def test_a_new_estimator_parameter_becomes_an_option_or_must_be_listed(monkeypat
     for task, cls in cli.ESTIMATORS.items():
         object_only = with_parameter(cls, "prior", None, [SearchSpace, None])
         monkeypatch.setitem(cli.ESTIMATORS, task, object_only)
+    monkeypatch.setattr(cli, "PARSER_FACTS", cli.derive_parser_facts())
     with pytest.raises(TypeError, match="'prior' has no command-line form.*NOT_ON_CLI"):
         cli.build_parser()
 

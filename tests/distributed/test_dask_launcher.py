@@ -40,7 +40,9 @@ def test_dask_workers_join_a_search_started_by_fit(sqlite_url, tmp_path):
         # Import torch and automl_nas in the workers now, so the 8 s search is spent on trials.
         client.run(importlib.import_module, "automl_nas.distributed")
         pids = client.run(os.getpid)
-        futures = dask_workers.submit_workers(client, sqlite_url, "dask-search", wait=60)
+        futures = dask_workers.submit_workers(
+            client, sqlite_url, "dask-search", wait=60, artifact_dir=str(tmp_path / "artifacts")
+        )
         clf = AutoNASClassifier(
             storage=sqlite_url,
             study_name="dask-search",

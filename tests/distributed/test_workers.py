@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 
 from automl_nas import AutoNASClassifier
 from automl_nas.distributed import make_storage
-from automl_nas.search import WORKER_GRACE, DiskTrialStore
+from automl_nas.search import WORKER_GRACE, DiskTrialStore, SearchSpec
 
 WORKER = """
 import sys
@@ -31,7 +31,7 @@ storage = sys.argv[1]
 if not storage.startswith("journal:"):
     storage = make_storage(storage, heartbeat_interval=1, grace_period=6)
 print("ready", flush=True)
-print(run_worker(storage, sys.argv[2], wait=120), flush=True)
+print(run_worker(storage, sys.argv[2], wait=120, artifact_dir=sys.argv[3]), flush=True)
 """
 
 COORDINATOR = """
@@ -61,11 +61,13 @@ def storage_for(url: str):
     )
 
 
-def start_workers(url: str, study: str, n: int) -> list[subprocess.Popen]:
+def start_workers(url: str, study: str, n: int, artifacts) -> list[subprocess.Popen]:
     """``n`` worker processes, returned once their imports are done and they poll the study."""
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, url, study], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", WORKER, url, study, str(artifacts)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(n)
     ]
@@ -105,7 +107,7 @@ def make_clf(url: str, study: str, tmp_path, budget: float, **kwargs) -> AutoNAS
 
 def test_coordinator_and_two_workers_on_postgres(postgres_url, digits, tmp_path):
     X, y, X_test, y_test = digits
-    workers = start_workers(postgres_url, "two-workers", 2)
+    workers = start_workers(postgres_url, "two-workers", 2, tmp_path / "artifacts")
     clf = make_clf(postgres_url, "two-workers", tmp_path, budget=20)
     started = time.monotonic()
     clf.fit(X, y)
@@ -123,7 +125,9 @@ def test_coordinator_and_two_workers_on_postgres(postgres_url, digits, tmp_path)
     assert all(t.state != TrialState.RUNNING for t in trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert any("worker" in t.user_attrs for t in complete)
-    store = DiskTrialStore(str(tmp_path / "artifacts" / "two-workers"), 10, clf.study_)
+    directory = tmp_path / "artifacts" / "two-workers"
+    spec = SearchSpec.load(directory / "search.pt")
+    store = DiskTrialStore(str(directory), 10, clf.study_, spec.build)
     for trial in complete:  # every completed trial's model reached the artifact store
         entry = store.load(trial.number)
         assert entry.value == pytest.approx(trial.value)
@@ -137,7 +141,7 @@ def test_coordinator_and_two_workers_on_postgres(postgres_url, digits, tmp_path)
 
 def test_killed_worker_trial_fails_and_is_retried(postgres_url, digits, tmp_path):
     X, y, _, _ = digits
-    workers = start_workers(postgres_url, "kill-worker", 2)
+    workers = start_workers(postgres_url, "kill-worker", 2, tmp_path / "artifacts")
     victim = workers[0]
     clf = make_clf(postgres_url, "kill-worker", tmp_path, budget=25)
     fit = threading.Thread(target=clf.fit, args=(X, y))
@@ -209,7 +213,11 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
     new = [t for t in after.values() if t.number > max(before) and t.state != TrialState.WAITING]
     assert 1 <= len(new) <= 4  # 3 new trials, + the killed RUNNING trial if it was retried
     ranked = [
-        entry.number for entry in DiskTrialStore(str(artifacts / "resume"), 10, clf.study_).ranked()
+        entry.number
+        for entry in DiskTrialStore(
+            str(artifacts / "resume"), 10, clf.study_,
+            SearchSpec.load(artifacts / "resume" / "search.pt").build,
+        ).ranked()
     ]
     assert set(before) <= set(ranked)  # the old trials are ensemble candidates
     assert clf.score(X_test, y_test) > 0.7
@@ -219,10 +227,13 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
     assert len(optuna.load_study(study_name="resume", storage=sqlite_url).trials) == len(after)
 
 
-def start_cli_worker(url: str, study: str) -> subprocess.Popen:
+def start_cli_worker(url: str, study: str, artifacts) -> subprocess.Popen:
     """``python -m automl_nas worker``, returned once it says it is waiting for the search."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "automl_nas", "worker", "--storage", url, "--study", study],
+        [
+            sys.executable, "-m", "automl_nas", "worker", "--storage", url, "--study", study,
+            "--artifact-dir", str(artifacts),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -237,7 +248,7 @@ def test_one_machine_storages(backend, request, digits, tmp_path):
     has a child run for every trial, the worker's too."""
     url = request.getfixturevalue(backend)
     X, y, X_test, y_test = digits
-    worker = start_cli_worker(url, "local")
+    worker = start_cli_worker(url, "local", tmp_path / "artifacts")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     clf = make_clf(url, "local", tmp_path, budget=90, n_trials=8, mlflow_tracking_uri=tracking)
     clf.fit(X, y)

@@ -2,7 +2,9 @@
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
+import torch
 from sklearn.exceptions import NotFittedError
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
@@ -83,3 +85,28 @@ def test_failing_trials_do_not_end_the_search(fast):
     assert optuna.trial.TrialState.FAIL in states and optuna.trial.TrialState.COMPLETE in states
     failed = [t for t in clf.study_.trials if t.state == optuna.trial.TrialState.FAIL]
     assert all("error" in t.user_attrs for t in failed)
+
+
+@pytest.mark.parametrize("estimator", [AutoNASClassifier, AutoNASRegressor])
+def test_values_beyond_float32_are_refused_naming_the_column(estimator, fast):
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    huge = frame.copy()
+    huge.loc[7, "b"] = 1e300
+    with pytest.raises(ValueError, match=r"X column\(s\) \['b'\] hold values beyond float32.*row 7"):
+        estimator(**fast).fit(huge, y)
+    model = estimator(**fast).fit(frame, y)
+    with pytest.raises(ValueError, match=r"\['b'\] hold values beyond float32"):
+        model.predict(huge)
+    array = X.copy()
+    array[2, 1] = -1e300
+    with pytest.raises(ValueError, match=r"X column\(s\) \[1\] hold values beyond float32.*row 2"):
+        model.predict(array)
+
+
+def test_a_non_finite_output_is_an_error_not_a_silent_class(fast):
+    clf = AutoNASClassifier(**fast).fit(X, y)
+    with torch.no_grad():
+        for parameter in clf.ensemble_.members[0].parameters():
+            parameter.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"not finite for 40 row\(s\) of X \(first: row 0\)"):
+        clf.predict(X)

@@ -17,12 +17,13 @@ from automl_nas.search import (
     SharedCoordinator,
     StopAtTrialCap,
     StudyAttr,
+    UnsafeFileError,
     open_search,
     run_search,
 )
 from automl_nas.space import MLPSpace
 from automl_nas.stages import SamplerStage
-from automl_nas.training import CLASSIFICATION_METRICS
+from automl_nas.training import CLASSIFICATION_METRICS, probabilities
 
 
 def _spec(fingerprint="f", seed=7):
@@ -33,8 +34,8 @@ def _spec(fingerprint="f", seed=7):
     return SearchSpec(
         space=space, X=X, y=y, y_metric=y, splits=[(np.arange(30), np.arange(30, 40))],
         loss_fn=torch.nn.CrossEntropyLoss(), metric=CLASSIFICATION_METRICS["accuracy"],
-        decode=np.asarray, input_shape=(3,), n_outputs=2, max_epochs=2, patience=2,
-        seed=seed, keep=2, pruner=optuna.pruners.NopPruner(), stages=[SamplerStage("random")],
+        decode=probabilities, input_shape=(3,), n_outputs=2, max_epochs=2, patience=2,
+        seed=seed, keep=2, pruner=optuna.pruners.NopPruner(), worker_samplers=["random"],
         fingerprint=fingerprint,
     )
 
@@ -70,11 +71,16 @@ def test_a_shared_search_publishes_its_spec_deadline_and_cap(tmp_path):
     coordinator.stage_started(1)
     assert coordinator.study.user_attrs[StudyAttr.STAGE] == 1
 
+    with pytest.raises(UnsafeFileError, match="outside the artifact directory"):
+        open_search(
+            storage, study_name="s1", directions=["maximize"],
+            pruner=optuna.pruners.NopPruner(), artifact_dir=tmp_path / "elsewhere",
+        )
     resumed = open_search(
         storage, study_name="s1", directions=["maximize"], pruner=optuna.pruners.NopPruner(),
-        artifact_dir=tmp_path / "elsewhere",
+        artifact_dir=tmp_path / "art",
     )
-    assert resumed.spec_path == coordinator.spec_path  # the first fit's directory is kept
+    assert resumed.spec_path == coordinator.spec_path
     assert resumed.resumed_seed("f") == 7
     with pytest.raises(ValueError, match="holds a search on other data"):
         resumed.resumed_seed("other")
@@ -93,7 +99,7 @@ def test_run_search_starts_from_the_default_trial_and_respects_the_trial_count()
     plan = BudgetPlan.make(60, 40, cv=None, refit=False)
     seen = []
     objective = run_search(
-        coordinator, spec, plan, device=torch.device("cpu"), seed=0, n_trials=3,
+        coordinator, spec, plan, [SamplerStage("random")], device=torch.device("cpu"), seed=0, n_trials=3,
         callbacks=[lambda study, trial: seen.append(trial.number)],
     )
     trials = coordinator.study.trials

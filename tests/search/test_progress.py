@@ -70,3 +70,13 @@ def test_non_terminal_gets_one_line_per_trial():
     assert float(lines[1].rsplit("|", 1)[1].split("s left")[0]) == pytest.approx(60, abs=5)
     end_progress_line(stream)
     assert len(stream.getvalue().splitlines()) == 2  # no open line to end
+
+
+def test_a_two_objective_search_logs_its_first_objective():
+    stream = io.StringIO()
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.optimize(
+        lambda trial: (0.75, 10.0), n_trials=1,
+        callbacks=[ProgressPrinter("accuracy", time.monotonic() + 60, stream=stream)],
+    )
+    assert "COMPLETE" in stream.getvalue() and "accuracy=0.7500" in stream.getvalue()
