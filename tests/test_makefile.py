@@ -58,6 +58,17 @@ def _fake_nvidia_smi(folder: Path, gpu: bool) -> str:
     ],
     ids=["gpu", "no-gpu", "no-gpu-index-unreachable"],
 )
+def _git_status(tree) -> str:
+    """``git status --porcelain --ignored`` of ``tree``: ignored paths start with ``!!``."""
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_torch_build_follows_the_machine(tmp_path, gpu, index_answers, pip_args, says):
     shutil.copy(REPO / "Makefile", tmp_path)
     path = _fake_nvidia_smi(tmp_path, gpu)
@@ -110,23 +121,9 @@ def test_make_clean_removes_everything_gitignore_lists(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("kept")
 
-    ignored = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert ignored.count("!! ") >= len(patterns)  # each sample is ignored (the test is sound)
+    assert _git_status(tmp_path).count("!! ") >= len(patterns)  # each sample is ignored (the test is sound)
 
     _make(tmp_path, "clean")
 
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert [line for line in status.splitlines() if line.startswith("!!")] == []
+    assert [line for line in _git_status(tmp_path).splitlines() if line.startswith("!!")] == []
     assert all(path.read_text() == "kept" for path in kept)

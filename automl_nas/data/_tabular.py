@@ -83,8 +83,16 @@ class ToNumbers(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if not isinstance(X, pd.DataFrame):
             return X
-        numbers = {}
-        for position, (name, column) in enumerate(X.items()):
+        # Numeric columns pass as they are: only text ones are converted (and the frame copied).
+        text = [
+            (position, name, column)
+            for position, (name, column) in enumerate(X.items())
+            if not pd.api.types.is_numeric_dtype(column)
+        ]
+        if not text:
+            return X
+        numbers = X.copy()
+        for position, name, column in text:
             values = pd.to_numeric(column, errors="coerce")
             bad = values.isna().to_numpy() & column.notna().to_numpy()
             if bad.any():
@@ -96,7 +104,7 @@ class ToNumbers(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     "fix them or leave them empty (missing values are imputed)"
                 )
             numbers[name] = values.astype(np.float64)
-        return pd.DataFrame(numbers, index=X.index)
+        return numbers
 
 
 def _numeric() -> Pipeline:
