@@ -53,7 +53,6 @@ install-torch:
 
 demo: install
 	$(PY) pipelines/digits_search.py
-	@echo "== the demo's runs are in ./mlflow.db (artifacts in ./mlruns): 'make ui' shows them"
 
 test: install
 	@echo "== tests: about 10 minutes on 2 cores, fewer on more (pytest prints a line per file)."
