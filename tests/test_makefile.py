@@ -44,6 +44,17 @@ def _fake_nvidia_smi(folder: Path, gpu: bool) -> str:
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
+def _git_status(tree) -> str:
+    """``git status --porcelain --ignored`` of ``tree``: ignored paths start with ``!!``."""
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.parametrize(
     ("gpu", "index_answers", "pip_args", "says"),
     [
@@ -58,17 +69,6 @@ def _fake_nvidia_smi(folder: Path, gpu: bool) -> str:
     ],
     ids=["gpu", "no-gpu", "no-gpu-index-unreachable"],
 )
-def _git_status(tree) -> str:
-    """``git status --porcelain --ignored`` of ``tree``: ignored paths start with ``!!``."""
-    return subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def test_torch_build_follows_the_machine(tmp_path, gpu, index_answers, pip_args, says):
     shutil.copy(REPO / "Makefile", tmp_path)
     path = _fake_nvidia_smi(tmp_path, gpu)
