@@ -683,11 +683,11 @@ def _fit(args: argparse.Namespace) -> int:
     estimator = estimator_class(**given, verbose=0 if args.quiet else 1)
     started = time.monotonic()
     try:
-        with _warnings_as_lines(DataWarning):
+        with _warnings_as_lines(DataWarning), _errors_only(args.quiet):
             estimator.fit(frame, y)
     except InvalidParameterError as exc:  # an option value the estimator rejects
         raise CLIError(_one_line(exc), status=2) from None
-    except (ValueError, RuntimeError, ImportError) as exc:  # these name the problem (and fix)
+    except (ValueError, RuntimeError, ImportError, OSError) as exc:  # these name the problem (and fix)
         raise CLIError(_one_line(exc)) from None
     finally:
         end_progress_line()
@@ -697,6 +697,33 @@ def _fit(args: argparse.Namespace) -> int:
         print(_summary(estimator, task, seconds, output))
     return 0
 
+
+
+@contextlib.contextmanager
+def _errors_only(quiet: bool) -> Iterator[None]:
+    """With ``quiet``, Optuna's log shows errors only: not the warning (with a traceback) of
+    each failed trial, which the estimator's verbosity (Optuna at WARNING) would let through.
+
+    A handler level, not the logger's: the search sets the "optuna" logger's level itself.
+    """
+    if not quiet:
+        yield
+        return
+    import logging
+
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
+    handler.setFormatter(logging.Formatter("[%(levelname)s %(name)s] %(message)s"))
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        optuna.logging.enable_default_handler()
 
 @contextlib.contextmanager
 def _warnings_as_lines(category: type[Warning]) -> Iterator[None]:
@@ -978,10 +1005,11 @@ def _worker(args: argparse.Namespace) -> int:
     from automl_nas.search import UnsafeFileError
 
     try:
-        ran = run_worker(
-            args.storage, args.study, n_trials=args.n_trials, wait=args.wait,
-            device=args.device, verbose=0 if args.quiet else 1, artifact_dir=args.artifact_dir,
-        )
+        with _errors_only(args.quiet):
+            ran = run_worker(
+                args.storage, args.study, n_trials=args.n_trials, wait=args.wait,
+                device=args.device, verbose=0 if args.quiet else 1, artifact_dir=args.artifact_dir,
+            )
     except (TimeoutError, UnsafeFileError) as exc:
         raise CLIError(_one_line(exc)) from None
     print(f"{ran} trial(s) run by this worker")

@@ -23,14 +23,25 @@ start)
     DIR="$(cd "$DIR" && pwd)"
     STORAGE="$("$PYTHON" "$HERE/postgres/local_postgres.py" start --dir "$DIR/postgres" \
         --database optuna --extra-database mlflow)"
-    if ! MLFLOW_BACKEND_STORE_URI="${STORAGE%/optuna}/mlflow" \
+    # The MLflow server gets its URL without the password (start_server.sh puts the URL on its
+    # command line, which every user sees in `ps`); libpq reads the password from PGPASSWORD.
+    USERINFO="${STORAGE#*://}"; USERINFO="${USERINFO%%@*}"
+    MLFLOW_URL="${STORAGE%%://*}://${USERINFO%%:*}@${STORAGE#*@}"
+    if ! PGPASSWORD="${USERINFO#*:}" MLFLOW_BACKEND_STORE_URI="${MLFLOW_URL%/optuna}/mlflow" \
         "$HERE/../mlflow/start_server.sh" "$DIR/mlflow" "$PORT"; then
         "$HERE/../mlflow/stop_server.sh" "$DIR/mlflow" || true
         "$PYTHON" "$HERE/postgres/local_postgres.py" stop "$DIR/postgres"
         exit 1
     fi
-    printf 'export AUTOML_NAS_STORAGE=%q\nexport MLFLOW_TRACKING_URI=%q\n' \
-        "$STORAGE" "http://127.0.0.1:$PORT" >"$DIR/env"
+    # DIR/env holds the password: mode 0600 from its creation (umask in a subshell, then chmod
+    # for a file left by an earlier run), never readable by other users even for a moment.
+    (
+        umask 077
+        printf 'export AUTOML_NAS_STORAGE=%q\nexport MLFLOW_TRACKING_URI=%q\n' \
+            "$STORAGE" "http://127.0.0.1:$PORT" >"$DIR/env.tmp"
+    )
+    chmod 600 "$DIR/env.tmp"
+    mv -f "$DIR/env.tmp" "$DIR/env"
     echo "Optuna storage: $STORAGE"
     echo "MLflow:         http://127.0.0.1:$PORT (backend: PostgreSQL database mlflow)"
     echo "source $DIR/env to use both; stop with: $0 stop $DIR"

@@ -154,13 +154,27 @@ def _temporal() -> Pipeline:
 
 
 def _as_object(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical/string/bool columns as plain objects with one missing marker."""
+    """Categorical/string/bool columns as plain objects with one missing marker.
+
+    Kept for models pickled before :func:`_as_text`, whose encoders learned the raw values.
+    """
     return frame.astype(object).where(frame.notna(), "__missing__")
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical/string/bool columns as text, with one missing marker.
+
+    Every value becomes its text (``str``), so that a column mixing types (numbers and
+    strings, or bools with missing values) is one set of levels, not scikit-learn's "Encoders
+    require their input argument must be uniformly strings or numbers": ``1`` and ``"1"`` are
+    then the same level, ``1`` and ``1.0`` are not.
+    """
+    return frame.astype(object).where(frame.notna(), "__missing__").astype(str)
 
 
 def _categorical() -> Pipeline:
     return make_pipeline(
-        FunctionTransformer(_as_object, feature_names_out="one-to-one"),
+        FunctionTransformer(_as_text, feature_names_out="one-to-one"),
         OneHotEncoder(
             handle_unknown="infrequent_if_exist",
             max_categories=MAX_CATEGORIES,
@@ -176,7 +190,8 @@ def make_preprocessor(X: np.ndarray | pd.DataFrame) -> Pipeline | ColumnTransfor
     DataFrames: numeric columns are median-imputed (with missing indicators) and standardised;
     datetime and timedelta columns become seconds and then take the numeric branch; object,
     string, category and bool columns are one-hot encoded with missing as its own level and
-    unseen levels ignored at predict time. Arrays are numeric and get the numeric branch.
+    unseen levels ignored at predict time; their values are compared as text, so a column
+    mixing numbers and strings works (``1`` and ``"1"`` are one level). Arrays are numeric and get the numeric branch.
 
     Warns (:class:`DataWarning`) about text columns that look numeric but for a few values; at
     predict time, text in a column that was numeric is an error that names the column.

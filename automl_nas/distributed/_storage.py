@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -61,6 +62,7 @@ def make_storage(
             f"storage {_shown(storage)!r} is not a database URL (sqlite:///search.db, "
             "postgresql://user:pw@host/db) nor a journal file (journal:./search.log)"
         )
+    _check_sqlite_path(storage)
     try:
         try:
             return _rdb_storage(storage, heartbeat_interval, grace_period)
@@ -70,12 +72,58 @@ def make_storage(
             time.sleep(0.5)
             return _rdb_storage(storage, heartbeat_interval, grace_period)
     except Exception as exc:
+        problem = _sqlite_problem(storage) if isinstance(exc, sqlalchemy.exc.OperationalError) else None
+        if problem is not None:
+            raise ValueError(f"cannot open storage {_shown(storage)}: {problem}") from exc
         if not _quotes_secret(exc, storage):
             raise
         raise ValueError(
             f"cannot open storage {mask_uri(storage)}: {type(exc).__name__}: "
             f"{_masked(str(exc), storage)}"
         ) from None
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The database file of a ``sqlite:///`` URL (None: another database, or in memory)."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = sqlalchemy.engine.make_url(url).database
+    except Exception:  # noqa: BLE001 - SQLAlchemy's own error comes with the connection
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database)
+
+
+def _sqlite_problem(url: str) -> str | None:
+    """Why SQLite cannot open or write the file of ``url``, naming the path; None if unknown."""
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    directory = os.path.dirname(path)
+    fix = "pass a sqlite:/// URL to a file in a directory this process can write"
+    if not os.path.isdir(directory):
+        return f"the directory {directory} of the SQLite file does not exist ({fix})"
+    if os.path.isdir(path):
+        return f"{path} is a directory, not an SQLite file ({fix})"
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        return f"the SQLite file {path} is read-only for this process ({fix}, or make it writable)"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return (
+            f"the directory {directory} of the SQLite file is not writable by this process "
+            f"(SQLite creates its file and journal there; {fix})"
+        )
+    return None
+
+
+def _check_sqlite_path(url: str) -> None:
+    """Refuse a SQLite file this process cannot write before Optuna meets it mid-search."""
+    path = _sqlite_path(url)
+    if path is not None and os.path.exists(path):
+        problem = _sqlite_problem(url)
+        if problem is not None:
+            raise ValueError(f"cannot open storage {_shown(url)}: {problem}")
 
 
 def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBStorage:

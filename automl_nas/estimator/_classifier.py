@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -243,6 +244,15 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
         y = column_or_1d(y, warn=True)
+        if y.dtype == object:  # None / pd.NA / NaN among labels: sorting them fails obscurely
+            rows = np.flatnonzero(pd.isna(y))
+            if rows.size:
+                shown = ", ".join(map(str, rows[:10])) + (", ..." if rows.size > 10 else "")
+                raise ValueError(
+                    f"y has {rows.size} missing label(s) (None, NaN or pd.NA) at row(s) {shown} "
+                    "(positions, from 0): every row needs a class. Drop those rows "
+                    "(keep = pd.notna(y); X[keep], y[keep]) or give them a class of their own"
+                )
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from torch import nn
 from automl_nas.search._context import SearchContext
 from automl_nas.search._objective import TrialObjective
 from automl_nas.search._safe import UnsafeFileError, allow_in_files, safe_load, unreadable_globals
-from automl_nas.search._store import TrialStore
+from automl_nas.search._store import TrialStore, write_file
 from automl_nas.space import SearchSpace
 from automl_nas.training import Metric, TensorData, to_device
 
@@ -106,9 +105,8 @@ class SearchSpec:
         the spec holds a class :meth:`load` would refuse (e.g. a custom space or a sampler
         object not allowed with :func:`~automl_nas.search.allow_in_files`).
         """
-        tmp = f"{path}.{os.getpid()}.tmp"
-        torch.save(self, tmp)
-        try:
+
+        def check(tmp: str) -> None:
             refused = unreadable_globals(tmp)
             if refused:
                 raise UnsafeFileError(
@@ -117,10 +115,9 @@ class SearchSpec:
                     "planted file runs nothing). Pass samplers and stages by name, or allow "
                     "your own classes with automl_nas.search.allow_in_files in every process"
                 )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        # The whole preprocessed training set: FILE_MODE (0o640), never world-readable.
+        write_file(self, path, "the search spec (search.pt)", check)
 
     @staticmethod
     def load(path: str) -> SearchSpec:

@@ -42,6 +42,74 @@ class TrialStore(Protocol):
         """The best kept trials, best first (ties: earlier first; partial trials last)."""
 
 
+#: Mode of the files a shared search writes (``search.pt``: the whole preprocessed training
+#: set; ``trial_<n>.pt``: trained networks and held-out outputs): read-write for the owner,
+#: readable by the group, nothing for others. Not 0o600: the workers of a shared search
+#: usually run as the same user, or as users of one group, on a shared directory, and the
+#: coordinator must read the workers' files. The umask can only make them stricter.
+FILE_MODE = 0o640
+#: Mode of the artifact directory a shared search creates (group may enter and list it).
+DIR_MODE = 0o750
+
+
+def _unwritable(path: str, what: str, error: OSError) -> OSError:
+    """An error naming the path, the cause and the fix (``error`` as the cause)."""
+    cause = error.strerror or str(error)
+    if isinstance(error, (FileExistsError, NotADirectoryError)) and error.filename:
+        cause = f"{error.filename} is a file, not a directory"
+    unwritable = type(error)(
+        f"cannot write {what} at {path}: {cause}. The search's artifact_dir (automl-nas "
+        "--artifact-dir) must be a directory that every process of the search can write "
+        "(check its owner and mode, or pass another artifact_dir)"
+    )
+    unwritable.errno = error.errno
+    return unwritable
+
+
+def make_artifact_dir(directory: str) -> None:
+    """Create ``directory`` (and its parents) with :data:`DIR_MODE`, or say why it cannot be."""
+    missing = []
+    part = os.path.abspath(directory)
+    while not os.path.isdir(part) and os.path.dirname(part) != part:
+        missing.append(part)
+        part = os.path.dirname(part)
+    try:
+        for part in reversed(missing):  # each created part DIR_MODE (makedirs: the last only)
+            if os.path.lexists(part):  # a file (or dangling link) where a directory must be
+                raise NotADirectoryError(20, "Not a directory", part)
+            os.makedirs(part, mode=DIR_MODE, exist_ok=True)
+            os.chmod(part, DIR_MODE)
+    except OSError as error:
+        raise _unwritable(directory, "the search's artifact directory", error) from error
+
+
+def write_file(obj: Any, path: str, what: str, check: Callable[[str], None] | None = None) -> None:
+    """``torch.save`` ``obj`` to ``path`` atomically, mode :data:`FILE_MODE`, never world-readable.
+
+    The file is created with its final mode (no moment where another user could open it),
+    written under a temporary name and renamed: a reader never sees half a file. An
+    unwritable directory raises an ``OSError`` naming the path and cause, not torch's text.
+    ``check(tmp)``, if given, may refuse the written file (by raising) before it is published.
+    """
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as error:
+        raise _unwritable(path, what, error) from error
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), os.fstat(file.fileno()).st_mode & FILE_MODE)  # a stale tmp
+            torch.save(obj, file)
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        raise _unwritable(path, what, error) from error
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 class MemoryTrialStore:
     """The ``keep`` best trained trials of a search, safe to fill from several threads.
 
@@ -124,7 +192,7 @@ class DiskTrialStore:
         study: optuna.Study,
         build: Callable[[Mapping[str, Any]], torch.nn.Module],
     ) -> None:
-        os.makedirs(directory, exist_ok=True)
+        make_artifact_dir(directory)
         self.directory = directory
         self.keep = keep
         self.study = study
@@ -137,10 +205,9 @@ class DiskTrialStore:
 
     def offer(self, entry: TrialModel) -> None:
         """Write ``entry`` (atomically: a reader never sees half a file)."""
-        path = self.path(entry.number)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        torch.save(entry.to_file(), tmp)
-        os.replace(tmp, path)
+        write_file(
+            entry.to_file(), self.path(entry.number), f"the model file of trial {entry.number}"
+        )
 
     def load(self, number: int) -> TrialModel:
         """Trial ``number`` as written by the process that trained it."""

@@ -1,5 +1,9 @@
 """Bad input fails early with a message that names the problem; nothing half-done is kept."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -110,3 +114,108 @@ def test_a_non_finite_output_is_an_error_not_a_silent_class(fast):
             parameter.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match=r"not finite for 40 row\(s\) of X \(first: row 0\)"):
         clf.predict(X)
+
+
+# -- issue 17, item 6: errors that name the rows, column, path or cause ---------------------------
+
+
+@pytest.mark.parametrize("missing", [None, pd.NA, np.nan])
+@pytest.mark.parametrize("wrap", [np.asarray, pd.Series], ids=["array", "series"])
+def test_missing_labels_name_their_rows(missing, wrap, fast):
+    labels = np.array(["a", "b"] * 20, dtype=object)
+    labels[[3, 17]] = missing
+    clf = AutoNASClassifier(**fast)
+    with pytest.raises(ValueError, match=r"y has 2 missing label\(s\) .* at row\(s\) 3, 17 "):
+        clf.fit(X, wrap(labels))
+    assert not hasattr(clf, "classes_")
+
+
+def test_a_column_mixing_numbers_and_strings_is_one_set_of_levels(fast):
+    frame = pd.DataFrame({
+        "x": X[:, 0],
+        "mixed": [1, "one", 2.5, "two"] * 10,  # numbers and strings in one object column
+        "flag": [True, None, False, True] * 10,  # bools with a missing value
+    })
+    clf = AutoNASClassifier(**fast).fit(frame, y)
+    names = list(clf.preprocessor_.get_feature_names_out())
+    assert {"categorical__mixed_1", "categorical__mixed_one", "categorical__mixed_2.5"} <= set(names)
+    assert "categorical__flag___missing__" in names
+    # at predict time a number given as text is the same level (values are compared as text)
+    assert clf.predict(frame.replace({1: "1"})).shape == (40,)
+
+
+def _shared(tmp_path, **kwargs):
+    return AutoNASClassifier(
+        n_trials=1, max_epochs=2, storage=f"sqlite:///{tmp_path / 'search.db'}", study_name="s",
+        **kwargs,
+    )
+
+
+def test_an_artifact_dir_that_cannot_be_made_names_the_path(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(OSError, match=r"artifact directory at .*not-a-directory/x/s: .*not-a-directory is a file, not a dir"):
+        _shared(tmp_path, artifact_dir=blocker / "x").fit(X, y)
+
+
+def test_an_unwritable_artifact_dir_names_the_path_and_cause(tmp_path, monkeypatch):
+    from automl_nas.search import _store
+
+    def refuse(path, *args, **kwargs):  # what a read-only directory does (root ignores modes)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(_store.os, "open", refuse)
+    with pytest.raises(
+        PermissionError,
+        match=r"cannot write the search spec \(search.pt\) at .*artifacts/s/search.pt: Permission "
+        r"denied. The search's artifact_dir .* must be a directory that every process",
+    ):
+        _shared(tmp_path, artifact_dir=tmp_path / "artifacts").fit(X, y)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_artifact_dir_names_the_path(tmp_path):
+    (tmp_path / "artifacts" / "s").mkdir(parents=True)
+    (tmp_path / "artifacts" / "s").chmod(0o555)
+    with pytest.raises(PermissionError, match=r"cannot write .*artifacts/s/search.pt: Permission denied"):
+        _shared(tmp_path, artifact_dir=tmp_path / "artifacts").fit(X, y)
+
+
+def test_an_unopenable_sqlite_storage_names_the_path_and_cause(tmp_path, monkeypatch):
+    from automl_nas.distributed import make_storage
+
+    with pytest.raises(ValueError, match=r"directory .*/nowhere of the SQLite file does not exist"):
+        make_storage(f"sqlite:///{tmp_path}/nowhere/search.db")
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(ValueError, match=r"dir.db is a directory, not an SQLite file"):
+        AutoNASClassifier(storage=f"sqlite:///{tmp_path}/dir.db", n_trials=1).fit(X, y)
+    make_storage(f"sqlite:///{tmp_path}/ro.db")  # a database, then made read-only
+    (tmp_path / "ro.db").chmod(0o444)
+    if os.geteuid() == 0:  # root may write anyway: let os.access answer as for another user
+        monkeypatch.setattr(os, "access", lambda path, mode: not str(path).endswith("ro.db"))
+    with pytest.raises(ValueError, match=r"the SQLite file .*/ro.db is read-only for this process"):
+        make_storage(f"sqlite:///{tmp_path}/ro.db")
+
+
+def test_cli_quiet_prints_no_optuna_traceback_for_failed_trials(tmp_path):
+    """``-q``: failed trials (batch size 0 in half the proposals) print nothing on stderr."""
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=np.where(y > 0, "p", "n"))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    code = (
+        "import sys\n"
+        "from automl_nas import AutoNASClassifier, MLPSpace\n"
+        "AutoNASClassifier._default_space = lambda self: MLPSpace(max_layers=1).replace(batch_size=[0, 16])\n"
+        "from automl_nas.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    args = ["fit", "d.csv", "--target", "label", "--n-trials", "6", "--max-epochs", "2",
+            "--sampler", "random", "--random-state", "0", "-o", "m.pkl"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    loud = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, check=False,
+                          text=True, env=env, timeout=300)
+    assert loud.returncode == 0, loud.stderr
+    assert "failed" in loud.stderr  # without -q the failures are shown ...
+    quiet = subprocess.run([sys.executable, "-c", code, *args, "-q"], cwd=tmp_path, check=False,
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and quiet.stdout == ""  # ... with -q nothing but errors
