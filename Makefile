@@ -73,7 +73,7 @@ ui-stop:
 # Back to the tree as cloned: what .gitignore lists, at the top (its patterns with a /) or at
 # any depth (those without); tests/test_makefile.py checks that nothing it ignores is left.
 CLEAN_TOP := $(VENV) build dist mlflow-server automl_nas_artifacts .whl .gl benchmarks/.venv-peers
-CLEAN_ANYWHERE := __pycache__ '*.pyc' '*.egg-info' mlflow.db mlflow.db-shm mlflow.db-wal mlruns \
+CLEAN_ANYWHERE := __pycache__ '*.pyc' '*.egg-info' mlflow.db mlflow.db-shm mlflow.db-wal mlflow.db.lock mlruns \
 	mlartifacts .pytest_cache .ruff_cache .mypy_cache
 
 clean:

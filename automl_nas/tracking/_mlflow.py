@@ -50,6 +50,21 @@ DEFAULT_EXPERIMENT = "automl_nas"
 SWEEP_INTERVAL = 10.0
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
+#: ``fit`` with tracking returns within ``time_budget * BUDGET_SLACK + BUDGET_GRACE_S`` seconds
+#: of :meth:`MlflowTracker.start_search`: :meth:`MlflowTracker.end_search` waits for the writer
+#: no longer than that (nor than ``flush_timeout``), and says what it left unlogged.
+BUDGET_SLACK = 1.05
+BUDGET_GRACE_S = 5.0
+
+#: What each writer message holds, as the warning names what was not logged.
+_WHAT = {
+    "open": "the search run",
+    "trial": "trial runs",
+    "trials": "trials.csv and the plots",
+    "model": "the final model",
+    "finish": "the search summary and the run's end (the run stays RUNNING)",
+}
+
 _INSTALL_HINT = (
     "MLflow tracking needs the `mlflow` package: pip install 'automl-nas[mlflow]' "
     "(or pip install mlflow), or leave mlflow_tracking_uri/mlflow_experiment/register_model unset "
@@ -101,8 +116,8 @@ class MlflowTracker(BaseTracker):
     during the search, imports what the end needs (model logging, plots), so ``fit`` waits only
     for the final model and plots themselves. The callback is thread-safe (Optuna ``n_jobs > 1``).
 
-    A server that is down at :meth:`start_search` raises ``ConnectionError`` before any
-    training. Any other failure (a store that cannot be opened, a deleted experiment, a server
+    A server that is down at :meth:`start_search`, or answers but is not MLflow, raises
+    ``ConnectionError`` before any training. Any other failure (a store that cannot be opened, a deleted experiment, a server
     that dies later) gives one :class:`TrackingWarning` and the search goes on; the Optuna study
     keeps every trial.
 
@@ -120,8 +135,10 @@ class MlflowTracker(BaseTracker):
         writer: ``"process"`` does the MLflow work in a separate Python process (see above);
             ``"thread"`` does it in a thread of this process, sharing the search's GIL. The
             process hands over to a thread if it cannot start or dies.
-        flush_timeout: Seconds :meth:`end_search` waits for the tracking work still queued
-            (trial runs, model, plots).
+        flush_timeout: Seconds :meth:`end_search` waits at most for the tracking work still
+            queued (trial runs, model, plots); with a ``time_budget`` in the search's info, it
+            waits no longer than ``time_budget * BUDGET_SLACK + BUDGET_GRACE_S`` after
+            :meth:`start_search`, and a :class:`TrackingWarning` names what was not logged.
         probe_timeout: Seconds a tracking-server liveness check may take.
 
     Example:
@@ -177,6 +194,10 @@ class MlflowTracker(BaseTracker):
         self._first_error: str | None = None
         self._late_warnings: list[str] = []
         self._warned = False
+        self._unanswered: dict[str, int] = {}  # op -> messages put, not answered yet
+        self._skipped: list[str] = []  # what the writer left out to keep the deadline
+        self._deadline: float | None = None  # monotonic; end_search waits no longer
+        self._lost = False  # the store was deleted or replaced: the run is gone
         # Search thread per trial (callback_ms), writer per trial run (write_ms, write_cpu_ms),
         # writer per message (<op>_ms: open, trial, model, finish), writer imports (prewarm_s).
         self.timings: dict[str, list[float]] = {
@@ -219,11 +240,11 @@ class MlflowTracker(BaseTracker):
         )
         self.uri_ = uri or None
         if is_http(uri):
-            reason = probe(uri, self.probe_timeout)
+            reason = probe(uri, self.probe_timeout, mlflow_api=True)
             if reason is not None:
                 raise ConnectionError(
-                    f"MLflow tracking server {mask_uri(uri)} is not reachable "
-                    f"({mask_uri(reason)}); no "
+                    f"MLflow tracking server {mask_uri(uri)} is not reachable or not an MLflow "
+                    f"server ({mask_uri(reason)}); no "
                     f"trial was run. Start it (see mlflow/start_server.sh), or point "
                     f"mlflow_tracking_uri / MLFLOW_TRACKING_URI elsewhere, or unset both to "
                     f"search without tracking."
@@ -248,7 +269,13 @@ class MlflowTracker(BaseTracker):
             "cwd": os.getcwd(),
             "package_dir": str(Path(__file__).resolve().parent),
             "prewarm": True,
+            "deadline": None,
         }
+        budget = info.get("time_budget")
+        if budget is not None:
+            allowed = float(budget) * BUDGET_SLACK + BUDGET_GRACE_S
+            self._deadline = time.monotonic() + allowed
+            config["deadline"] = time.time() + allowed  # the writer process's clock: wall time
         self._tmp = tempfile.TemporaryDirectory(prefix="automl_nas_mlflow_")
         self._writer = WriterSupervisor(
             config,
@@ -257,6 +284,15 @@ class MlflowTracker(BaseTracker):
             on_fail=self._fail,
             tick=self._sweep_when_due,
         )
+        self._count("open", +1)
+
+    def _put(self, message: dict[str, Any]) -> None:
+        self._count(message["op"], +1)
+        self._writer.put(message)
+
+    def _count(self, op: str, n: int) -> None:
+        with self._lock:
+            self._unanswered[op] = self._unanswered.get(op, 0) + n
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Queue one finished trial for writing (thread-safe; returns in well under 1 ms)."""
@@ -334,13 +370,15 @@ class MlflowTracker(BaseTracker):
                 message["leaderboard_path"] = str(tmp / "leaderboard.csv")
         except Exception as exc:  # noqa: BLE001 - a nicety, as said above
             _logger.warning("leaderboard not logged: %s: %s", type(exc).__name__, mask_uri(exc))
-        self._writer.put(message)
+        self._put(message)
 
     def end_search(self, status: str) -> None:
         """Send the summary, the trials and the plots, wait for the writer and close the run."""
         if self._writer is None:
             return
         deadline = time.monotonic() + self.flush_timeout
+        if self._deadline is not None:
+            deadline = min(deadline, max(self._deadline, time.monotonic()))
         try:
             finish = self._finish_message(status)
         except Exception as exc:  # noqa: BLE001 - the summary is a nicety: the run is still ended
@@ -352,17 +390,28 @@ class MlflowTracker(BaseTracker):
                 "metrics": [],
                 "tags": {},
             }
-        self._writer.put(finish)
-        done = self._writer.close(self.flush_timeout, deadline)
+        self._put(finish)
+        done = self._writer.close(max(0.0, deadline - time.monotonic()), deadline)
+        # One warning at the end, saying everything that was lost (unless said already).
+        lost = (
+            []
+            if self._warned or self._first_error is None
+            else [f"a write failed ({self._first_error})"]
+        )
+        lost += self._late_warnings
         if not done:
-            self._warn(
-                f"tracking work (trial runs, model, plots) was still unfinished after "
-                f"{self.flush_timeout:.0f} s and was dropped",
-                force=True,
+            with self._lock:
+                left = [_WHAT.get(op, op) for op, n in self._unanswered.items() if n > 0]
+            why = (
+                f"to keep fit within time_budget * {BUDGET_SLACK} + {BUDGET_GRACE_S:.0f} s"
+                if self._deadline is not None and deadline <= self._deadline + 1e-3
+                else f"after waiting {self.flush_timeout:.0f} s"
             )
-        self._warn_once()
-        for message in self._late_warnings:
-            self._warn(message, force=True)
+            lost.append(f"not logged {why}: {', '.join(left) or 'the last writes'}")
+        if self._skipped:
+            lost.append(f"left out to keep the time budget: {', '.join(self._skipped)}")
+        if lost:
+            self._warn("; ".join(lost), force=True)
         if self._failures:
             _logger.warning(
                 "MLflow run %s is incomplete: %d write(s) failed, first: %s. The Optuna study "
@@ -386,7 +435,7 @@ class MlflowTracker(BaseTracker):
             if self._names is None:
                 self._names = objective_names(study)
             self._finished.append((trial.number, trial.state, trial.values and tuple(trial.values)))
-        self._writer.put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
+        self._put({"op": "trial", "record": trial_record(trial, self._names).as_dict()})
         return True
 
     def _sweep(self, study: optuna.Study | None) -> None:
@@ -444,7 +493,7 @@ class MlflowTracker(BaseTracker):
     def _queue_trials(self, study: optuna.Study) -> None:
         message = self._trials_message(study)
         if message:
-            self._writer.put({"op": "trials", **message})
+            self._put({"op": "trials", **message})
 
     def _finish_message(self, status: str) -> dict[str, Any]:
         """The summary metrics and tags, and the trials unless the writer has them all."""
@@ -458,6 +507,14 @@ class MlflowTracker(BaseTracker):
     def _on_answer(self, answer: dict[str, Any]) -> None:
         """Book one answer of the writer (called from its reader or sender thread)."""
         op, error = answer.get("op"), answer.get("error")
+        self._count(op, -1)
+        for item in answer.get("skipped") or ():
+            if item not in self._skipped:
+                self._skipped.append(item)
+        if answer.get("lost"):
+            if self._lost:
+                return  # said once: every later write fails the same way
+            self._lost = True
         self.timings.setdefault(f"{op}_ms", []).append(answer.get("ms", float("nan")))
         if op == "open":
             if error:

@@ -8,8 +8,10 @@ imports it, this module imports only the standard library and, inside its functi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -102,21 +104,104 @@ def is_http(uri: str | None) -> bool:
     return bool(uri) and uri.startswith(("http://", "https://"))
 
 
-def probe(uri: str, timeout: float) -> str | None:
+def probe(uri: str, timeout: float, *, mlflow_api: bool = False) -> str | None:
     """Why the tracking server at ``uri`` cannot be reached, or None when it answers.
 
     MLflow's own client retries a dead server with exponential backoff for minutes; one GET of
-    ``/health`` without retries tells within ``timeout`` seconds.
+    ``/health`` without retries tells within ``timeout`` seconds. With ``mlflow_api``, the
+    answer must also be MLflow's: ``/health`` answers 200 and the REST API answers an
+    experiment look-up with MLflow's JSON (any web server answers something, often 404).
     """
     import requests
 
+    base = uri.rstrip("/")
     try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout)
+        health = requests.get(base + "/health", timeout=timeout)
+        if not mlflow_api:
+            return None
+        if health.status_code != 200:
+            return f"GET /health answered HTTP {health.status_code}: not an MLflow tracking server"
+        api = requests.get(
+            base + "/api/2.0/mlflow/experiments/get-by-name",
+            params={"experiment_name": "Default"},
+            timeout=timeout,
+        )
     except requests.exceptions.SSLError:
         return None  # it answered; MLflow's own TLS settings decide the rest
     except requests.exceptions.RequestException as exc:
         return f"{type(exc).__name__}: {exc}"
+    if api.status_code in (401, 403):
+        return None  # an MLflow server with authentication: the credentials decide the rest
+    try:
+        body = api.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not ("experiment" in body or "error_code" in body):
+        return (
+            f"GET /api/2.0/mlflow/experiments/get-by-name answered HTTP {api.status_code} "
+            f"without MLflow's JSON: not an MLflow tracking server"
+        )
     return None
+
+
+def _sqlite_path(uri: str | None) -> str | None:
+    """The file behind a ``sqlite:///`` URI, or None (another store, or in memory)."""
+    if not uri or not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return None if not path or path == ":memory:" else path
+
+
+def sqlite_identity(uri: str | None) -> tuple[int, int] | None:
+    """(device, inode) of the SQLite file behind ``uri``; None when not a SQLite file, or
+    ``(-1, -1)`` when the file is gone: a changed identity means the store was deleted or
+    replaced."""
+    path = _sqlite_path(uri)
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_dev, st.st_ino)
+
+
+@contextlib.contextmanager
+def sqlite_creation_lock(uri: str | None, timeout: float = 300.0) -> Iterator[None]:
+    """Hold an exclusive lock on ``<db>.lock`` beside a SQLite store while it is opened.
+
+    MLflow creates a new SQLite store by running its migrations, which are not safe when two
+    processes do it at once: one fails halfway, leaving ``_alembic_tmp_*`` tables that break
+    every later open. The lock lets one process create the store; the other then finds it
+    complete. Other stores (and systems without ``fcntl``) are opened without a lock.
+    """
+    path = _sqlite_path(uri)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None
+    if path is None or fcntl is None or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        yield
+        return
+    try:
+        lock = open(path + ".lock", "a")  # noqa: SIM115 - closed below
+    except OSError as exc:  # a read-only directory: no lock, as before
+        _logger.debug("no creation lock for %s: %s", path, exc)
+        yield
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}.lock held by another process for {timeout:.0f} s")
+                time.sleep(0.05)
+        yield
+    finally:
+        lock.close()  # releases the lock
 
 
 def _sqlite_pragma(uri: str, pragma: str) -> str | None:

@@ -51,6 +51,8 @@ if __package__:  # imported as automl_nas.tracking._writer (the thread fallback)
         is_http,
         log_batch,
         probe,
+        sqlite_creation_lock,
+        sqlite_identity,
         terminate,
         write_trial,
     )
@@ -71,11 +73,18 @@ else:  # the writer process, `python _writer.py`: importing automl_nas would pul
         is_http,
         log_batch,
         probe,
+        sqlite_creation_lock,
+        sqlite_identity,
         terminate,
         write_trial,
     )
 
 _logger = logging.getLogger(__name__)
+
+#: Seconds before the fit's deadline after which the plots are left out (the model comes next).
+PLOTS_RESERVE_S = 3.0
+#: Seconds before the fit's deadline within which the writer warms up for the model only.
+MODEL_ONLY_WITHIN_S = 15.0
 
 
 def git_sha(directory: str | Path) -> str | None:
@@ -94,7 +103,7 @@ def git_sha(directory: str | Path) -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
-def prewarm(plots_ready: threading.Event | None = None) -> None:
+def prewarm(plots_ready: threading.Event | None = None, *, model_only: bool = False) -> None:
     """Import what the plots and then the model will need, while the search still runs.
 
     Best effort: optuna and matplotlib (one tiny figure drawn, which loads the fonts), the
@@ -103,7 +112,8 @@ def prewarm(plots_ready: threading.Event | None = None) -> None:
     model code and automl_nas with torch (MLflow runs the model's code file when it saves the
     model and loads it to check the input example). For the writer process only: it also
     seeds MLflow's package map (see :func:`seed_package_map`) and sets its own torch to one
-    thread, as the search does.
+    thread, as the search does. ``model_only`` skips the plots' imports (a deadline too close
+    for plots: the model's come first).
     """
     groups = (
         (lambda: __import__("optuna.visualization.matplotlib"), _draw_a_figure, _rank_importances),
@@ -114,6 +124,10 @@ def prewarm(plots_ready: threading.Event | None = None) -> None:
             _one_torch_thread,
         ),
     )
+    if model_only:
+        groups = groups[1:]
+        if plots_ready is not None:
+            plots_ready.set()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for group in groups:
@@ -196,6 +210,9 @@ class Recorder:
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.prewarm_s: float | None = None  # how long prewarm() took, once it is done
+        self._db_identity: tuple[int, int] | None = None  # the SQLite file the run lives in
+        #: What was left out to keep the fit's deadline (``"plots"``).
+        self.skipped: list[str] = []
         # Set once prewarm() has imported what the plots (the model) need: those messages wait
         # for its imports to complete rather than import the same modules half-way beside it.
         self._plots_warm, self._model_warm = threading.Event(), threading.Event()
@@ -204,6 +221,7 @@ class Recorder:
         if opened is not None:
             self.uri, self.run_id = opened["uri"], opened["run_id"]
             self.experiment_id = opened["experiment_id"]
+            self._db_identity = sqlite_identity(self.uri)
 
     def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """One message's answer: ``{"op": ..., "ms": ...}``, with ``error`` when it failed."""
@@ -216,8 +234,11 @@ class Recorder:
             if op != "open" and self.run_id is None:
                 raise RuntimeError("the search run was not opened")
             reason = probe(self.uri, self.config["probe_timeout"]) if is_http(self.uri) else None
+            lost = self._lost() if op != "open" else None
             if reason is not None:
                 answer.update(error=f"not reachable ({reason})", unreachable=True)
+            elif lost is not None:
+                answer.update(error=lost, unreachable=True, lost=True)
             else:
                 self._await_imports(op, message)
                 answer.update(getattr(self, f"_{op}")(message))
@@ -226,22 +247,50 @@ class Recorder:
         answer["ms"] = (time.perf_counter() - started) * 1000
         return answer
 
+    def _lost(self) -> str | None:
+        """What was lost, when the SQLite file the run was opened in is gone or replaced.
+
+        SQLite keeps writing to a deleted file through the connections already open, without an
+        error: every later write would be a silent loss.
+        """
+        if self._db_identity is None or sqlite_identity(self.uri) == self._db_identity:
+            return None
+        return (
+            f"the database file {self.uri} was deleted or replaced during the search: the "
+            f"search run {self.run_id} and its trial runs are lost, and nothing more is written"
+        )
+
+    def _plots_wanted(self, message: Mapping[str, Any]) -> bool:
+        """Whether to draw the plots: asked for, and time left before the fit's deadline."""
+        if not message.get("plots"):
+            return False
+        deadline = self.config.get("deadline")
+        if deadline is not None and time.time() > deadline - PLOTS_RESERVE_S:
+            self.skipped.append("plots")
+            return False
+        return True
+
     def _await_imports(self, op: str, message: Mapping[str, Any]) -> None:
         """Let :func:`prewarm` finish importing what ``op`` needs (no wait without it)."""
         if op == "model":
             self._model_warm.wait()
-        elif op == "trials" or (op == "finish" and message.get("trials_path")):
+        elif (op == "trials" or (op == "finish" and message.get("trials_path"))) and message.get(
+            "plots"
+        ):
             self._plots_warm.wait()
 
     def start_prewarm(self) -> None:
         """Run :func:`prewarm` in a background thread (for the writer process only)."""
         self._plots_warm.clear()
         self._model_warm.clear()
+        deadline = self.config.get("deadline")
+        # Close to the fit's deadline the plots will be left out: warm up for the model only.
+        model_only = deadline is not None and deadline - time.time() < MODEL_ONLY_WITHIN_S
 
         def run() -> None:
             started = time.perf_counter()
             try:
-                prewarm(self._plots_warm)
+                prewarm(self._plots_warm, model_only=model_only)
             finally:
                 self._plots_warm.set()
                 self._model_warm.set()
@@ -264,8 +313,9 @@ class Recorder:
         self.uri = config.get("uri") or mlflow.get_tracking_uri()
         if self.own_process:
             mlflow.set_tracking_uri(self.uri)  # this process's MLflow serves this search only
-        client = self._client()
-        experiment_id = self._experiment_id(client)
+        with sqlite_creation_lock(self.uri):  # two fits creating one new database at once
+            client = self._client()
+            experiment_id = self._experiment_id(client)
         tags = {**config["tags"], "mlflow.source.type": "LOCAL"}
         if config.get("outer_run_id"):
             tags[PARENT_TAG] = config["outer_run_id"]
@@ -282,6 +332,7 @@ class Recorder:
         if config.get("sqlite_wal"):
             enable_sqlite_wal(self.uri)
         self.run_id, self.experiment_id = run.info.run_id, experiment_id
+        self._db_identity = sqlite_identity(self.uri)
         return {"run_id": self.run_id, "experiment_id": experiment_id, "uri": self.uri}
 
     def _experiment_id(self, client: Any) -> str:
@@ -342,8 +393,20 @@ class Recorder:
                 # not serialize either; the model still predicts on such frames.
                 signature = ModelSignature(None, signature.outputs, signature.params)
                 example = None
+        client = self._client()
+        # MLflow 3 gives a logged model an experiment of its own, by default the active
+        # experiment of this process ("Default"), not its source run's: create it in the
+        # search's experiment and hand Model.log its id.
+        logged = client.create_logged_model(
+            experiment_id=self.experiment_id,
+            name="model",
+            source_run_id=self.run_id,
+            params={k: str(v) for k, v in client.get_run(self.run_id).data.params.items()},
+            tags={TAG_PREFIX + "estimator": message["estimator_name"]},
+        )
         with global_tracking_uri(mlflow, self.uri):
             info = Model.log(
+                model_id=logged.model_id,
                 artifact_path=None,
                 name="model",
                 flavor=PyfuncWithSklearnFlavor,
@@ -356,10 +419,9 @@ class Recorder:
                 pip_requirements=pip_requirements(),
                 registered_model_name=message["registered_model_name"],
                 add_sklearn_flavor=message["add_sklearn_flavor"],
-                tags={TAG_PREFIX + "estimator": message["estimator_name"]},
             )
         answer: dict[str, Any] = {"model_uri": info.model_uri, "version": None}
-        client, name = self._client(), message["registered_model_name"]
+        name = message["registered_model_name"]
         if name:
             version = str(info.registered_model_version)
             answer["version"] = version
@@ -391,20 +453,19 @@ class Recorder:
             path = Path(tmp, "trials.csv")
             study.trials_dataframe().to_csv(path, index=False)
             client.log_artifact(self.run_id, str(path))
-        if message.get("plots"):
+        if self._plots_wanted(message):
             self._log_plots(client, study, message.get("names") or [])
-        return {}
+        return {"skipped": list(self.skipped)} if self.skipped else {}
 
     def _finish(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Summary metrics and tags, the trials if they changed since :meth:`_trials`, the run's
         end."""
         log_batch(self._client(), self.run_id, message["metrics"], {}, message["tags"])
-        if message.get("trials_path"):
-            self._trials(message)
+        skipped = self._trials(message).get("skipped") if message.get("trials_path") else None
         terminate(self._client(), self.run_id, message["status"], message["end_ms"])
         if self.config.get("sqlite_wal"):
             checkpoint_sqlite_wal(self.uri)
-        return {"prewarm_s": self.prewarm_s}
+        return {"prewarm_s": self.prewarm_s, **({"skipped": skipped} if skipped else {})}
 
     def _study(self, message: Mapping[str, Any]) -> Any:
         """The search's study, rebuilt in memory from its pickled trials."""

@@ -60,6 +60,11 @@ def check_search_record(uri, experiment_id, estimator, model_name, X, outer_run_
 
     version = client.get_model_version_by_alias(model_name, "champion")
     assert version.run_id == parent.info.run_id
+    # The logged model (MLflow 3) lives in the search's experiment, not in "Default".
+    assert version.source.startswith("models:/")
+    logged = client.get_logged_model(version.source[len("models:/") :].split("/")[0])
+    assert logged.experiment_id == experiment_id
+    assert logged.source_run_id == parent.info.run_id
     with global_tracking_uri(mlflow, uri):
         model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     np.testing.assert_array_equal(model.predict(X), estimator.predict(X))

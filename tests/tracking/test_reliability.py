@@ -1,0 +1,157 @@
+"""Faults of the tracking store: a new SQLite store created by two fits at once, the store
+deleted mid-search, a server that is not MLflow. Real processes and databases throughout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import pytest
+
+from tests.tracking.conftest import TINY, free_port
+
+# One process's tracker store set-up: the writer's Recorder opens a search run and ends it.
+_OPEN_ONE_RUN = textwrap.dedent(
+    """
+    import json, sys, time
+    from automl_nas.tracking._writer import Recorder
+
+    uri, name, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    config = {
+        "uri": uri, "experiment_name": "race", "default_experiment": "automl_nas",
+        "outer_run_id": None, "outer_experiment_id": None, "run_name": name,
+        "tags": {"automl_nas.role": "search"}, "params": {"who": name},
+        "start_ms": int(time.time() * 1000), "sqlite_wal": True, "probe_timeout": 5,
+        "cwd": ".", "package_dir": ".", "prewarm": False,
+    }
+    import mlflow  # imported before the start line: both processes then open at once
+    recorder = Recorder(config, own_process=True)
+    time.sleep(max(0.0, start_at - time.time()))
+    answers = [recorder.handle({"op": "open"})]
+    answers.append(recorder.handle(
+        {"op": "finish", "status": "FINISHED", "end_ms": int(time.time() * 1000),
+         "metrics": [], "tags": {}}
+    ))
+    print(json.dumps(answers))
+    """
+)
+
+
+def test_two_processes_creating_one_new_sqlite_store_both_record_their_run(
+    clean_mlflow_env, breast_cancer
+):
+    from mlflow import MlflowClient
+
+    from automl_nas import AutoNASClassifier
+
+    db = clean_mlflow_env / "new" / "mlflow.db"
+    db.parent.mkdir()
+    uri = f"sqlite:///{db}"
+    start_at = time.time() + 8  # both processes have imported mlflow by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_ONE_RUN, uri, name, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("first", "second")
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outs):
+        assert proc.returncode == 0, err[-2000:]
+        answers = json.loads(out.strip().splitlines()[-1])
+        assert [a.get("error") for a in answers] == [None, None], answers
+
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert not [t for t in tables if t.startswith("_alembic_tmp")], tables
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("race")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["first", "second"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+    # A fit afterwards is tracked in the same store.
+    X, y = breast_cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", category=UserWarning)  # a TrackingWarning fails
+        est = AutoNASClassifier(
+            **{**TINY, "n_trials": 2}, mlflow_tracking_uri=uri, mlflow_experiment="race"
+        ).fit(X, y)
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert len(runs) == 2 + 1 + len(est.study_.trials)
+
+
+def test_the_store_deleted_mid_search_ends_with_one_warning_naming_the_loss(
+    clean_mlflow_env, monkeypatch, breast_cancer
+):
+    from automl_nas import AutoNASClassifier
+    from automl_nas.tracking import MlflowTracker, TrackingWarning
+
+    store = clean_mlflow_env / "store"
+    store.mkdir()
+    record_trial = MlflowTracker.__call__
+    deleted = []
+
+    def delete_store_after_first_trial(self, study, trial):
+        if trial.number == 1:
+            deadline = time.monotonic() + 60  # let it open the run and write trial 0 first
+            while not self.timings["write_ms"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            shutil.rmtree(store)
+            deleted.append(trial.number)
+        record_trial(self, study, trial)
+
+    monkeypatch.setattr(MlflowTracker, "__call__", delete_store_after_first_trial)
+    X, y = breast_cancer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = AutoNASClassifier(
+            **TINY, mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}", register_model="gone"
+        ).fit(X, y)
+    assert deleted == [1]
+    tracking = [w for w in caught if issubclass(w.category, TrackingWarning)]
+    assert len(tracking) == 1, [str(w.message) for w in tracking]
+    message = str(tracking[0].message)
+    assert "deleted or replaced" in message and "are lost" in message, message
+    assert len(est.study_.trials) == TINY["n_trials"]  # the search itself went on
+
+
+def test_a_web_server_that_is_not_mlflow_fails_before_any_training(
+    clean_mlflow_env, breast_cancer, tmp_path
+):
+    from automl_nas import AutoNASClassifier
+
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import requests
+
+        deadline = time.monotonic() + 30
+        while True:  # until it listens
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except requests.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        X, y = breast_cancer
+        est = AutoNASClassifier(**TINY, mlflow_tracking_uri=f"http://127.0.0.1:{port}")
+        with pytest.raises(ConnectionError, match="not an MLflow tracking server"):
+            est.fit(X, y)
+        assert not hasattr(est, "study_")
+    finally:
+        web.terminate()
+        web.wait(10)
