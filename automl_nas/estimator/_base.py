@@ -226,9 +226,10 @@ class BaseAutoNAS(BaseEstimator):
                 f"{X.shape}) while a minimum of 1 is required by {type(self).__name__}."
             )
         numeric = X.select_dtypes("number")
-        if numeric.shape[1] and np.isinf(numeric.to_numpy(dtype=float)).any():
+        values = numeric.to_numpy(dtype=float)  # one float copy for both checks
+        if numeric.shape[1] and np.isinf(values).any():
             raise ValueError("Input X contains infinity; replace it (NaN is fine: it is imputed)")
-        _check_float32_range(numeric.to_numpy(dtype=float), list(numeric.columns))
+        _check_float32_range(values, list(numeric.columns))
         return X
 
     def _features(self, X: Any) -> np.ndarray:
