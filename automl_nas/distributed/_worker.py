@@ -11,11 +11,11 @@ import optuna
 
 from automl_nas.distributed._storage import make_storage
 from automl_nas.search import (
-    DEFAULT_ARTIFACT_DIR,
     DiskTrialStore,
     SearchSpec,
     StudyAttr,
     TrialAttr,
+    artifact_root,
     inside,
     is_failed_elsewhere,
     make_sampler,
@@ -85,8 +85,10 @@ def run_worker(
         interval, grace = study.user_attrs[StudyAttr.HEARTBEAT]
         storage = make_storage(storage, heartbeat_interval=interval, grace_period=grace)
         study = optuna.load_study(study_name=study_name, storage=storage)
-    root = os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
-    spec_path = inside(study.user_attrs[StudyAttr.SPEC], root, "the spec path announced in the study")
+    spec_path = inside(
+        study.user_attrs[StudyAttr.SPEC], artifact_root(artifact_dir),
+        "the spec path announced in the study",
+    )
     spec = SearchSpec.load(spec_path)
     study.pruner = spec.pruner
     dev = resolve_device(device)

@@ -21,6 +21,7 @@ from automl_nas.search._coordinator import (
     LocalCoordinator,
     SharedCoordinator,
     StopAtTrialCap,
+    artifact_root,
     open_search,
     started_trials,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "TrialStore",
     "UnsafeFileError",
     "allow_in_files",
+    "artifact_root",
     "check_requirements",
     "end_progress_line",
     "inside",

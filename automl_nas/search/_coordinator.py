@@ -29,6 +29,11 @@ from automl_nas.search._store import DiskTrialStore, MemoryTrialStore, TrialStor
 DEFAULT_ARTIFACT_DIR = "automl_nas_artifacts"
 
 
+def artifact_root(artifact_dir: str | os.PathLike | None) -> str:
+    """The absolute root of a shared search's files: ``artifact_dir``, or the default."""
+    return os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
+
+
 def started_trials(study: optuna.Study) -> int:
     """Trials that have started (enqueued, still WAITING ones have not)."""
     return sum(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
@@ -152,7 +157,7 @@ class SharedCoordinator(Coordinator):
     ) -> None:
         super().__init__(study)
         self.storage = storage
-        root = os.path.abspath(artifact_dir or DEFAULT_ARTIFACT_DIR)
+        root = artifact_root(artifact_dir)
         if StudyAttr.SPEC in study.user_attrs:
             self.spec_path = inside(study.user_attrs[StudyAttr.SPEC], root, "the stored spec path")
         else:

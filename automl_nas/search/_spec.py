@@ -27,8 +27,8 @@ class SearchSpec:
     beside the study so worker processes build the very same objective, on the same splits,
     and a resumed ``fit`` can check it searches the same data (``fingerprint``). The file is
     read back with :func:`~automl_nas.search.safe_load`: only known classes and functions are
-    rebuilt from it, so a planted file runs nothing. ``splits`` are (training rows, validation rows) index pairs: one
-    holdout split, or the k folds of cross-validation. ``y_metric`` is the target as the
+    rebuilt from it, so a planted file runs nothing. ``splits`` are (training rows,
+    validation rows) index pairs: one holdout split, or the k folds of cross-validation. ``y_metric`` is the target as the
     metric reads it. Arrays are on CPU; :meth:`context` moves them to the training device.
     """
 
