@@ -19,6 +19,7 @@ __all__ = [
     "ReinforceSampler",
     "SamplerStage",
     "SearchSpace",
+    "TabularSpace",
 ]
 
 # Each public name's package, imported on first use (PEP 562): `import automl_nas.cli` and
@@ -31,6 +32,7 @@ _HOME = {
     "CellSpace": "automl_nas.space",
     "MLPSpace": "automl_nas.space",
     "SearchSpace": "automl_nas.space",
+    "TabularSpace": "automl_nas.space",
     "BaseStage": "automl_nas.stages",
     "DartsStage": "automl_nas.stages",
     "SamplerStage": "automl_nas.stages",
@@ -39,7 +41,7 @@ _HOME = {
 if TYPE_CHECKING:
     from automl_nas.estimator import AutoNASClassifier, AutoNASRegressor
     from automl_nas.samplers import RegularizedEvolutionSampler, ReinforceSampler
-    from automl_nas.space import CellSpace, MLPSpace, SearchSpace
+    from automl_nas.space import CellSpace, MLPSpace, SearchSpace, TabularSpace
     from automl_nas.stages import BaseStage, DartsStage, SamplerStage
 
 

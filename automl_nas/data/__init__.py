@@ -1,5 +1,6 @@
 """Input handling: turning user data into tensors a network trains on."""
 
+from automl_nas.data._columns import continuous_columns
 from automl_nas.data._image import ImageScaler, flatten_images
 from automl_nas.data._split import (
     MIN_SAMPLES_FOR_SPLIT,
@@ -14,6 +15,7 @@ __all__ = [
     "MIN_SAMPLES_FOR_SPLIT",
     "DataWarning",
     "ImageScaler",
+    "continuous_columns",
     "cross_validation_folds",
     "flatten_images",
     "infer_task",

@@ -27,6 +27,7 @@ from torch import nn
 
 from automl_nas.data import (
     ImageScaler,
+    continuous_columns,
     cross_validation_folds,
     flatten_images,
     make_preprocessor,
@@ -53,7 +54,7 @@ from automl_nas.search import (
     trial_counts,
     trials_frame,
 )
-from automl_nas.space import CellSpace, MLPSpace, SearchSpace
+from automl_nas.space import CellSpace, DataFacts, MLPSpace, SearchSpace, TabularSpace
 from automl_nas.stages import BaseStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
 from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu
@@ -283,9 +284,9 @@ class BaseAutoNAS(BaseEstimator):
         started = time.monotonic()
         self._validate_params()
         X, y_fit, n_outputs = self._validate_fit_data(X, y)
-        space = self.space if self.space is not None else self._default_space()
-        space.validate()
         stages = self._stages()
+        space = self.space if self.space is not None else self._default_space(stages)
+        space.validate()
         single = bool(self.cost_objective) or self.max_params is not None
         plan = BudgetPlan.make(
             self.time_budget, X.shape[0], cv=self.cv, refit=self.refit, single_network=single,
@@ -295,6 +296,7 @@ class BaseAutoNAS(BaseEstimator):
         device = resolve_device(self.device)
         self.preprocessor_ = (ImageScaler() if self.image_shape_ else make_preprocessor(X)).fit(X)
         X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        space = space.for_data(self._data_facts(X_all, plan))
         tracker = self._make_tracker()
         with optuna_verbosity(self.verbose), single_threaded_cpu(device):
             coordinator = self._open_search()
@@ -396,15 +398,29 @@ class BaseAutoNAS(BaseEstimator):
             fingerprint=fingerprint,
             cost_objective=self.cost_objective,
             max_params=self.max_params,
+            trial_seconds=plan.trial_seconds,
         )
 
     def _progress(self, spec: SearchSpec, plan: BudgetPlan) -> list[ProgressPrinter]:
         """The progress callback, with ``verbose``."""
         return [ProgressPrinter(spec.metric.name, plan.search_deadline)] if self.verbose else []
 
-    def _default_space(self) -> SearchSpace:
-        """The space searched when ``space`` is None: DARTS-style cells for images, else an MLP."""
-        return CellSpace() if self.image_shape_ else MLPSpace()
+    def _default_space(self, stages: list[BaseStage]) -> SearchSpace:
+        """The space searched when ``space`` is None: DARTS-style cells for images; for rows,
+        the tabular networks, or the MLP space when a stage (DARTS) needs a relaxed form."""
+        if self.image_shape_:
+            return CellSpace()
+        return MLPSpace() if any(s.needs_relaxed_space for s in stages) else TabularSpace()
+
+    def _data_facts(self, X: np.ndarray, plan: BudgetPlan) -> DataFacts:
+        """What the space adapts to: the rows a trial trains on, and the continuous columns."""
+        holdout = 1 - (1 / plan.n_folds if plan.n_folds else self.validation_fraction)
+        return DataFacts(
+            n_rows=max(1, int(len(X) * holdout)),
+            n_features=X.shape[1],
+            continuous=() if self.image_shape_ else continuous_columns(X),
+            task=self._task,
+        )
 
     def _stages(self) -> list[BaseStage]:
         """The search strategy: ``stages`` in order, or one stage running ``sampler``."""

@@ -38,8 +38,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     ----------
     space : SearchSpace, default=None
         The hyperparameters and architecture searched, as named Optuna distributions.
-        None: :class:`~automl_nas.space.MLPSpace` for rows of features,
-        :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for images.
+        None: :class:`~automl_nas.space.TabularSpace` (modern tabular networks: numeric
+        embeddings, TabM-style ensembles, residual blocks, preprocessing and training
+        recipe) for rows of features, :class:`~automl_nas.space.MLPSpace` when a stage
+        needs a relaxed form (DARTS), :class:`~automl_nas.space.CellSpace` (DARTS-style
+        cells) for images. ``fit`` sizes the space to the data
+        (:meth:`~automl_nas.space.SearchSpace.for_data`).
 
     sampler : str or optuna.samplers.BaseSampler, default="tpe"
         The sampler of the one stage run when ``stages`` is None: a name ("tpe", "random",
@@ -217,7 +221,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     See Also
     --------
     AutoNASRegressor : The same search for regression targets.
-    automl_nas.space.MLPSpace : The default search space for rows of features.
+    automl_nas.space.TabularSpace : The default search space for rows of features.
     automl_nas.space.CellSpace : The DARTS-style cell space searched for images.
     automl_nas.stages.DartsStage : A stage that trains a supernet and proposes its cells.
     automl_nas.search.trials_frame : The table :meth:`leaderboard` returns.

@@ -3,22 +3,31 @@
 from automl_nas.nn._bag import FoldBag
 from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork, cell_edges
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
+from automl_nas.nn._numeric import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
 from automl_nas.nn._supernet import MixedOp, SuperCell, SuperMLP, Supernet, SuperNetwork
+from automl_nas.nn._tabular import BLOCKS, ResidualBlock, TabularNet
 
 __all__ = [
     "ACTIVATIONS",
+    "BLOCKS",
     "CELL_OPS",
+    "EMBEDDINGS",
     "MLP",
     "NORMS",
+    "NUMERIC_TRANSFORMS",
     "PARAMETER_FREE_OPS",
     "Cell",
     "CellNetwork",
     "DenseBlock",
+    "FeatureEncoder",
     "FoldBag",
     "MixedOp",
+    "PiecewiseLinear",
+    "ResidualBlock",
     "SuperCell",
     "SuperMLP",
     "SuperNetwork",
     "Supernet",
+    "TabularNet",
     "cell_edges",
 ]

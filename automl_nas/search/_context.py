@@ -44,6 +44,8 @@ class SearchContext:
     input_shape: tuple[int, ...] = ()
     n_outputs: int = 0
     max_epochs: int = 1
+    #: Seconds one trial may train, all folds together (None: until the deadline).
+    trial_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.folds and self.data is not None:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from automl_nas.nn import FoldBag
+from automl_nas.search._budget import TRIAL_HARD_STOP
 from automl_nas.search._context import SearchContext
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._model import TrialModel
@@ -96,6 +97,10 @@ class TrialObjective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         started = time.perf_counter()
+        deadline, time_limit = ctx.deadline, None
+        if ctx.trial_seconds is not None:
+            time_limit = ctx.trial_seconds / len(ctx.folds)
+            deadline = min(deadline, time.monotonic() + TRIAL_HARD_STOP * ctx.trial_seconds)
         devices = [ctx.data.device] if ctx.data.device.type == "cuda" else []
         results = []
         try:
@@ -109,7 +114,7 @@ class TrialObjective:
                 if self.max_params is not None:
                     trial.set_constraint("max_params", float(n_params - self.max_params))
                 for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
-                    if fold and time.monotonic() >= ctx.deadline:
+                    if fold and time.monotonic() >= deadline:
                         break  # the trial ends with the folds it finished
                     results.append(
                         train(
@@ -121,7 +126,8 @@ class TrialObjective:
                             max_epochs=ctx.max_epochs,
                             patience=self.patience,
                             seed=seed,
-                            deadline=ctx.deadline,
+                            deadline=deadline,
+                            time_limit=time_limit,
                             on_epoch=report if fold == 0 else None,
                         )
                     )

@@ -20,7 +20,7 @@ import numpy as np
 import optuna
 import torch
 
-from automl_nas.space import CellSpace, MLPSpace
+from automl_nas.space import CellSpace, MLPSpace, TabularSpace
 from automl_nas.training import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -48,6 +48,7 @@ _ALLOWED: list[Any] = [
     torch.nn.MSELoss,
     MLPSpace,
     CellSpace,
+    TabularSpace,
     optuna.distributions.IntDistribution,
     optuna.distributions.FloatDistribution,
     optuna.distributions.CategoricalDistribution,

@@ -52,6 +52,8 @@ class SearchSpec:
     fingerprint: str
     cost_objective: str | None = None
     max_params: int | None = None
+    #: Seconds one trial may train (:attr:`BudgetPlan.trial_seconds`; None: no limit).
+    trial_seconds: float | None = None
 
     def context(
         self, deadline: float, device: torch.device, *, n_jobs: int = 1, seed: int | None = None
@@ -78,6 +80,7 @@ class SearchSpec:
             input_shape=self.input_shape,
             n_outputs=self.n_outputs,
             max_epochs=self.max_epochs,
+            trial_seconds=self.trial_seconds,
         )
 
     def objective(self, context: SearchContext, store: TrialStore) -> TrialObjective:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -32,6 +33,24 @@ def training_distributions() -> dict[str, BaseDistribution]:
         "dropout": FloatDistribution(0.0, 0.5),
         "epochs": IntDistribution(10, 100),
     }
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What a space may adapt to (:meth:`SearchSpace.for_data`): the preprocessed inputs.
+
+    Attributes:
+        n_rows: Rows a trial trains on (the training part of the split or fold).
+        n_features: Columns of the preprocessed input.
+        continuous: Indices of the columns with more than two distinct values (the others are
+            one-hot levels, missing-value indicators or binary features).
+        task: ``"classification"`` or ``"regression"``.
+    """
+
+    n_rows: int
+    n_features: int
+    continuous: tuple[int, ...]
+    task: str
 
 
 def suggest(trial: optuna.trial.BaseTrial, name: str, dist: BaseDistribution) -> Any:
@@ -165,6 +184,15 @@ class SearchSpace(ABC):
             for name, dist in self._distributions.items()
             if name in defaults
         }
+
+    def for_data(self, facts: DataFacts) -> SearchSpace:
+        """This space adapted to the data it will search (``fit`` calls it after preprocessing).
+
+        The default returns the space unchanged; a family overrides it to size choices to the
+        data (batch sizes to the rows, which columns to embed) and to drop parameters the task
+        cannot use. Parameters the user fixed or narrowed stay as they are.
+        """
+        return self
 
     def validate(self) -> None:
         """Raise ``ValueError`` if a parameter the builder needs is neither searched nor fixed."""

@@ -24,6 +24,9 @@ class BaseStage(ABC):
     #: The sampler (a name or object) with which worker processes propose trials while this
     #: stage runs on the coordinator: a stage that is not a sampler leaves them TPE.
     worker_sampler: str | optuna.samplers.BaseSampler = "tpe"
+    #: Whether the stage needs the space's relaxed form (a supernet), which not every space
+    #: has: the estimators then default to a space that does.
+    needs_relaxed_space = False
 
     def __init__(self, *, n_trials: int | None = None, time_share: float | None = None) -> None:
         if n_trials is not None and n_trials < 1:

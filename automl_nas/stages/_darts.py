@@ -118,6 +118,7 @@ class DartsStage(BaseStage):
     """
 
     name = "darts"
+    needs_relaxed_space = True
 
     def __init__(
         self,

@@ -63,7 +63,10 @@ def pip_requirements() -> list[str]:
     from importlib import metadata
 
     reqs = []
-    for dist in ("mlflow", "torch", "scikit-learn", "optuna", "numpy", "pandas", "cloudpickle"):
+    for dist in (
+        "mlflow", "torch", "scikit-learn", "optuna", "numpy", "pandas", "cloudpickle", "tabm",
+        "rtdl_num_embeddings",
+    ):
         try:
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -1,9 +1,12 @@
 """k-fold validation of trials: folds, out-of-fold scores, fold bags, pruning, the deadline."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from torch import nn
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
 from automl_nas.data import cross_validation_folds
@@ -93,12 +96,28 @@ def test_refit_true_means_a_holdout_search(balanced):
         AutoNASClassifier(n_trials=2, refit=True, cv=3, **FAST).fit(X, y)
 
 
+class _Sleepy(nn.Module):
+    """A network whose every forward pass takes 20 ms: a trial slower than its time."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        time.sleep(0.02)
+        return self.net(x)
+
+
+class _SlowSpace(MLPSpace):
+    def build(self, params, input_shape, n_outputs):
+        return _Sleepy(super().build(params, input_shape, n_outputs))
+
+
 def test_a_trial_the_deadline_cuts_keeps_its_finished_folds(balanced):
-    """The only trial runs past the budget: fit still returns its finished folds as the model."""
+    """The only trial runs past its time (an epoch longer than its share of the budget, so the
+    trial's hard stop ends it mid-fold): fit still returns its finished folds as the model."""
     X, y = balanced
-    slow = MLPSpace(max_layers=1, max_units=512).replace(
-        n_layers=1, units_0=512, batch_size=16, epochs=10_000
-    )
+    slow = _SlowSpace(max_layers=1).replace(n_layers=1, batch_size=16, epochs=10_000)
     clf = AutoNASClassifier(
         space=slow, cv=5, n_trials=1, max_epochs=10_000, patience=10_000, time_budget=3,
         random_state=0,

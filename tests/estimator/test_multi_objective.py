@@ -57,7 +57,8 @@ def test_two_objectives_give_a_pareto_front(digits, cost, sampler, column):
 def test_max_params_constraint_holds_for_the_final_model(digits):
     X, y, X_test, y_test = digits
     limit = 15_000
-    clf = fast(max_params=limit, n_jobs=1).fit(X, y)
+    # MLPSpace: its default network (2 x 256) is above the limit, smaller ones are in reach.
+    clf = fast(max_params=limit, n_jobs=1, space=MLPSpace()).fit(X, y)
     complete = clf.study_.get_trials(states=(TrialState.COMPLETE,))
     for trial in complete:  # every trial records its constraint before training
         assert trial.constraints["max_params"] == trial.user_attrs["n_params"] - limit

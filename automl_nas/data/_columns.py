@@ -1,0 +1,25 @@
+"""Which preprocessed columns are continuous: those a network transforms and embeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Rows examined: a column with three or more values among them is continuous.
+SAMPLE_ROWS = 4_096
+
+
+def continuous_columns(X: np.ndarray) -> tuple[int, ...]:
+    """Indices of the columns of ``X`` with more than two distinct finite values.
+
+    One-hot levels, missing-value indicators and binary features have two values, so a
+    quantile transform or an embedding of them adds nothing but width. Decided on up to
+    ``SAMPLE_ROWS`` evenly strided rows (deterministic); a column whose third value is rarer
+    than that sample sees is treated as binary, which only means it is not embedded.
+    """
+    if X.ndim != 2 or not len(X):
+        return ()
+    sample = np.sort(X[:: max(1, math.ceil(len(X) / SAMPLE_ROWS))], axis=0)
+    changes = np.count_nonzero(np.diff(sample, axis=0) > 0, axis=0)
+    return tuple(int(i) for i in np.flatnonzero(changes >= 2))

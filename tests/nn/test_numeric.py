@@ -1,0 +1,85 @@
+"""The input layer of tabular networks: transforms and embeddings of continuous columns."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+from sklearn.preprocessing import QuantileTransformer
+
+from automl_nas.nn import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
+
+
+@pytest.fixture
+def X():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 5, generator=g)
+    x[:, 1] = x[:, 1].exp()  # skewed
+    x[:, 2] = torch.randint(0, 3, (2000,), generator=g).float()  # three tied levels
+    x[:, 4] = (x[:, 4] > 0).float()  # binary: passes through
+    return x
+
+
+def test_quantile_transform_matches_scikit_learn_within_its_resolution(X):
+    encoder = FeatureEncoder(5, [0, 1, 2, 3], transform="quantile")
+    encoder.init_from_data(X)
+    ours = encoder(X).numpy()
+    theirs = QuantileTransformer(output_distribution="normal", n_quantiles=1000).fit_transform(
+        X[:, :4].numpy()
+    )
+    # Continuous columns: the same normal scores up to the 128-knot interpolation.
+    assert np.abs(ours[:, [0, 1, 3]] - theirs[:, [0, 1, 3]]).mean() < 0.03
+    # Tied levels land in the middle of their range of quantiles, as scikit-learn puts them.
+    levels = np.unique(ours[:, 2])
+    expected = norm.ppf(np.cumsum([0] + [np.mean(X[:, 2].numpy() == v) for v in range(3)]))
+    middles = norm.ppf((norm.cdf(expected[:-1]) + norm.cdf(expected[1:])) / 2)
+    np.testing.assert_allclose(levels, middles, atol=0.02)
+    np.testing.assert_array_equal(ours[:, 4], X[:, 4].numpy())  # the binary column untouched
+
+
+def test_robust_clip_centres_scales_and_bounds(X):
+    encoder = FeatureEncoder(5, [0, 1, 3], transform="robust_clip")
+    encoder.init_from_data(X * 100 + 7)
+    out = encoder(X * 100 + 7)
+    assert out[:, :3].abs().max() < 3.0  # soft clipping bounds every value by its scale
+    assert abs(float(out[:, 0].median())) < 0.05
+
+
+def test_constant_column_stays_finite():
+    x = torch.ones(50, 2)
+    x[:, 1] = torch.arange(50.0)
+    for transform in NUMERIC_TRANSFORMS:
+        for embedding in EMBEDDINGS:
+            encoder = FeatureEncoder(2, None, transform=transform, embedding=embedding, d_embedding=4)
+            encoder.init_from_data(x)
+            assert torch.isfinite(encoder(x)).all(), (transform, embedding)
+
+
+def test_piecewise_linear_encoding_fills_bins_in_order_and_extrapolates():
+    layer = PiecewiseLinear(1, 4, n_bins=4)
+    layer.init_from_data(torch.linspace(0, 1, 101).unsqueeze(1))
+    np.testing.assert_allclose(layer.edges[0].numpy(), [0, 0.25, 0.5, 0.75, 1.0], atol=1e-6)
+    with torch.no_grad():  # expose the encoding itself: identity per bin, no bias
+        layer.weight.copy_(torch.eye(4).unsqueeze(0))
+        layer.bias.zero_()
+    out = layer(torch.tensor([[0.6], [2.0], [-1.0]]))[:, 0].detach()
+    np.testing.assert_allclose(out[0].numpy(), [1, 1, 0.4, 0], atol=1e-5)
+    np.testing.assert_allclose(out[1].numpy(), [1, 1, 1, 5], atol=1e-5)  # last bin open right
+    np.testing.assert_allclose(out[2].numpy(), [0, 0, 0, 0], atol=1e-5)  # first open left (-4, ReLU)
+
+
+def test_output_width_and_chunks():
+    encoder = FeatureEncoder(6, [0, 2, 5], embedding="periodic", d_embedding=8)
+    assert encoder.chunks == [8, 8, 8, 1, 1, 1] and encoder.out_features == 27
+    assert encoder(torch.randn(3, 6)).shape == (3, 27)
+    with pytest.raises(ValueError, match="continuous column indices"):
+        FeatureEncoder(3, [5])
+    with pytest.raises(ValueError, match="Unknown embedding"):
+        FeatureEncoder(3, None, embedding="fourier")
+
+
+def test_statistics_travel_in_the_state_dict(X):
+    encoder = FeatureEncoder(5, [0, 1, 2, 3], transform="quantile", embedding="piecewise")
+    encoder.init_from_data(X)
+    fresh = FeatureEncoder(5, [0, 1, 2, 3], transform="quantile", embedding="piecewise")
+    fresh.load_state_dict(encoder.state_dict())
+    torch.testing.assert_close(fresh(X), encoder(X))

@@ -1,0 +1,124 @@
+"""The training recipe a space may search: schedules, label smoothing, clipping, time limits,
+ensemble members' loss and inputs statistics taken from the training rows."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from automl_nas.training import SCHEDULES, TensorData, lr_factor, member_loss, train
+from automl_nas.training._trainer import fitting_epochs, training_loss
+
+PARAMS = {"lr": 1e-2, "weight_decay": 0.0, "batch_size": 16, "epochs": 8, "optimizer": "sgd"}
+
+
+@pytest.fixture
+def data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 4, generator=g)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    return TensorData(X[:160], y[:160], X[160:], y[160:])
+
+
+def run(data, model=None, time_limit=None, **params):
+    torch.manual_seed(0)
+    model = model or nn.Linear(4, 2)
+    return train(
+        model, {**PARAMS, **params}, data, loss_fn=nn.CrossEntropyLoss(),
+        score_fn=lambda out: 0.0, max_epochs=100, patience=100, seed=0,
+        time_limit=time_limit,
+    )
+
+
+def test_schedules_start_at_the_rate_and_cosines_end_at_zero():
+    for schedule in SCHEDULES:
+        assert lr_factor(schedule, 0.0) == 1.0
+    assert lr_factor("cosine", 1.0) == pytest.approx(0.0)
+    assert lr_factor("cosine", 0.5) == pytest.approx(0.5)
+    assert lr_factor("flat_cosine", 0.5) == 1.0 and lr_factor("flat_cosine", 0.75) == pytest.approx(0.5)
+    assert lr_factor("constant", 0.9) == 1.0
+    with pytest.raises(ValueError, match="Unknown schedule"):
+        lr_factor("step", 0.1)
+
+
+def test_each_schedule_sets_the_rate_of_every_epoch(data, monkeypatch):
+    seen = []
+    real_step = torch.optim.SGD.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    for schedule in SCHEDULES:
+        seen.clear()
+        run(data, schedule=schedule)
+        per_epoch = seen[:: math.ceil(160 / 16)]
+        expected = [1e-2 * lr_factor(schedule, e / 8) for e in range(8)]
+        assert per_epoch == pytest.approx(expected), schedule
+
+
+def test_members_are_scored_against_the_same_targets():
+    target = torch.tensor([0, 1, 1])
+    members = torch.randn(3, 4, 2)
+    loss = member_loss(nn.CrossEntropyLoss(), members, target)
+    each = [nn.CrossEntropyLoss()(members[:, i], target) for i in range(4)]
+    torch.testing.assert_close(loss, torch.stack(each).mean())
+    regression = torch.randn(3, 4, 1)
+    y = torch.randn(3, 1)
+    torch.testing.assert_close(
+        member_loss(nn.MSELoss(), regression, y),
+        torch.stack([nn.MSELoss()(regression[:, i], y) for i in range(4)]).mean(),
+    )
+
+
+def test_label_smoothing_only_for_cross_entropy():
+    assert training_loss(nn.CrossEntropyLoss(), {"label_smoothing": 0.1}).label_smoothing == 0.1
+    assert isinstance(training_loss(nn.MSELoss(), {"label_smoothing": 0.1}), nn.MSELoss)
+    plain = nn.CrossEntropyLoss()
+    assert training_loss(plain, {}) is plain
+
+
+def test_gradient_clipping_bounds_the_first_step(data):
+    big = {"lr": 1.0, "epochs": 1, "batch_size": 160}
+    free = run(data, **big).model.weight.detach().clone()
+    clipped = run(data, grad_clip=1e-3, **big).model.weight.detach()
+    torch.manual_seed(0)
+    start = nn.Linear(4, 2).weight.detach()
+    # Nesterov SGD's first step is (1 + momentum) * lr * gradient: 1.9 x the clipped norm.
+    assert (clipped - start).norm() <= 1.9e-3 + 1e-6 < (free - start).norm()
+
+
+def test_time_limit_cuts_epochs_and_still_ends_the_schedule(data):
+    class Slow(nn.Linear):
+        def forward(self, x):
+            time.sleep(0.005)
+            return super().forward(x)
+
+    started = time.monotonic()
+    result = run(data, model=Slow(4, 2), epochs=1000, time_limit=0.6)
+    elapsed = time.monotonic() - started
+    assert 1 < len(result.history) < 1000 and result.stopped_by == "epochs"
+    assert elapsed < 1.5
+
+
+def test_fitting_epochs_follows_the_pace():
+    assert fitting_epochs(planned=100, done=1, seconds_left=9.0, last_epoch_seconds=1.0) == 10
+    assert fitting_epochs(planned=5, done=1, seconds_left=9.0, last_epoch_seconds=1.0) == 5
+    assert fitting_epochs(planned=100, done=3, seconds_left=-1.0, last_epoch_seconds=1.0) == 3
+
+
+def test_a_network_takes_its_input_statistics_from_the_training_rows(data):
+    class Centred(nn.Linear):
+        def init_from_data(self, X):
+            self.register_buffer("mean", X.mean(0))
+
+        def forward(self, x):
+            return super().forward(x - self.mean)
+
+    model = run(data, model=Centred(4, 2), epochs=1).model
+    torch.testing.assert_close(model.mean, data.X_train.mean(0))
