@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/head_to_head.py [--budget 30] [--seeds 0 1 2] [--datasets ...] [--systems ...]
-        [--data DIR] [--out benchmarks/results/head_to_head] [--resume]
+        [--threads one|default] [--data DIR] [--out benchmarks/results/head_to_head] [--resume]
     python benchmarks/head_to_head.py --report-only [--out PREFIX]   # table + plot from the CSV
     python benchmarks/head_to_head.py --setup-only                   # create the peers venv
 
@@ -21,6 +21,14 @@ files, fits, predicts and writes predictions plus a JSON of timings; this proces
 A run that crashes or passes ``budget * 1.5 + 60`` seconds is killed and recorded as failed.
 Systems are interleaved within each (dataset, seed), in an order rotated per seed, and the
 1-minute load average is recorded before and after each run.
+
+Datasets: names, or groups: ``visible`` (the six default tables), ``meta`` (the 25 tables of
+``pmlb-meta/`` with 1,000 rows or more, ``harness.META_TABLES``), ``all`` (both).
+Threads: ``--threads one`` (the default) pins every system to ``--cores`` threads (1: n_jobs /
+num_cpus and OMP/MKL/OPENBLAS_NUM_THREADS); ``--threads default`` pins nothing, so each system
+runs at its own default (FLAML and AutoGluon all cores, automl_nas one trial with one torch
+thread). The choice is the CSV's ``threads`` column and, unless ``--out`` is given, part of the
+output name (``head_to_head`` for one thread, ``head_to_head_threads-default``).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from harness import (
+    META_TABLES,
     PEERS,
     TABLES,
     Task,
@@ -62,14 +71,20 @@ from harness import (
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_DATASETS = ["credit_g", "phoneme", "car", "credit_data", "197_cpu_act", "503_wind"]
-DATASETS = [*DEFAULT_DATASETS, "kr_vs_kp", "churn", "attrition", "227_cpu_small"]
-DEFAULT_SYSTEMS = ["automl_nas", "flaml", "autogluon", "optuna_mlp", "hgb", "mlp"]
+META_DATASETS = list(META_TABLES)  # pmlb-meta/, every table with >= 1,000 rows, by name
+DATASETS = [*DEFAULT_DATASETS, "kr_vs_kp", "churn", "attrition", "227_cpu_small", *META_DATASETS]
+#: Names ``--datasets`` takes for a list of tables.
+DATASET_GROUPS = {"visible": DEFAULT_DATASETS, "meta": META_DATASETS,
+                  "all": [*DEFAULT_DATASETS, *META_DATASETS]}
+DEFAULT_SYSTEMS = ["automl_nas", "flaml", "autogluon", "autogluon_nn", "optuna_mlp", "hgb", "mlp"]
+THREADS = ["one", "default"]  # --threads: pinned to --cores (1) threads, or each system's own
 PRIMARY = {"classification": "balanced_accuracy", "regression": "r2"}
 SECONDARY = {"classification": "log_loss", "regression": "rmse"}
 FIELDS = [
     "run_date", "dataset", "task", "n_train", "n_test", "n_features", "seed", "system", "status",
     "budget_s", "budgeted", "fit_s", "predict_s", "wall_s", "balanced_accuracy", "log_loss",
-    "accuracy", "r2", "rmse", "n_models", "detail", "cores", "load1_before", "load1_after", "error",
+    "accuracy", "r2", "rmse", "n_models", "detail", "threads", "cores", "load1_before",
+    "load1_after", "error",
 ]
 PROJECT_PKGS = ["automl_nas", "torch", "optuna", "scikit-learn", "numpy", "pandas"]
 PEER_PKGS = ["flaml", "autogluon.tabular", "lightgbm", "xgboost", "catboost", "torch", "fastai",
@@ -95,7 +110,7 @@ def write_split(X: pd.DataFrame, y: pd.Series, task: str, seed: int, out: Path) 
     return {"n_train": len(X_tr), "n_test": len(X_te), "n_features": X.shape[1]}
 
 
-def worker(system: str, workdir: Path, budget: float, seed: int, cpus: int) -> None:
+def worker(system: str, workdir: Path, budget: float, seed: int, cpus: int | None) -> None:
     """In the subprocess: fit one system on the split in ``workdir``, save what it predicts."""
     import warnings
 
@@ -133,9 +148,10 @@ def score(task: str, y_true: np.ndarray, pred: np.ndarray) -> dict:
     return {"r2": r2_score(y_true, pred), "rmse": math.sqrt(mean_squared_error(y_true, pred))}
 
 
-def run_one(system: str, split_dir: Path, budget: float, seed: int, cpus: int, peers_py: Path,
-            project_src: Path | None) -> dict:
-    """One system on one split, in its own process (killed on overrun); the CSV row's fields."""
+def run_one(system: str, split_dir: Path, budget: float, seed: int, cpus: int | None,
+            peers_py: Path, project_src: Path | None) -> dict:
+    """One system on one split, in its own process (killed on overrun); the CSV row's fields.
+    ``cpus`` None: nothing pinned (the BLAS variables removed, the system at its defaults)."""
     peer = PEERS[system]()
     project = peer.venv == "project"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "PYTHONPATH"}
@@ -143,11 +159,15 @@ def run_one(system: str, split_dir: Path, budget: float, seed: int, cpus: int, p
         env["PYTHONPATH"] = str(project_src)  # ahead of the venv's editable install
     env["PYTHONUNBUFFERED"] = "1"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(cpus)
+        if cpus is None:
+            env.pop(var, None)
+        else:
+            env[var] = str(cpus)
     timeout = budget * 1.5 + 60
+    threads = ["--threads", "default"] if cpus is None else ["--cores", str(cpus)]
     cmd = [sys.executable if project else str(peers_py), str(Path(__file__).resolve()),
            "--worker", system, "--workdir", str(split_dir), "--budget", str(budget),
-           "--seeds", str(seed), "--cores", str(cpus)]
+           "--seeds", str(seed), *threads]
     log = split_dir / f"log_{system}.txt"
     row: dict = {"system": system, "budgeted": peer.budgeted,
                  "budget_s": budget if peer.budgeted else "", "load1_before": load1()}
@@ -197,19 +217,25 @@ def run(args: argparse.Namespace) -> None:
     data = data_dir(args.data)
     peers_py = ensure_peers_venv(Path(args.peers_venv))
     csv_path, meta_path = Path(f"{args.out}.csv"), Path(f"{args.out}.json")
+    cpus = None if args.threads == "default" else args.cores
+    threads = threads_label(args)
     done: set[tuple[str, int, str]] = set()
     if args.resume and csv_path.exists():
-        done = {(r.dataset, int(r.seed), r.system) for r in pd.read_csv(csv_path).itertuples()}
+        earlier = pd.read_csv(csv_path)
+        other = set(earlier.get("threads", pd.Series(dtype=str)).astype(str)) - {threads}
+        if other:
+            raise SystemExit(f"{csv_path} holds runs at threads {sorted(other)}, not {threads}")
+        done = {(r.dataset, int(r.seed), r.system) for r in earlier.itertuples()}
     else:
         write_csv(csv_path, [], FIELDS)
     run_meta = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "budget_s": args.budget, "seeds": args.seeds, "datasets": args.datasets,
-        "systems": args.systems, "machine": machine(PROJECT_PKGS).as_dict(),
+        "systems": args.systems, "threads": threads, "machine": machine(PROJECT_PKGS).as_dict(),
         "versions": {"project": versions(PROJECT_PKGS),
                      "peers": versions(PEER_PKGS, str(peers_py))},
-        "cores": {s: PEERS[s]().cores(args.cores) for s in args.systems},
+        "cores": {s: PEERS[s]().cores(cpus) for s in args.systems},
     }
     if args.resume and meta_path.exists():
         run_meta["started"] = json.loads(meta_path.read_text()).get("started", run_meta["started"])
@@ -234,8 +260,9 @@ def run(args: argparse.Namespace) -> None:
                     split_dir = tmp_root / f"{name}_{seed}_{system}"
                     sizes = write_split(X, y, task, seed, split_dir)
                     row = {"run_date": time.strftime("%Y-%m-%d %H:%M"), "dataset": name,
-                           "task": task, "seed": seed, "cores": run_meta["cores"][system], **sizes}
-                    row.update(run_one(system, split_dir, args.budget, seed, args.cores, peers_py,
+                           "task": task, "seed": seed, "threads": threads,
+                           "cores": run_meta["cores"][system], **sizes}
+                    row.update(run_one(system, split_dir, args.budget, seed, cpus, peers_py,
                                        project_src))
                     shutil.rmtree(split_dir, ignore_errors=True)
                     write_csv(csv_path, [row], FIELDS, append=True)
@@ -289,7 +316,7 @@ def report(prefix: str) -> None:
     per_seed = ok.pivot_table(index=["dataset", "seed"], columns="system", values="primary")
     seed_ranks = _ranks(per_seed.reindex(columns=systems), True)
     labels = {s: PEERS[s]().label for s in systems}
-    main6 = [s for s in DEFAULT_SYSTEMS if s in systems]
+    main = [s for s in DEFAULT_SYSTEMS if s in systems]
     nproc = meta.get("machine", {}).get("nproc", "?")
 
     def table(text, footer: str | None = None) -> list[str]:
@@ -324,10 +351,14 @@ def report(prefix: str) -> None:
              f"Python {m['python']}; project commit {m.get('commit', m.get('project_commit'))}"),
             f"- Library benchmarked: {meta.get('project_library', '?')}",
             (f"- Budget: {meta['budget_s']} s wall-clock per fit for the budgeted systems "
-             "(automl_nas `time_budget`, FLAML `time_budget`, AutoGluon `time_limit`, Optuna "
+             "(automl_nas `time_budget`, FLAML `time_budget`, AutoGluon"
+             + (" and AutoGluon NN" if "autogluon_nn" in systems else "") + " `time_limit`, Optuna "
              "`timeout`); HistGradientBoosting and MLP are unbudgeted (defaults, run to "
              f"completion). Seeds: {meta['seeds']} (seed = test-split random_state = system "
              "seed)."),
+            (f"- Threads: {meta.get('threads', 'one')} ("
+             + ("each system at its own default, nothing pinned" if meta.get("threads") ==
+                "default" else "pinned per system") + ")"),
             "- Cores: " + "; ".join(f"{labels.get(s, s)}: {c}" for s, c in meta["cores"].items()),
             *(f"- Versions, {where} venv: " + ", ".join(f"{k} {v}" for k, v in vs.items() if v)
               for where, vs in meta["versions"].items()),
@@ -349,10 +380,10 @@ def report(prefix: str) -> None:
                  + " | ".join(f"**{avg_rank[s]:.2f}**" for s in systems) + " |")
     lines += ["| average rank over dataset x seed | | "
               + " | ".join(f"{seed_ranks[s].mean():.2f}" for s in systems) + " |", ""]
-    if set(main6) != set(systems):
-        r6 = _ranks(mean[main6], True).mean()
-        lines += ["Average rank among the six default systems only: "
-                  + ", ".join(f"{labels[s]} {r6[s]:.2f}" for s in main6), ""]
+    if set(main) != set(systems):
+        r_main = _ranks(mean[main], True).mean()
+        lines += [f"Average rank among the {len(main)} default systems only: "
+                  + ", ".join(f"{labels[s]} {r_main[s]:.2f}" for s in main), ""]
     order = avg_rank.sort_values()
     lines += ["Average rank, best first: "
               + ", ".join(f"{labels[s]} {order[s]:.2f}" for s in order.index) + ".", ""]
@@ -429,17 +460,41 @@ def plot(ok, datasets, systems, labels, avg_rank, png_path, meta) -> None:
     plt.close(fig)
 
 
+def expand_datasets(names: list[str]) -> list[str]:
+    """Table names with the groups (visible, meta, all) expanded, each once, in order."""
+    out: list[str] = []
+    for name in names:
+        out += [d for d in DATASET_GROUPS.get(name, [name]) if d not in out]
+    return out
+
+
+def threads_label(args: argparse.Namespace) -> str:
+    """The CSV's ``threads`` value: "default", "one", or the pinned count when --cores > 1."""
+    if args.threads == "default":
+        return "default"
+    return "one" if args.cores == 1 else str(args.cores)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per budgeted fit")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=DATASETS)
+    parser.add_argument("--datasets", nargs="+", default=["visible"],
+                        choices=[*DATASET_GROUPS, *DATASETS], metavar="DATASET",
+                        help="table names and/or groups: visible (the six default tables), meta "
+                        f"(the {len(META_DATASETS)} pmlb-meta tables with >= 1,000 rows), all "
+                        "(both); default visible")
     parser.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, choices=list(PEERS))
     add_data_option(parser, "--data-dir")
-    parser.add_argument("--out", default=str(result_path("head_to_head")),
-                        help="prefix of the .csv/.md/.png/.json outputs")
+    parser.add_argument("--out", help="prefix of the .csv/.md/.png/.json outputs; default "
+                        "benchmarks/results/head_to_head, with _threads-default appended under "
+                        "--threads default")
+    parser.add_argument("--threads", choices=THREADS, default="one",
+                        help="one: each system pinned to --cores threads (n_jobs / num_cpus / "
+                        "OMP/MKL/OPENBLAS_NUM_THREADS); default: nothing pinned, each system at "
+                        "its own default threads; recorded in the CSV's threads column")
     parser.add_argument("--cores", type=int, default=1,
-                        help="threads per system (n_jobs / num_cpus / OMP_NUM_THREADS); default 1")
+                        help="threads per system under --threads one; default 1")
     parser.add_argument("--peers-venv", default=str(HERE / ".venv-peers"))
     parser.add_argument("--project-ref", default="HEAD",
                         help="git ref of automl_nas to benchmark (a snapshot), or 'worktree'")
@@ -449,9 +504,16 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.datasets = expand_datasets(args.datasets)
+    if args.threads == "default" and args.cores != 1:
+        parser.error("--cores applies to --threads one only")
+    if args.out is None:
+        suffix = "" if args.threads == "one" else f"_threads-{args.threads}"
+        args.out = str(result_path(f"head_to_head{suffix}"))
     if args.worker:
+        cpus = None if args.threads == "default" else args.cores
         try:
-            worker(args.worker, Path(args.workdir), args.budget, args.seeds[0], args.cores)
+            worker(args.worker, Path(args.workdir), args.budget, args.seeds[0], cpus)
         except Exception:  # noqa: BLE001 - the orchestrator reads the traceback from the log
             traceback.print_exc()
             sys.exit(1)

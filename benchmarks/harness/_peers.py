@@ -38,7 +38,7 @@ class Task:
     n_classes: int  # 0 for regression
     budget: float  # wall-clock seconds, for the budgeted peers
     seed: int
-    cpus: int  # threads it may use
+    cpus: int | None  # threads it may use; None: its own default (nothing pinned)
     workdir: Path  # scratch folder of this run
 
     @property
@@ -53,9 +53,12 @@ class Peer(ABC):
     venv = "peers"  # the interpreter that runs it: "project" or "peers"
     budgeted = True  # False: runs to completion, whatever the budget
     threads = ""  # how it is told its threads, before the BLAS variables: "n_jobs={cpus}; "
+    default_threads = ""  # the same at its own defaults (nothing pinned): "n_jobs=-1 (...); "
 
-    def cores(self, cpus: int) -> str:
-        """How many threads it was given, in words (recorded per run)."""
+    def cores(self, cpus: int | None) -> str:
+        """How many threads it was given, in words (recorded per run); ``None``: its defaults."""
+        if cpus is None:
+            return f"{self.default_threads}OMP/MKL/OpenBLAS threads not set (library defaults)"
         return f"{self.threads.format(cpus=cpus)}OMP/MKL/OpenBLAS threads {cpus}"
 
     @abstractmethod
@@ -137,10 +140,11 @@ class AutoNAS(Peer):
     def __init__(self, label: str = "automl_nas", **params) -> None:
         self.label, self.params = label, params
 
-    def cores(self, cpus: int) -> str:
+    def cores(self, cpus: int | None) -> str:
         n = self.params.get("n_jobs", 1)
         what = "its default: one trial at a time" if n == 1 else f"{n} trials at once"
-        return f"n_jobs={n} ({what}, torch 1 thread each); OMP/MKL/OpenBLAS threads {cpus}"
+        blas = "not set (library defaults)" if cpus is None else str(cpus)
+        return f"n_jobs={n} ({what}, torch 1 thread each); OMP/MKL/OpenBLAS threads {blas}"
 
     def fit(self, X, y, task):
         from automl_nas import AutoNASClassifier, AutoNASRegressor
@@ -167,13 +171,15 @@ class AutoNAS(Peer):
 
 class FLAML(Peer):
     label, threads = "FLAML", "n_jobs={cpus}; "
+    default_threads = "n_jobs=-1 (its default: all cores); "
 
     def fit(self, X, y, task):
         from flaml import AutoML
 
+        threads = {} if task.cpus is None else {"n_jobs": task.cpus}
         self.model_ = AutoML()
         self.model_.fit(X_train=as_object(X), y_train=y, task=task.kind, time_budget=task.budget,
-                        seed=task.seed, n_jobs=task.cpus, verbose=0)
+                        seed=task.seed, verbose=0, **threads)
 
     def models(self):
         # config_history holds the configurations that improved the best, not every one evaluated
@@ -183,7 +189,11 @@ class FLAML(Peer):
 
 
 class AutoGluon(Peer):
+    """AutoGluon's default preset, or only the models of ``hyperparameters`` when given."""
+
     label, threads = "AutoGluon", "num_cpus={cpus}, num_gpus=0; "
+    default_threads = "num_cpus='auto' (its default: all cores), num_gpus=0; "
+    hyperparameters: dict | None = None  # None: the preset's models
 
     def fit(self, X, y, task):
         from autogluon.tabular import TabularPredictor
@@ -193,9 +203,12 @@ class AutoGluon(Peer):
             problem = "binary" if task.n_classes == 2 else "multiclass"
         train = as_object(X)
         train["__target__"] = y
+        kwargs = {} if task.cpus is None else {"num_cpus": task.cpus}
+        if self.hyperparameters is not None:
+            kwargs["hyperparameters"] = self.hyperparameters
         self.model_ = TabularPredictor(  # its models seed themselves (0)
             label="__target__", problem_type=problem, path=str(task.workdir / "ag"), verbosity=0
-        ).fit(train, time_limit=task.budget, num_cpus=task.cpus, num_gpus=0)
+        ).fit(train, time_limit=task.budget, num_gpus=0, **kwargs)
 
     def predict(self, X, task):
         X = as_object(X)
@@ -207,6 +220,14 @@ class AutoGluon(Peer):
     def models(self):
         names = self.model_.model_names()
         return len(names), f"best {self.model_.model_best}; models {','.join(names)}"
+
+
+class AutoGluonNN(AutoGluon):
+    """AutoGluon restricted to its PyTorch MLP (``NN_TORCH`` at its default hyperparameters;
+    AutoGluon still adds its weighted ensemble over that one model), same budget and threads."""
+
+    label = "AutoGluon NN"
+    hyperparameters = {"NN_TORCH": {}}  # noqa: RUF012 - read only
 
 
 def _hgb_frame(X: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
@@ -260,6 +281,7 @@ class OptunaMLP(Peer):
     scored on a 20% holdout, ``study.optimize(timeout=budget)``, the best refit on all rows."""
 
     label, threads = "Optuna TPE + MLP", "trials one at a time; "
+    default_threads = threads
 
     def fit(self, X, y, task):
         import optuna
@@ -303,12 +325,13 @@ class OptunaMLP(Peer):
         return n, f"{n} trials; best {best}"
 
 
-#: Name -> a fresh peer. The first six are the default comparison; the two extras measure this
+#: Name -> a fresh peer. The first seven are the default comparison; the two extras measure this
 #: project with two trials at a time and selecting on balanced accuracy.
 PEERS = {
     "automl_nas": AutoNAS,
     "flaml": FLAML,
     "autogluon": AutoGluon,
+    "autogluon_nn": AutoGluonNN,
     "optuna_mlp": OptunaMLP,
     "hgb": HistGradientBoosting,
     "mlp": SklearnMLP,
