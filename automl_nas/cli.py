@@ -237,7 +237,7 @@ PARSER_FACTS: dict[str, Any] = {
         "cv": (("auto", "auto"), (("int", 2, None, "left"), ("words", "auto"), "none")),
         "metric": ((None, None), (("words", "accuracy", "balanced_accuracy", "log_loss"), "none", ("words", "r2", "rmse"))),
         "device": (("auto", "auto"), ("text",)),
-        "n_jobs": ((1, 1), (("int", 1, None, "left"),)),
+        "n_jobs": ((None, None), (("int", 1, None, "left"), "none")),
         "random_state": ((None, None), ("random_state", "none")),
         "storage": ((None, None), ("none", "text")),
         "study_name": ((None, None), ("none", "text")),
@@ -318,11 +318,15 @@ FIT_OPTIONS: dict[str, _Option] = {
         "largest parameter count of a trial and of the model", "N", none="no limit"
     ),
     "random_state": _Option(
-        "seed for a repeatable search, with --n-jobs 1 and --n-trials as the binding limit",
+        "seed for a repeatable search, with --n-jobs unset or 1 and --n-trials as the binding "
+        "limit",
         "SEED",
         none="a different search each run",
     ),
-    "n_jobs": _Option("trials trained at once, in threads", "N"),
+    "n_jobs": _Option(
+        "trials trained at once, in threads sharing the cores", "N",
+        none="one per core; with --random-state one at a time on all cores",
+    ),
     "device": _Option("auto (CUDA when present), cpu or cuda", "DEVICE"),
     "validation_fraction": _Option(
         "share of rows held out to score trials when they are not cross-validated", "F",

@@ -7,18 +7,27 @@ from automl_nas.data._split import (
     cross_validation_folds,
     train_validation_split,
 )
-from automl_nas.data._tabular import DataWarning, make_preprocessor
+from automl_nas.data._tabular import (
+    PREPROCESS_WARN_SHARE,
+    DataWarning,
+    MedianImputeScaler,
+    make_preprocessor,
+    preprocessing_warning,
+)
 from automl_nas.data._task import MAX_AUTO_CLASSES, infer_task
 
 __all__ = [
     "MAX_AUTO_CLASSES",
     "MIN_SAMPLES_FOR_SPLIT",
+    "PREPROCESS_WARN_SHARE",
     "DataWarning",
     "ImageScaler",
+    "MedianImputeScaler",
     "continuous_columns",
     "cross_validation_folds",
     "flatten_images",
     "infer_task",
     "make_preprocessor",
+    "preprocessing_warning",
     "train_validation_split",
 ]

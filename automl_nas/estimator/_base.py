@@ -26,11 +26,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from automl_nas.data import (
+    DataWarning,
     ImageScaler,
     continuous_columns,
     cross_validation_folds,
     flatten_images,
     make_preprocessor,
+    preprocessing_warning,
     train_validation_split,
 )
 from automl_nas.distributed import make_storage
@@ -57,7 +59,13 @@ from automl_nas.search import (
 from automl_nas.space import CellSpace, DataFacts, MLPSpace, SearchSpace, TabularSpace
 from automl_nas.stages import BaseStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
-from automl_nas.training import Metric, TensorData, resolve_device, single_threaded_cpu
+from automl_nas.training import (
+    Metric,
+    TensorData,
+    cpu_threads,
+    plan_parallelism,
+    resolve_device,
+)
 
 
 class BaseAutoNAS(BaseEstimator):
@@ -107,7 +115,7 @@ class BaseAutoNAS(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "cv": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
         "device": [str, torch.device],
-        "n_jobs": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "storage": [str, optuna.storages.BaseStorage, None],
@@ -139,7 +147,7 @@ class BaseAutoNAS(BaseEstimator):
         cv: int | str | None = "auto",
         metric: str | None = None,
         device: str | torch.device = "auto",
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 1,
         storage: str | optuna.storages.BaseStorage | None = None,
@@ -294,17 +302,17 @@ class BaseAutoNAS(BaseEstimator):
         )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
-        self.preprocessor_ = (ImageScaler() if self.image_shape_ else make_preprocessor(X)).fit(X)
-        X_all = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        X_all = self._preprocess(X)
         space = space.for_data(self._data_facts(X_all, plan))
         tracker = self._make_tracker()
-        with optuna_verbosity(self.verbose), single_threaded_cpu(device):
+        n_jobs, threads = plan_parallelism(self.n_jobs, device, seeded=self.random_state is not None)
+        with optuna_verbosity(self.verbose), cpu_threads(device, threads):
             coordinator = self._open_search()
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
             tracker.start_search(self._search_info(coordinator, spec, stages))
             try:
                 objective = run_search(
-                    coordinator, spec, plan, stages, device=device, n_jobs=self.n_jobs,
+                    coordinator, spec, plan, stages, device=device, n_jobs=n_jobs,
                     seed=None if self.random_state is None else seed, n_trials=self.n_trials,
                     callbacks=[tracker, *self._progress(spec, plan)],
                 )
@@ -411,6 +419,21 @@ class BaseAutoNAS(BaseEstimator):
         if self.image_shape_:
             return CellSpace()
         return MLPSpace() if any(s.needs_relaxed_space for s in stages) else TabularSpace()
+
+    def _preprocess(self, X: Any) -> np.ndarray:
+        """Fit ``preprocessor_`` and return the float32 matrix the networks train on.
+
+        One ``fit_transform`` pass (a ``fit`` then ``transform`` made a ColumnTransformer
+        transform everything twice); warns when it took more than a quarter of the budget.
+        """
+        started = time.monotonic()
+        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
+        X_all = np.asarray(preprocessor.fit_transform(X), dtype=np.float32)
+        self.preprocessor_ = preprocessor
+        message = preprocessing_warning(time.monotonic() - started, self.time_budget)
+        if message is not None:
+            warnings.warn(message, DataWarning, stacklevel=3)
+        return X_all
 
     def _data_facts(self, X: np.ndarray, plan: BudgetPlan) -> DataFacts:
         """What the space adapts to: the rows a trial trains on, and the continuous columns."""

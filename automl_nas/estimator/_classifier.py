@@ -95,12 +95,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Where trials train: "auto" (CUDA when present), "cpu", "cuda" or a
         ``torch.device``. The fitted model predicts on CPU.
 
-    n_jobs : int, default=1
-        Trials trained at once, in threads sharing the in-memory study and data.
+    n_jobs : int, default=None
+        Trials trained at once, in threads sharing the in-memory study and data; the CPU
+        cores are shared among them (each trial's torch threads: cores // n_jobs). None
+        uses the machine: on CPU one trial per core, or, with ``random_state`` set, one
+        trial at a time on all cores (parallel trials finish in an order no seed fixes);
+        on CUDA one trial at a time.
 
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the samplers and the networks' initialisation. The same seed
-        gives the same search with ``n_jobs=1`` and ``n_trials`` as the binding limit.
+        gives the same search with ``n_jobs`` None or 1 and ``n_trials`` as the binding limit.
 
     verbose : int, default=1
         0: silent; 1: progress on stderr (a bar redrawn in place on a terminal, else one line

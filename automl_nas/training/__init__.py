@@ -1,7 +1,14 @@
 """Training a sampled network: device handling, metrics and the epoch loop."""
 
 from automl_nas.training._decode import probabilities, target_units
-from automl_nas.training._device import amp_dtype, resolve_device, single_threaded_cpu, to_device
+from automl_nas.training._device import (
+    amp_dtype,
+    available_cores,
+    cpu_threads,
+    plan_parallelism,
+    resolve_device,
+    to_device,
+)
 from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
 from automl_nas.training._trainer import (
     SCHEDULES,
@@ -23,12 +30,14 @@ __all__ = [
     "TensorData",
     "TrainResult",
     "amp_dtype",
+    "available_cores",
+    "cpu_threads",
     "forward_all",
     "lr_factor",
     "member_loss",
+    "plan_parallelism",
     "probabilities",
     "resolve_device",
-    "single_threaded_cpu",
     "target_units",
     "to_device",
     "train",

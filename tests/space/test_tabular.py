@@ -16,7 +16,7 @@ FACTS = DataFacts(n_rows=4000, n_features=12, continuous=(0, 1, 2, 3), task="cla
 
 
 def test_batch_sizes_follow_the_rows():
-    assert batch_choices(2_500) == (64, (32, 64, 128, 256))
+    assert batch_choices(2_500) == (64, (16, 32, 64, 128))
     assert batch_choices(40_000)[0] == 1024
     assert batch_choices(100)[0] == 32  # never below MIN_BATCH
     space = TabularSpace().for_data(FACTS)

@@ -22,7 +22,7 @@ from automl_nas.search import MemoryTrialStore, TrialObjective
 from automl_nas.space import CellSpace, MLPSpace, SearchSpace, training_distributions
 from automl_nas.stages import SearchContext
 from automl_nas.stages._darts import DartsStage, derive, entropy
-from automl_nas.training import CLASSIFICATION_METRICS, TensorData, single_threaded_cpu
+from automl_nas.training import CLASSIFICATION_METRICS, TensorData, cpu_threads
 
 OPS = ("conv_3x3", "sep_conv_3x3", "avg_pool_3x3", "skip", "zero")
 CELL = CellSpace(ops=OPS).replace(channels=4, n_cells=1, epochs=3)
@@ -31,7 +31,7 @@ CELL = CellSpace(ops=OPS).replace(channels=4, n_cells=1, epochs=3)
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One intra-op thread, as ``fit`` trains: tiny convolutions gain nothing from more."""
-    with single_threaded_cpu(torch.device("cpu")):
+    with cpu_threads(torch.device("cpu"), 1):
         yield
 
 

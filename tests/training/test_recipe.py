@@ -122,3 +122,14 @@ def test_a_network_takes_its_input_statistics_from_the_training_rows(data):
 
     model = run(data, model=Centred(4, 2), epochs=1).model
     torch.testing.assert_close(model.mean, data.X_train.mean(0))
+
+
+def test_a_batch_split_into_parts_takes_the_same_step(data, monkeypatch):
+    """Large steps accumulate their gradient over parts (STEP_ROWS): the same update."""
+    import automl_nas.training._trainer as trainer
+
+    whole = run(data, epochs=2, batch_size=160).model.weight.detach().clone()
+    monkeypatch.setattr(trainer, "STEP_ROWS", 32)
+    monkeypatch.setattr(trainer, "MIN_PART_ROWS", 8)
+    parts = run(data, epochs=2, batch_size=160).model.weight.detach()
+    torch.testing.assert_close(parts, whole)
