@@ -45,10 +45,11 @@ def to_device(array: object, device: torch.device, dtype: torch.dtype) -> torch.
 
 
 def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """CPU threads the search may use: torch's intra-op thread count, which follows
+    ``OMP_NUM_THREADS`` and ``torch.set_num_threads`` and is otherwise the machine's cores,
+    capped by the cores this process may run on (its affinity mask)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(torch.get_num_threads(), allowed or 1))
 
 
 def plan_parallelism(n_jobs: int | None, device: torch.device, seeded: bool) -> tuple[int, int]:

@@ -141,10 +141,14 @@ class AutoNAS(Peer):
         self.label, self.params = label, params
 
     def cores(self, cpus: int | None) -> str:
-        n = self.params.get("n_jobs", 1)
-        what = "its default: one trial at a time" if n == 1 else f"{n} trials at once"
+        n = self.params.get("n_jobs")
         blas = "not set (library defaults)" if cpus is None else str(cpus)
-        return f"n_jobs={n} ({what}, torch 1 thread each); OMP/MKL/OpenBLAS threads {blas}"
+        what = (
+            f"{n} trials at once, sharing the cores" if n is not None else
+            "its default: a seeded search runs one trial at a time on all the threads torch may "
+            "use (OMP_NUM_THREADS)"
+        )
+        return f"n_jobs={n} ({what}); OMP/MKL/OpenBLAS threads {blas}"
 
     def fit(self, X, y, task):
         from automl_nas import AutoNASClassifier, AutoNASRegressor
