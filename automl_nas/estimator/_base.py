@@ -57,7 +57,7 @@ from automl_nas.search import (
     trials_frame,
 )
 from automl_nas.space import CellSpace, DataFacts, MLPSpace, SearchSpace, TabularSpace
-from automl_nas.stages import BaseStage, SamplerStage, make_stage
+from automl_nas.stages import PROMOTE_SHARE, BaseStage, PromoteStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
 from automl_nas.training import (
     Metric,
@@ -446,9 +446,16 @@ class BaseAutoNAS(BaseEstimator):
         )
 
     def _stages(self) -> list[BaseStage]:
-        """The search strategy: ``stages`` in order, or one stage running ``sampler``."""
+        """The search strategy: ``stages`` in order, or one stage running ``sampler``.
+
+        With ``stages`` None and the budget in seconds only (no ``n_trials``, one objective),
+        the sampler gets ``1 - PROMOTE_SHARE`` of the search and a :class:`PromoteStage` trains
+        the best configuration again with the rest.
+        """
         if self.stages is None:
-            stages = [SamplerStage(self.sampler)]
+            stages: list[BaseStage] = [SamplerStage(self.sampler)]
+            if self.n_trials is None and not self.cost_objective:
+                stages = [SamplerStage(self.sampler, time_share=1 - PROMOTE_SHARE), PromoteStage()]
         elif not self.stages:
             raise ValueError("stages must name at least one stage, e.g. ['tpe']")
         else:

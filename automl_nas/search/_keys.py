@@ -38,6 +38,8 @@ class TrialAttr:
     #: A failed trial's one-line error and short traceback.
     ERROR = "error"
     TRACEBACK = "traceback"
+    #: Seconds the trial may train, when a stage sets it (promotion): it is then not pruned.
+    TRIAL_SECONDS = "trial_seconds"
     #: ``host:pid`` of the worker process that ran the trial (shared searches).
     WORKER = "worker"
 

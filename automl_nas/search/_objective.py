@@ -87,9 +87,11 @@ class TrialObjective:
         seed = self.trial_seed(trial.number)
         history: list[dict[str, float]] = []
 
+        promoted = TrialAttr.TRIAL_SECONDS in trial.user_attrs
+
         def report(epoch: int, record: dict[str, float]) -> None:
             history.append(record)
-            if self.cost_objective is not None:
+            if self.cost_objective is not None or promoted:
                 return
             trial.report(record["val_score"], epoch)
             if trial.should_prune():
@@ -98,9 +100,10 @@ class TrialObjective:
 
         started = time.perf_counter()
         deadline, time_limit = ctx.deadline, None
-        if ctx.trial_seconds is not None:
-            time_limit = ctx.trial_seconds / len(ctx.folds)
-            deadline = min(deadline, time.monotonic() + TRIAL_HARD_STOP * ctx.trial_seconds)
+        seconds = trial.user_attrs.get(TrialAttr.TRIAL_SECONDS, ctx.trial_seconds)
+        if seconds is not None:
+            time_limit = seconds / len(ctx.folds)
+            deadline = min(deadline, time.monotonic() + TRIAL_HARD_STOP * seconds)
         devices = [ctx.data.device] if ctx.data.device.type == "cuda" else []
         results = []
         try:

@@ -2,15 +2,19 @@
 
 from automl_nas.stages._base import BaseStage, SearchContext
 from automl_nas.stages._darts import DartsStage
+from automl_nas.stages._promote import PROMOTE_SHARE, PromoteStage, best_configurations
 from automl_nas.stages._registry import STAGES, make_stage, stage_names
 from automl_nas.stages._sampler import SamplerStage
 
 __all__ = [
+    "PROMOTE_SHARE",
     "STAGES",
     "BaseStage",
     "DartsStage",
+    "PromoteStage",
     "SamplerStage",
     "SearchContext",
+    "best_configurations",
     "make_stage",
     "stage_names",
 ]
