@@ -106,7 +106,9 @@ class PiecewiseLinear(nn.Module):
         self.edges.copy_(_quantiles(x, levels).t())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.edges[:, :-1], self.edges[:, 1:]
+        dtype = x.dtype
+        x, edges = x.float(), self.edges.float()  # see FeatureEncoder._transform
+        lo, hi = edges[:, :-1], edges[:, 1:]
         width = hi - lo
         # A zero-width bin (a tie among quantiles) is a step at its edge.
         ratio = (x.unsqueeze(-1) - lo) / width.clamp_min(1e-6)
@@ -117,7 +119,7 @@ class PiecewiseLinear(nn.Module):
         low = torch.full((n,), 0.0, device=x.device, dtype=x.dtype)
         high = torch.full((n,), 1.0, device=x.device, dtype=x.dtype)
         low[0], high[-1] = -math.inf, math.inf
-        encoded = torch.maximum(torch.minimum(ratio, high), low)
+        encoded = torch.maximum(torch.minimum(ratio, high), low).to(dtype)
         out = torch.einsum("bcn,cnd->bcd", encoded, self.weight) + self.bias
         return torch.relu(out)
 
@@ -197,13 +199,22 @@ class FeatureEncoder(nn.Module):
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         if self.transform == "quantile":
+            # In float32, the precision the statistics were taken at: a value shared by many
+            # rows (a level of a discrete column) is a tie among the knots and must compare
+            # equal to them; in float64 (the fitted estimator predicts in float64) the same
+            # value read from the data differs from its float32 knot in the last bits and
+            # would land at one end of its tie (measured: 0.98 validation accuracy, 0.70 on
+            # the same rows through predict).
+            dtype = x.dtype
+            x, knots = x.float(), self.knots.float()
             # The quantile level of x, as the mean of the interpolation from below and from
             # above: a value many rows share maps to the middle of its range of levels, not to
             # one end of it (as scikit-learn's QuantileTransformer); then its normal score.
-            up = _interp(x, self.knots, self.levels)
-            down = _interp(-x, (-self.knots).flip(1), self.levels.flip(0))
+            levels = self.levels.float()
+            up = _interp(x, knots, levels)
+            down = _interp(-x, (-knots).flip(1), levels.flip(0))
             level = (0.5 * (up + down)).clamp(QUANTILE_CLIP, 1 - QUANTILE_CLIP)
-            return torch.special.ndtri(level)
+            return torch.special.ndtri(level).to(dtype)
         if self.transform == "robust_clip":
             z = (x - self.center) / self.scale
             return z / torch.sqrt(1 + (z / SOFT_CLIP) ** 2)

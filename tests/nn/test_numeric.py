@@ -1,5 +1,7 @@
 """The input layer of tabular networks: transforms and embeddings of continuous columns."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,18 @@ def test_statistics_travel_in_the_state_dict(X):
     fresh = FeatureEncoder(5, [0, 1, 2, 3], transform="quantile", embedding="piecewise")
     fresh.load_state_dict(encoder.state_dict())
     torch.testing.assert_close(fresh(X), encoder(X))
+
+
+@pytest.mark.parametrize(("transform", "embedding"), [("quantile", "none"), ("standard", "piecewise")])
+def test_float64_prediction_matches_float32_training_on_discrete_columns(transform, embedding):
+    """The fitted estimator predicts in float64 on the preprocessor's float64 output, while the
+    statistics came from the float32 training matrix: a discrete level must map the same."""
+    rng = np.random.default_rng(0)
+    levels = (rng.integers(0, 4, size=(500, 3)) - 1.37) / 1.11  # standardised discrete codes
+    x64 = torch.as_tensor(levels, dtype=torch.float64)
+    x32 = x64.float()
+    encoder = FeatureEncoder(3, None, transform=transform, embedding=embedding, d_embedding=4)
+    encoder.init_from_data(x32)
+    trained = encoder(x32).detach()
+    predicted = copy.deepcopy(encoder).double()(x64).detach()
+    torch.testing.assert_close(predicted.float(), trained, atol=1e-5, rtol=1e-5)
