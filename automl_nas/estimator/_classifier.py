@@ -96,11 +96,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         ``torch.device``. The fitted model predicts on CPU.
 
     n_jobs : int, default=None
-        Trials trained at once, in threads sharing the in-memory study and data; the CPU
-        cores are shared among them (each trial's torch threads: cores // n_jobs). None
-        uses the machine: on CPU one trial per core, or, with ``random_state`` set, one
-        trial at a time on all cores (parallel trials finish in an order no seed fixes);
-        on CUDA one trial at a time.
+        Trials trained at once, in threads sharing the in-memory study and data, and
+        sharing the CPU: each trial gets ``threads // n_jobs`` torch threads, where
+        ``threads`` is what torch may use (``OMP_NUM_THREADS``, else the machine's). None
+        uses the machine: on CPU as many single-threaded trials as ``threads``, or, with
+        ``random_state`` set, one trial at a time on all of them (parallel trials finish in
+        an order no seed fixes); on CUDA one trial at a time.
 
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the samplers and the networks' initialisation. The same seed
