@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +201,14 @@ class SearchSpace(ABC):
         ]
         if missing:
             raise ValueError(f"{type(self).__name__} lacks required parameters {missing}")
+
+    def _check_choices(self, name: str, known: Collection[Any]) -> None:
+        """Raise ``ValueError`` if parameter ``name`` may take a value not in ``known``."""
+        dist = self._distributions.get(name)
+        values = dist.choices if isinstance(dist, CategoricalDistribution) else (self._fixed[name],)
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise ValueError(f"Unknown {name}(s) {unknown}; choose from {sorted(known)}")
 
     def required_params(self) -> Sequence[str]:
         """Names that :meth:`build` and the trainer read."""

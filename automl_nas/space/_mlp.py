@@ -68,11 +68,7 @@ class MLPSpace(SearchSpace):
             raise ValueError(
                 f"n_layers up to {high} needs MLPSpace(max_layers={high}), not {self.max_layers}"
             )
-        acts = self._distributions.get("activation")
-        names = acts.choices if acts is not None else (self._fixed["activation"],)
-        unknown = [a for a in names if a not in ACTIVATIONS]
-        if unknown:
-            raise ValueError(f"Unknown activation(s) {unknown}; choose from {sorted(ACTIVATIONS)}")
+        self._check_choices("activation", ACTIVATIONS)
 
     def _defaults(self) -> dict[str, Any]:
         return {

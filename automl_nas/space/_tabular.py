@@ -138,11 +138,7 @@ class TabularSpace(SearchSpace):
 
     def validate(self) -> None:
         super().validate()
-        acts = self._distributions.get("activation")
-        names = acts.choices if acts is not None else (self._fixed["activation"],)
-        unknown = [a for a in names if a not in ACTIVATIONS]
-        if unknown:
-            raise ValueError(f"Unknown activation(s) {unknown}; choose from {sorted(ACTIVATIONS)}")
+        self._check_choices("activation", ACTIVATIONS)
 
     def _defaults(self) -> dict[str, Any]:
         return {
