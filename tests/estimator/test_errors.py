@@ -204,7 +204,8 @@ def test_cli_quiet_prints_no_optuna_traceback_for_failed_trials(tmp_path):
     code = (
         "import sys\n"
         "from automl_nas import AutoNASClassifier, MLPSpace\n"
-        "AutoNASClassifier._default_space = lambda self: MLPSpace(max_layers=1).replace(batch_size=[0, 16])\n"
+        "AutoNASClassifier._default_space = lambda self, stages: (\n"
+        "    MLPSpace(max_layers=1).replace(batch_size=[0, 16]))\n"
         "from automl_nas.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
