@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "== [1/3] virtual environment $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
 	@$(MAKE) --no-print-directory install-torch
-	@echo "== [3/3] automl_nas and its dependencies (numpy, pandas, scikit-learn, optuna, mlflow, dev tools): about 2 minutes"
+	@echo "== [3/3] automl_nas and its dependencies (numpy, pandas, scikit-learn, optuna, tabm, rtdl_num_embeddings, mlflow, dev tools): about 2 minutes"
 	$(PIP) install -c constraints.txt -e ".[dev]"
 	@echo "== installed: $$(du -sh $(VENV) | cut -f1) in $(VENV); torch $$($(PY) -c 'import torch; print(torch.__version__, f"(CUDA {torch.version.cuda} build)" if torch.version.cuda else "(CPU build)")')"
 	touch $@
@@ -55,7 +55,7 @@ demo: install
 	$(PY) pipelines/digits_search.py
 
 test: install
-	@echo "== tests: about 10 minutes on 2 cores, fewer on more (pytest prints a line per file)."
+	@echo "== tests: about 15 minutes on 2 cores, fewer on more (pytest prints a line per file)."
 	@if [ "$$(id -u)" = 0 ]; then echo "== as root, the PostgreSQL tests install Debian's postgresql with apt-get if it is missing, and run a throwaway server on 127.0.0.1 as user postgres"; \
 	else echo "== not root: the PostgreSQL tests are skipped unless PostgreSQL (initdb, pg_ctl) is installed"; fi
 	$(PY) -m pytest
