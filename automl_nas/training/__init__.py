@@ -18,6 +18,7 @@ from automl_nas.training._trainer import (
     forward_all,
     lr_factor,
     member_loss,
+    prepare_training,
     train,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "lr_factor",
     "member_loss",
     "plan_parallelism",
+    "prepare_training",
     "probabilities",
     "resolve_device",
     "target_units",
