@@ -23,7 +23,7 @@ from automl_nas.search import (
     sampler_name,
     started_trials,
 )
-from automl_nas.training import cpu_threads, prepare_training, resolve_device
+from automl_nas.training import cpu_threads, resolve_device
 
 
 def _wait_for_search(storage: optuna.storages.BaseStorage, study_name: str, wait: float) -> optuna.Study:
@@ -103,7 +103,6 @@ def run_worker(
     samplers: dict[int, optuna.samplers.BaseSampler] = {}
     finished: list[optuna.trial.FrozenTrial] = []
     ran = 0
-    prepare_training()
     # One thread: workers are processes, started one per core.
     with optuna_verbosity(verbose), cpu_threads(dev, 1):
         while n_trials is None or ran < n_trials:

@@ -13,7 +13,6 @@ from automl_nas.search._coordinator import Coordinator
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._objective import TrialObjective
 from automl_nas.search._spec import SearchSpec
-from automl_nas.training import prepare_training
 
 #: The ``stage`` of the first trial of a new study: the space's default configuration.
 DEFAULT_STAGE = "default"
@@ -50,7 +49,6 @@ def run_search(
         n_trials: Most trials this search starts (None: only the deadline).
         callbacks: Progress and tracking callbacks.
     """
-    prepare_training()
     study = coordinator.study
     context = spec.context(plan.search_deadline, device, n_jobs=n_jobs, seed=seed)
     store = coordinator.store(spec)

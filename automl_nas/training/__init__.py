@@ -18,7 +18,6 @@ from automl_nas.training._trainer import (
     forward_all,
     lr_factor,
     member_loss,
-    prepare_training,
     train,
 )
 
@@ -37,7 +36,6 @@ __all__ = [
     "lr_factor",
     "member_loss",
     "plan_parallelism",
-    "prepare_training",
     "probabilities",
     "resolve_device",
     "target_units",

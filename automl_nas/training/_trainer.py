@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401 - see below
 from torch import nn
 
 from automl_nas.training._device import amp_dtype, autocast
@@ -21,6 +22,11 @@ from automl_nas.training._device import amp_dtype, autocast
 #: network took 10 s on 2 cores, and ran a trial 2.5 s past the search's end.
 STEP_ROWS = 8192
 MIN_PART_ROWS = 64
+
+# torch.optim imports torch._dynamo when the first optimizer of a process is made: 1.7-2.7 s on
+# a 2-core VM, which the first trial of every search paid inside its time (its first epoch then
+# looked 50-100x slower than the next, and the trial was cut to one epoch). Imported with this
+# module instead, before any budget runs.
 
 #: Rows per forward pass when scoring, so prediction never holds a huge activation at once;
 #: divided among the members of a network that runs ``k`` of them (``model.k``), whose
@@ -53,17 +59,6 @@ class TrainResult:
     best_epoch: int
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_by: str = "epochs"  # "epochs", "early_stopping" or "time_budget"
-
-
-def prepare_training() -> None:
-    """Import, once per process, what ``torch.optim`` imports when its first optimizer is made.
-
-    That is ``torch._dynamo``: 1.7-2.7 s on a 2-core VM. Paid inside a search's first trial, it
-    made that trial's first epoch look 50-100x slower than the next, and the trial was cut to one
-    epoch; a search calls this before any trial's time runs. Processes that only predict never
-    pay it.
-    """
-    import torch._dynamo  # noqa: F401
 
 
 @runtime_checkable
