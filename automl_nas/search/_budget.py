@@ -33,7 +33,8 @@ CV_AUTO_FOLDS = 5
 TRIAL_SHARE = 0.1
 TRIAL_HARD_STOP = 2.0
 
-#: Seconds a shared search's coordinator waits, after the deadline, for workers' last trials.
+#: Seconds a shared search's coordinator gives a worker, beyond its last trial's training time,
+#: to save and report that trial.
 WORKER_GRACE = 10.0
 
 
@@ -53,6 +54,7 @@ class BudgetPlan:
     n_folds: int | None
     refit: bool
     refit_in_budget: bool
+    sized_trials: bool = True
 
     @classmethod
     def make(
@@ -63,6 +65,7 @@ class BudgetPlan:
         cv: int | str | None = "auto",
         refit: bool | str = "auto",
         single_network: bool = False,
+        sized_trials: bool = True,
         started: float | None = None,
     ) -> BudgetPlan:
         """The plan for ``n_rows`` rows; raises on options that cannot go together.
@@ -71,7 +74,10 @@ class BudgetPlan:
         second of ``time_budget``) unless ``refit=True`` asks for networks refitted after a
         holdout search, or ``single_network`` (a size or latency goal is about one network,
         which a bag of k would multiply). An explicit ``cv`` is checked here, before any study
-        or trial exists. ``started``: the ``time.monotonic()`` the budget counts from (now).
+        or trial exists. ``sized_trials``: each trial's epochs are cut to fit
+        :attr:`trial_seconds` (a search bound by time); False for a search bound by a trial
+        count, whose trials then train their sampled epochs, so that a seeded one repeats
+        exactly. ``started``: the ``time.monotonic()`` the budget counts from (now).
         """
         budget = float(time_budget)
         if cv == "auto":
@@ -96,6 +102,7 @@ class BudgetPlan:
             n_folds=n_folds,
             refit=refits,
             refit_in_budget=refits and refit == "auto",
+            sized_trials=sized_trials,
         )
 
     @property
@@ -109,14 +116,27 @@ class BudgetPlan:
         return self.end - REFIT_SHARE * self.time_budget if self.refit_in_budget else self.end
 
     @property
-    def trial_seconds(self) -> float:
-        """Seconds one trial may train (all its folds together): ``TRIAL_SHARE`` of the search."""
+    def trial_seconds(self) -> float | None:
+        """Seconds one trial may train (all its folds together): ``TRIAL_SHARE`` of the search
+        (None: trials are not sized, only the deadline stops them)."""
+        if not self.sized_trials:
+            return None
         return TRIAL_SHARE * (self.search_deadline - self.started)
 
-    @property
-    def worker_grace(self) -> float:
-        """Seconds the coordinator waits for workers' last trials after the search deadline."""
-        return WORKER_GRACE
+    def worker_wait(self) -> float:
+        """Seconds the coordinator waits, from now, for workers' last trials once it stops
+        the search.
+
+        A worker's trial that started just before the stop trains until the search deadline or
+        ``TRIAL_HARD_STOP`` x :attr:`trial_seconds`, whichever comes first (workers read the
+        deadline when a trial starts); then it saves and reports within ``WORKER_GRACE``. A
+        search stopped by its trial cap before the deadline must wait for that trial: it is
+        one of the ``n_trials`` asked for.
+        """
+        training = max(0.0, self.search_deadline - time.monotonic())
+        if self.trial_seconds is not None:
+            training = min(training, TRIAL_HARD_STOP * self.trial_seconds)
+        return training + WORKER_GRACE
 
     def refit_deadline(self) -> float | None:
         """When the refit must end, asked when it starts (None: no refit)."""

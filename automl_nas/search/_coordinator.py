@@ -200,7 +200,7 @@ class SharedCoordinator(Coordinator):
     def finish(self, plan: BudgetPlan) -> None:
         """Workers stop now; their last trials are saved and reported within the grace."""
         announce(self.study, deadline=time.time())
-        wait_for_running(self.study, plan.worker_grace)
+        wait_for_running(self.study, plan.worker_wait())
 
 
 def open_search(

@@ -9,6 +9,7 @@ from automl_nas.search import (
     CV_AUTO_ROWS_PER_SECOND,
     REFIT_AUTO_MAX_ROWS,
     REFIT_SHARE,
+    TRIAL_HARD_STOP,
     WORKER_GRACE,
     BudgetPlan,
     wall_deadline,
@@ -64,7 +65,18 @@ def test_stages_split_what_the_stages_before_them_left():
     assert BudgetPlan.stage_limits(2, 3, None) == (1.0, None)
 
 
-def test_workers_share_the_wall_clock_deadline_and_a_grace():
+def test_workers_share_the_wall_clock_deadline_and_their_last_trials_are_awaited():
     deadline = time.monotonic() + 50
     assert wall_deadline(deadline) == pytest.approx(time.time() + 50, abs=0.5)
-    assert BudgetPlan.make(1, 100).worker_grace == WORKER_GRACE
+    plan = BudgetPlan.make(100, 100)  # a trial that starts now may train its hard stop
+    expected = TRIAL_HARD_STOP * plan.trial_seconds + WORKER_GRACE
+    assert plan.worker_wait() == pytest.approx(expected, abs=0.1)
+    late = BudgetPlan.make(100, 100, started=time.monotonic() - 200)  # past its deadline
+    assert late.worker_wait() == pytest.approx(WORKER_GRACE)
+
+
+def test_a_search_bound_by_a_trial_count_does_not_size_its_trials():
+    plan = BudgetPlan.make(100, 100, sized_trials=False)
+    assert plan.trial_seconds is None
+    until_deadline = plan.search_deadline - time.monotonic()
+    assert plan.worker_wait() == pytest.approx(until_deadline + WORKER_GRACE, abs=0.1)
