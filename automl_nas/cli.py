@@ -116,6 +116,19 @@ def _stage_list(text: str) -> list[str]:
     return stages
 
 
+def _family_list(text: str) -> list[str]:
+    """``"gbdt,nn"`` -> ``["gbdt", "nn"]``, each a known model family."""
+    families = [name.strip() for name in text.split(",") if name.strip()]
+    names = PARSER_FACTS["family_names"]
+    unknown = [name for name in families if name not in names]
+    if unknown or not families:
+        raise argparse.ArgumentTypeError(
+            f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(names)}"
+        )
+    return families
+
+
 # -- shared helpers ----------------------------------------------------------------------------
 def read_csv(path: str) -> pd.DataFrame:
     """The CSV file at ``path`` with at least one data row, or a CLIError saying why not."""
@@ -223,9 +236,11 @@ PARSER_FACTS: dict[str, Any] = {
     "tasks": ("classification", "regression"),
     "default_metrics": ("accuracy", "r2"),
     "stage_names": ("cmaes", "darts", "evolution", "gp", "nsga2", "promote", "qmc", "random", "rl", "tpe"),
+    "family_names": ("gbdt", "nn", "linear"),
     "max_auto_classes": 20,
     "default_artifact_dir": "automl_nas_artifacts",
     "parameters": {
+        "families": ((None, None), ("none", "text")),
         "sampler": (("tpe", "tpe"), (("words", "cmaes", "evolution", "gp", "nsga2", "qmc", "random", "rl", "tpe"),)),
         "stages": ((None, None), ("none",)),
         "pruner": (("median", "median"), (("words", "hyperband", "median", "none", "successive_halving"), "none")),
@@ -258,7 +273,7 @@ PARSER_FACTS: dict[str, Any] = {
 #: options by name; their object forms, an Optuna sampler or pruner or ``BaseStage`` objects,
 #: need the Python API, as does an Optuna storage object for ``storage``.)
 NOT_ON_CLI: dict[str, str] = {
-    "space": "a SearchSpace object; the default (an MLP space for tabular rows) fits a CSV",
+    "space": "a SearchSpace object; the default (--families, all of them) fits a CSV",
     "image_shape": "rows of a CSV file are tabular; images go through the Python API",
     "verbose": "-q/--quiet sets it: one progress line per trial (1), or none (0)",
 }
@@ -297,6 +312,13 @@ _DEFAULT_METRICS = ", ".join(
 #: table nor ``NOT_ON_CLI`` becomes ``--its-name`` (help: its docstring's first sentence).
 FIT_OPTIONS: dict[str, _Option] = {
     "time_budget": _Option("seconds for the whole search", "S"),
+    "families": _Option(
+        "model families searched in one study and one ensemble, comma-separated, e.g. gbdt,nn; "
+        f"from: {', '.join(PARSER_FACTS['family_names'])}",
+        "LIST",
+        parse=_family_list,
+        none="all of them",
+    ),
     "n_trials": _Option("stop after N trials", "N", none="when the time budget is spent"),
     "max_epochs": _Option("most epochs any trial trains", "N"),
     "patience": _Option("epochs without validation improvement before a trial stops", "N"),
@@ -386,6 +408,7 @@ def derive_parser_facts() -> dict[str, Any]:
     """``PARSER_FACTS`` as the library states them now (imports the estimators, hence torch)."""
     from automl_nas.data import MAX_AUTO_CLASSES
     from automl_nas.search import DEFAULT_ARTIFACT_DIR
+    from automl_nas.space import FAMILIES
     from automl_nas.stages import stage_names
 
     estimators = _estimators()
@@ -399,6 +422,7 @@ def derive_parser_facts() -> dict[str, Any]:
         "tasks": tuple(estimators),
         "default_metrics": tuple(cls()._metric().name for cls in estimators.values()),
         "stage_names": tuple(stage_names()),
+        "family_names": tuple(FAMILIES),
         "max_auto_classes": MAX_AUTO_CLASSES,
         "default_artifact_dir": DEFAULT_ARTIFACT_DIR,
         "parameters": parameters,

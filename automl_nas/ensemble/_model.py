@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from automl_nas.nn import input_dtype
 from automl_nas.training import forward_all
 
 
@@ -56,7 +57,7 @@ class EnsembleModel:
         """Weighted mean of the members' decoded outputs for the preprocessed rows ``X``."""
         total = None
         for member, weight in zip(self.members, self.weights):
-            dtype = next(member.parameters()).dtype
+            dtype = input_dtype(member)
             raw = forward_all(member, torch.as_tensor(np.ascontiguousarray(X), dtype=dtype))
             out = weight * self.decode(raw.numpy())
             total = out if total is None else total + out

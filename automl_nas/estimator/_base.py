@@ -56,7 +56,16 @@ from automl_nas.search import (
     trial_counts,
     trials_frame,
 )
-from automl_nas.space import CellSpace, DataFacts, MLPSpace, SearchSpace, TabularSpace
+from automl_nas.space import (
+    FAMILIES,
+    CellSpace,
+    DataFacts,
+    FamilySpace,
+    MLPSpace,
+    SearchSpace,
+    TabularSpace,
+    family_space,
+)
 from automl_nas.stages import PROMOTE_SHARE, BaseStage, PromoteStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
 from automl_nas.training import (
@@ -105,6 +114,7 @@ class BaseAutoNAS(BaseEstimator):
 
     _parameter_constraints: dict = {
         "space": [SearchSpace, None],
+        "families": [list, str, None],
         "sampler": [StrOptions(set(SAMPLERS)), optuna.samplers.BaseSampler],
         "stages": [list, None],
         "pruner": [StrOptions(set(PRUNERS)), optuna.pruners.BasePruner, None],
@@ -136,6 +146,7 @@ class BaseAutoNAS(BaseEstimator):
         self,
         *,
         space: SearchSpace | None = None,
+        families: list[str] | None = None,
         sampler: str | optuna.samplers.BaseSampler = "tpe",
         stages: list[str | BaseStage] | None = None,
         pruner: str | optuna.pruners.BasePruner | None = "median",
@@ -164,6 +175,7 @@ class BaseAutoNAS(BaseEstimator):
         max_params: int | None = None,
     ) -> None:
         self.space = space
+        self.families = families
         self.sampler = sampler
         self.stages = stages
         self.pruner = pruner
@@ -293,17 +305,17 @@ class BaseAutoNAS(BaseEstimator):
         self._validate_params()
         X, y_fit, n_outputs = self._validate_fit_data(X, y)
         stages = self._stages()
-        space = self.space if self.space is not None else self._default_space(stages)
+        space = self._default_space(stages) if self.space is None else self._user_space()
         space.validate()
         single = bool(self.cost_objective) or self.max_params is not None
         plan = BudgetPlan.make(
             self.time_budget, X.shape[0], cv=self.cv, refit=self.refit, single_network=single,
-            started=started,
+            sized_trials=self.n_trials is None, started=started,
         )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
         X_all = self._preprocess(X)
-        space = space.for_data(self._data_facts(X_all, plan))
+        space = self.space_ = space.for_data(self._data_facts(X_all, plan, n_outputs))
         tracker = self._make_tracker()
         n_jobs, threads = plan_parallelism(self.n_jobs, device, seeded=self.random_state is not None)
         with optuna_verbosity(self.verbose), cpu_threads(device, threads):
@@ -415,10 +427,39 @@ class BaseAutoNAS(BaseEstimator):
 
     def _default_space(self, stages: list[BaseStage]) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images; for rows,
-        the tabular networks, or the MLP space when a stage (DARTS) needs a relaxed form."""
-        if self.image_shape_:
-            return CellSpace()
-        return MLPSpace() if any(s.needs_relaxed_space for s in stages) else TabularSpace()
+        the ``families`` (all by default; networks only under a size or latency goal, which
+        is about one network), or the MLP space when a stage (DARTS) needs a relaxed form."""
+        names = self._family_names()
+        networks_only = names == ["nn"]
+        if self.image_shape_ or any(s.needs_relaxed_space for s in stages):
+            if self.families is not None and not networks_only:
+                why = "image data" if self.image_shape_ else "a DARTS stage"
+                raise ValueError(
+                    f"families={self.families} cannot be searched with {why}: networks only"
+                )
+            return CellSpace() if self.image_shape_ else MLPSpace()
+        if self.families is None and (self.cost_objective or self.max_params is not None):
+            networks_only = True
+        return TabularSpace() if networks_only else FamilySpace([family_space(n) for n in names])
+
+    def _user_space(self) -> SearchSpace:
+        """``space``, which ``families`` cannot be combined with."""
+        if self.families is not None:
+            raise ValueError(
+                "pass either space or families, not both: families chooses among the default "
+                "spaces (for a custom mix, pass space=FamilySpace([...]))"
+            )
+        return self.space
+
+    def _family_names(self) -> list[str]:
+        """``families`` checked, in the default start order (all of :data:`FAMILIES` if None)."""
+        if self.families is None:
+            return list(FAMILIES)
+        chosen = [self.families] if isinstance(self.families, str) else list(self.families)
+        unknown = [name for name in chosen if name not in FAMILIES]
+        if unknown or not chosen:
+            raise ValueError(f"families={self.families!r}: choose one or more of {list(FAMILIES)}")
+        return [name for name in FAMILIES if name in chosen]
 
     def _preprocess(self, X: Any) -> np.ndarray:
         """Fit ``preprocessor_`` and return the float32 matrix the networks train on.
@@ -435,14 +476,16 @@ class BaseAutoNAS(BaseEstimator):
             warnings.warn(message, DataWarning, stacklevel=3)
         return X_all
 
-    def _data_facts(self, X: np.ndarray, plan: BudgetPlan) -> DataFacts:
-        """What the space adapts to: the rows a trial trains on, and the continuous columns."""
+    def _data_facts(self, X: np.ndarray, plan: BudgetPlan, n_outputs: int) -> DataFacts:
+        """What the space adapts to: the rows a trial trains on, the continuous columns, the
+        task and its outputs."""
         holdout = 1 - (1 / plan.n_folds if plan.n_folds else self.validation_fraction)
         return DataFacts(
             n_rows=max(1, int(len(X) * holdout)),
             n_features=X.shape[1],
             continuous=() if self.image_shape_ else continuous_columns(X),
             task=self._task,
+            n_outputs=n_outputs,
         )
 
     def _stages(self) -> list[BaseStage]:
@@ -607,6 +650,7 @@ class BaseAutoNAS(BaseEstimator):
                 "fingerprint": spec.fingerprint,
             },
             "metric": spec.metric.name,
+            "families": list(getattr(spec.space, "families", (spec.space.family,))),
             "space": {name: repr(dist) for name, dist in spec.space.distributions.items()},
             "stages": [repr(stage) for stage in stages],
             "time_budget": float(self.time_budget),

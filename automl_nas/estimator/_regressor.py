@@ -38,12 +38,21 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     ----------
     space : SearchSpace, default=None
         The hyperparameters and architecture searched, as named Optuna distributions.
-        None: :class:`~automl_nas.space.TabularSpace` (modern tabular networks: numeric
-        embeddings, TabM-style ensembles, residual blocks, preprocessing and training
-        recipe) for rows of features, :class:`~automl_nas.space.MLPSpace` when a stage
-        needs a relaxed form (DARTS), :class:`~automl_nas.space.CellSpace` (DARTS-style
-        cells) for images. ``fit`` sizes the space to the data
+        None: for rows of features, the model ``families`` in one
+        :class:`~automl_nas.space.FamilySpace` (or :class:`~automl_nas.space.TabularSpace`
+        alone for networks only); :class:`~automl_nas.space.MLPSpace` when a stage needs a
+        relaxed form (DARTS); :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for
+        images. ``fit`` sizes the space to the data
         (:meth:`~automl_nas.space.SearchSpace.for_data`).
+
+    families : list of str, default=None
+        The model families of the default space, all searched in one study and ensembled
+        together: "gbdt" (scikit-learn's histogram gradient boosting), "nn" (modern tabular
+        networks: numeric embeddings, TabM-style ensembles, residual blocks, training
+        recipe) and "linear" (logistic / ridge regression). None: all three, or networks only
+        with ``cost_objective`` or ``max_params`` (goals about one network). ``["nn"]`` is a
+        pure architecture search. A search starts with one default configuration of each
+        family. Not with ``space``.
 
     sampler : str or optuna.samplers.BaseSampler, default="tpe"
         The sampler of the one stage run when ``stages`` is None: a name ("tpe", "random",
@@ -65,7 +74,9 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         Seconds for the search; with ``refit="auto"``, for the search and the refit.
 
     n_trials : int, default=None
-        Most trials to run. None: until ``time_budget`` is spent.
+        Most trials to run. None: until ``time_budget`` is spent, each trial's epochs cut to
+        fit its share of the search (``TRIAL_SHARE``). Given: trials train the epochs they
+        sampled (the deadline still stops them), so that a seeded search repeats exactly.
 
     max_epochs : int, default=100
         Most epochs any trial trains (the space's ``epochs`` is clipped to it).
@@ -201,6 +212,10 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     study_ : optuna.Study
         The study of the search: every trial, with its parameters and what it recorded.
 
+    space_ : SearchSpace
+        The space searched, as sized to the data
+        (:meth:`~automl_nas.space.SearchSpace.for_data`).
+
     ensemble_ : EnsembleModel
         The final model (:class:`~automl_nas.ensemble.EnsembleModel` of float64 CPU
         networks) that ``predict`` uses: the weighted mean of the members' predictions.
@@ -221,7 +236,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         Its trial number in ``study_``.
 
     best_model_ : torch.nn.Module
-        Its network as trained in the search (CPU, eval mode, never refitted).
+        Its model as trained in the search (CPU, eval mode, never refitted): a network, or
+        the fitted trees or linear model as a module.
 
     pareto_front_ : pandas.DataFrame
         With ``cost_objective`` only: the feasible Pareto-optimal trials (trial, score,

@@ -2,10 +2,12 @@
 
 from automl_nas.nn._bag import FoldBag
 from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork, cell_edges
+from automl_nas.nn._dtype import input_dtype
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
 from automl_nas.nn._numeric import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
 from automl_nas.nn._supernet import MixedOp, SuperCell, SuperMLP, Supernet, SuperNetwork
 from automl_nas.nn._tabular import BLOCKS, ResidualBlock, TabularNet
+from automl_nas.nn._trees import NODE_FIELDS, LinearModel, TreeEnsemble
 
 __all__ = [
     "ACTIVATIONS",
@@ -13,6 +15,7 @@ __all__ = [
     "CELL_OPS",
     "EMBEDDINGS",
     "MLP",
+    "NODE_FIELDS",
     "NORMS",
     "NUMERIC_TRANSFORMS",
     "PARAMETER_FREE_OPS",
@@ -21,6 +24,7 @@ __all__ = [
     "DenseBlock",
     "FeatureEncoder",
     "FoldBag",
+    "LinearModel",
     "MixedOp",
     "PiecewiseLinear",
     "ResidualBlock",
@@ -29,5 +33,7 @@ __all__ = [
     "SuperNetwork",
     "Supernet",
     "TabularNet",
+    "TreeEnsemble",
     "cell_edges",
+    "input_dtype",
 ]

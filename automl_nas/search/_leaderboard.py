@@ -27,7 +27,8 @@ def trials_frame(
     (trial number -> ensemble weight) ``ensemble_weight`` (0 outside the ensemble); then
     ``train_seconds``, ``n_params``, ``best_epoch``; ``latency_ms`` when trials measured it;
     ``feasible`` with ``max_params``; then one column per searched parameter (a name clashing
-    with the columns before gets a ``param_`` prefix). NaN where a trial has no value, e.g. a
+    with the columns before gets a ``param_`` prefix; ``family`` first, in a search of several
+    model families). NaN where a trial has no value, e.g. a
     trial that failed before training. Ties keep trial order.
     """
     n_objectives = len(study.directions)
@@ -57,7 +58,10 @@ def trials_frame(
             row["latency_ms"] = attrs.get(TrialAttr.LATENCY_MS, np.nan)
         if max_params is not None:
             row["feasible"] = attrs.get(TrialAttr.N_PARAMS, np.inf) <= max_params
-        row.update({f"param_{k}" if k in row else k: v for k, v in trial.params.items()})
+        params = dict(trial.params)
+        if "family" in params:  # the model family leads the parameters
+            params = {"family": params.pop("family"), **params}
+        row.update({f"param_{k}" if k in row else k: v for k, v in params.items()})
         rows.append(row)
     columns = ["trial", "stage", "state", "score"]
     board = pd.DataFrame(rows, columns=None if rows else columns)

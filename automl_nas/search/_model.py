@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from automl_nas.nn import FoldBag
+from automl_nas.nn import FoldBag, input_dtype
 from automl_nas.training import forward_all
 
 #: Version of the trial file layout written by :meth:`TrialModel.to_file`.
@@ -98,6 +98,6 @@ def model_bytes(model: nn.Module) -> int:
 
 def predict_output(model: nn.Module, X: np.ndarray) -> np.ndarray:
     """Raw network outputs for ``X`` on CPU, in the dtype of the model's weights."""
-    dtype = next(model.parameters()).dtype
+    dtype = input_dtype(model)
     tensor = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype)
     return forward_all(model, tensor).numpy()

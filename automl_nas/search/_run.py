@@ -32,7 +32,8 @@ def run_search(
 ) -> TrialObjective:
     """Run ``stages`` in order on the coordinator's study until the plan's deadline.
 
-    A new study starts with the space's default configuration. Each stage gets an equal part
+    A new study starts with the space's default configurations (one per model family,
+    :meth:`~automl_nas.space.SearchSpace.start_params`). Each stage gets an equal part
     of the remaining time and of the ``n_trials`` left (:meth:`BudgetPlan.stage_limits`)
     unless it sets its own; trials count search-wide, workers' trials too. ``callbacks`` see
     every finished trial of this process. Returns the objective, whose ``store`` holds the
@@ -56,7 +57,9 @@ def run_search(
     context.objective = spec.objective(context, store)
     context.callbacks = [*callbacks, *coordinator.callbacks()]
     if not study.trials:
-        study.enqueue_trial(spec.space.default_params(), user_attrs={TrialAttr.STAGE: DEFAULT_STAGE})
+        starts = spec.space.start_params()[:n_trials]  # None: all of them
+        for params in starts:
+            study.enqueue_trial(params, user_attrs={TrialAttr.STAGE: DEFAULT_STAGE})
     n_before = coordinator.trials_started()
     for index, stage in enumerate(stages):
         left = None if n_trials is None else n_trials - (coordinator.trials_started() - n_before)

@@ -20,7 +20,7 @@ import numpy as np
 import optuna
 import torch
 
-from automl_nas.space import CellSpace, MLPSpace, TabularSpace
+from automl_nas.space import BoostingSpace, CellSpace, FamilySpace, LinearSpace, MLPSpace, TabularSpace
 from automl_nas.training import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -49,6 +49,9 @@ _ALLOWED: list[Any] = [
     MLPSpace,
     CellSpace,
     TabularSpace,
+    FamilySpace,
+    BoostingSpace,
+    LinearSpace,
     optuna.distributions.IntDistribution,
     optuna.distributions.FloatDistribution,
     optuna.distributions.CategoricalDistribution,

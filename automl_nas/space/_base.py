@@ -45,12 +45,14 @@ class DataFacts:
         continuous: Indices of the columns with more than two distinct values (the others are
             one-hot levels, missing-value indicators or binary features).
         task: ``"classification"`` or ``"regression"``.
+        n_outputs: Outputs of a model: classes, or target columns.
     """
 
     n_rows: int
     n_features: int
     continuous: tuple[int, ...]
     task: str
+    n_outputs: int = 1
 
 
 def suggest(trial: optuna.trial.BaseTrial, name: str, dist: BaseDistribution) -> Any:
@@ -124,6 +126,9 @@ class SearchSpace(ABC):
     :meth:`relaxed` (its supernet) can be searched by ``DartsStage`` too.
     """
 
+    #: The model family a space searches, as a :class:`~automl_nas.space.FamilySpace` names it.
+    family = "nn"
+
     def __init__(
         self,
         distributions: Mapping[str, BaseDistribution],
@@ -184,6 +189,17 @@ class SearchSpace(ABC):
             for name, dist in self._distributions.items()
             if name in defaults
         }
+
+    def start_params(self) -> list[dict[str, Any]]:
+        """The configurations a new search trains first, in order: :meth:`default_params`.
+
+        A space of several families starts from one configuration of each.
+        """
+        return [self.default_params()]
+
+    def supports(self, facts: DataFacts) -> bool:
+        """Whether this family can fit the task described by ``facts`` (default: yes)."""
+        return True
 
     def for_data(self, facts: DataFacts) -> SearchSpace:
         """This space adapted to the data it will search (``fit`` calls it after preprocessing).

@@ -141,25 +141,27 @@ class TabularSpace(SearchSpace):
         self._check_choices("activation", ACTIVATIONS)
 
     def _defaults(self) -> dict[str, Any]:
+        # The start portfolio's first network entry (space/portfolio.json), with the batch
+        # size sized to the data.
         return {
-            "block": "mlp",
-            "n_blocks": 2,
-            "width": 256,
-            "activation": "relu",
+            "block": "resnet",
+            "n_blocks": 4,
+            "width": 81,
+            "activation": "gelu",
             "norm": "none",
             "numeric_transform": "quantile",
-            "embedding": "piecewise",
-            "d_embedding": 16,
+            "embedding": "none",
+            "d_embedding": 32,
             "ensemble_k": 1,
-            "lr": 2e-3,
-            "weight_decay": 3e-4,
+            "lr": 0.00193,
+            "weight_decay": 8.78e-06,
             "batch_size": self.default_batch,
-            "optimizer": "adamw",
-            "dropout": 0.1,
-            "epochs": 100,
-            "label_smoothing": 0.0,
-            "schedule": "cosine",
-            "grad_clip": 0.0,
+            "optimizer": "adam",
+            "dropout": 0.26,
+            "epochs": 99,
+            "label_smoothing": 0.0515,
+            "schedule": "flat_cosine",
+            "grad_clip": 1.0,
         }
 
     def build(

@@ -158,6 +158,8 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
     for key in ("error", "traceback", "stopped_by", "partial_folds", "worker"):
         if attrs.get(key) is not None:
             tags[TAG_PREFIX + key] = clip(attrs[key], MAX_TAG_VALUE)
+    if "family" in trial.params:  # a search of several model families
+        tags[TAG_PREFIX + "family"] = clip(trial.params["family"], MAX_TAG_VALUE)
     params = {metric_key(k): clip(v, MAX_PARAM_VALUE) for k, v in trial.params.items()}
     return RunRecord(
         run_name=f"trial-{trial.number:04d}",
@@ -183,6 +185,8 @@ def search_params(info: Mapping[str, Any]) -> dict[str, str]:
         params["stages"] = clip(", ".join(map(str, info["stages"])), MAX_PARAM_VALUE)
     if "metric" in info:
         params["metric"] = clip(info["metric"], MAX_PARAM_VALUE)
+    if "families" in info:
+        params["families"] = clip(", ".join(map(str, info["families"])), MAX_PARAM_VALUE)
     if "time_budget" in info:
         params["time_budget"] = clip(info["time_budget"], MAX_PARAM_VALUE)
     if "first_trial" in info:

@@ -9,6 +9,7 @@ from automl_nas.training._device import (
     resolve_device,
     to_device,
 )
+from automl_nas.training._fitted import ROUNDS_PER_EPOCH, fit_boosted_trees, fit_linear_model
 from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
 from automl_nas.training._trainer import (
     SCHEDULES,
@@ -24,6 +25,7 @@ from automl_nas.training._trainer import (
 __all__ = [
     "CLASSIFICATION_METRICS",
     "REGRESSION_METRICS",
+    "ROUNDS_PER_EPOCH",
     "SCHEDULES",
     "DataInitialised",
     "Metric",
@@ -32,6 +34,8 @@ __all__ = [
     "amp_dtype",
     "available_cores",
     "cpu_threads",
+    "fit_boosted_trees",
+    "fit_linear_model",
     "forward_all",
     "lr_factor",
     "member_loss",

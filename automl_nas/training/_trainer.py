@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -110,6 +111,7 @@ def make_optimizer(model: nn.Module, params: Mapping[str, Any]) -> torch.optim.O
 
 
 @torch.no_grad()
+@torch.no_grad()
 def forward_all(model: nn.Module, X: torch.Tensor, amp: torch.dtype | None = None) -> torch.Tensor:
     """Eval-mode outputs for all rows of ``X``, chunked, as float32 (float64 for a float64 model)."""
     model.eval()
@@ -165,6 +167,7 @@ def training_loss(loss_fn: nn.Module, params: Mapping[str, Any]) -> nn.Module:
     return loss_fn
 
 
+@functools.singledispatch
 def train(
     model: nn.Module,
     params: Mapping[str, Any],
@@ -192,6 +195,10 @@ def train(
     improvement) and ``on_epoch`` receives the validation score, which is how a trial reports
     to its pruner. Training stops at ``deadline`` (``time.monotonic()``), also mid-epoch, and
     still returns the best weights seen: a long trial never overruns the search budget.
+
+    Dispatches on the type of ``model``: families that scikit-learn fits (tree ensembles,
+    linear models) register their own fitting with the same contract
+    (``automl_nas.training._fitted``).
     """
     started = time.monotonic()
     device = data.device

@@ -156,6 +156,10 @@ class AutoNAS(Peer):
         params = dict(self.params)
         if not task.classification:
             params.pop("metric", None)
+        if not params.pop("portfolio", True):  # each family's default first, then the sampler
+            from automl_nas.space import FamilySpace
+
+            params["space"] = FamilySpace(portfolio=False)
         Estimator = AutoNASClassifier if task.classification else AutoNASRegressor
         self.model_ = Estimator(time_budget=task.budget, random_state=task.seed, **params)
         self.model_.fit(X, y)
@@ -167,9 +171,18 @@ class AutoNAS(Peer):
         trials = self.model_.study_.trials
         states = [t.state.name for t in trials]
         epochs = sum(len(t.user_attrs.get("history") or []) for t in trials)
+        by_family: dict[str, float] = {}  # the ensemble's weight per model family
+        for number, weight in self.model_.ensemble_weights_.items():
+            family = trials[number].params.get("family", "nn")
+            by_family[family] = by_family.get(family, 0.0) + weight
+        families = " ".join(f"{f} {w:.2f}" for f, w in sorted(by_family.items(), key=lambda i: -i[1]))
+        tried = {}
+        for t in trials:
+            tried[t.params.get("family", "nn")] = tried.get(t.params.get("family", "nn"), 0) + 1
         return len(states), (
             f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
-            f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}"
+            f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}; "
+            f"trials by family {tried}; ensemble weight by family: {families}"
         )
 
 
@@ -340,6 +353,8 @@ PEERS = {
     "hgb": HistGradientBoosting,
     "mlp": SklearnMLP,
     "automl_nas_2jobs": partial(AutoNAS, "automl_nas n_jobs=2", n_jobs=2),
+    "automl_nas_nn": partial(AutoNAS, "automl_nas families=nn", families=["nn"]),
+    "automl_nas_noportfolio": partial(AutoNAS, "automl_nas portfolio=off", portfolio=False),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),
 }

@@ -209,7 +209,9 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
         assert after[number].state == TrialState.COMPLETE
         assert after[number].value == trial.value
         assert os.stat(artifacts / "resume" / f"trial_{number}.pt").st_mtime_ns == files[number]
-    assert sum(t.user_attrs.get("stage") == "default" for t in after.values()) == 1
+    starts = sum(t.user_attrs.get("stage") == "default" for t in after.values())
+    # enqueued once, by the first fit (+1: the killed trial's retry keeps its stage)
+    assert 1 <= starts <= len(clf.space_.start_params()) + 1
     new = [t for t in after.values() if t.number > max(before) and t.state != TrialState.WAITING]
     assert 1 <= len(new) <= 4  # 3 new trials, + the killed RUNNING trial if it was retried
     ranked = [
@@ -250,7 +252,9 @@ def test_one_machine_storages(backend, request, digits, tmp_path):
     X, y, X_test, y_test = digits
     worker = start_cli_worker(url, "local", tmp_path / "artifacts")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    clf = make_clf(url, "local", tmp_path, budget=90, n_trials=8, mlflow_tracking_uri=tracking)
+    clf = make_clf(
+        url, "local", tmp_path, budget=90, n_trials=8, cv=None, mlflow_tracking_uri=tracking
+    )
     clf.fit(X, y)
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err

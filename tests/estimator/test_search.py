@@ -23,8 +23,8 @@ def digits():
 
 def test_trials_hold_hyperparameters_and_architecture(digits):
     Xtr, Xte, ytr, yte = digits
-    clf = AutoNASClassifier(n_trials=4, max_epochs=4, random_state=0).fit(Xtr, ytr)
-    frame = clf.study_.trials_dataframe()
+    clf = AutoNASClassifier(families=["nn"], n_trials=4, max_epochs=4, cv=None, random_state=0)
+    frame = clf.fit(Xtr, ytr).study_.trials_dataframe()
     keys = {c.removeprefix("params_") for c in frame.columns if c.startswith("params_")}
     assert HPARAMS <= keys and ARCH <= keys
     assert set(frame["user_attrs_stage"]) == {"default", "tpe"}
@@ -49,17 +49,19 @@ def test_thirty_trials_some_pruned_with_epoch_values(pruner):
     assert all(len(t.user_attrs["history"]) == len(t.intermediate_values) for t in complete)
 
 
-def test_same_seed_same_trials_and_predictions(digits):
+@pytest.mark.parametrize("families, n_trials", [(["nn"], 4), (None, 2)])
+def test_same_seed_same_trials_and_predictions(digits, families, n_trials):
     Xtr, Xte, ytr, _ = digits
+    options = {"families": families, "n_trials": n_trials, "max_epochs": 3, "cv": None}
     runs = [
-        AutoNASClassifier(n_trials=4, max_epochs=3, random_state=7).fit(Xtr[:500], ytr[:500])
-        for _ in range(2)
+        AutoNASClassifier(**options, random_state=7).fit(Xtr[:500], ytr[:500]) for _ in range(2)
     ]
     params = [[t.params for t in r.study_.trials] for r in runs]
     assert params[0] == params[1]
     np.testing.assert_array_equal(runs[0].predict_proba(Xte), runs[1].predict_proba(Xte))
-    other = AutoNASClassifier(n_trials=4, max_epochs=3, random_state=8).fit(Xtr[:500], ytr[:500])
-    assert [t.params for t in other.study_.trials][1:] != params[0][1:]
+    if families == ["nn"]:  # one start configuration, then the seeded sampler's
+        other = AutoNASClassifier(**options, random_state=8).fit(Xtr[:500], ytr[:500])
+        assert [t.params for t in other.study_.trials][1:] != params[0][1:]
 
 
 def test_parallel_trials_in_threads(digits):
@@ -120,8 +122,9 @@ def test_chained_stages_share_one_study_within_the_budget(digits):
 @pytest.mark.parametrize("sampler", ["cmaes", "gp", "nsga2", "qmc", "random"])
 def test_each_optuna_sampler_by_name_runs_inside_fit(sampler):
     X, y = load_breast_cancer(return_X_y=True)
-    clf = AutoNASClassifier(sampler=sampler, n_trials=4, max_epochs=2, random_state=0)
-    clf.fit(X[:200], y[:200])
+    clf = AutoNASClassifier(
+        families=["nn"], sampler=sampler, n_trials=4, max_epochs=2, random_state=0
+    ).fit(X[:200], y[:200])
     assert [t.state.name for t in clf.study_.trials] == ["COMPLETE"] * 4
     assert [t.user_attrs["stage"] for t in clf.study_.trials] == ["default"] + [sampler] * 3
     assert clf.score(X[200:], y[200:]) > 0.8
@@ -142,7 +145,9 @@ def test_a_sampler_without_its_package_fails_before_the_study_exists(monkeypatch
 @pytest.mark.parametrize("stage", ["evolution", "rl", "darts"])
 def test_each_nas_stage_runs_inside_fit_on_a_tabular_dataset(stage):
     X, y = load_breast_cancer(return_X_y=True)
-    clf = AutoNASClassifier(stages=[stage], n_trials=4, max_epochs=4, random_state=0).fit(X, y)
+    clf = AutoNASClassifier(
+        families=["nn"], stages=[stage], n_trials=4, max_epochs=4, random_state=0
+    ).fit(X, y)
     stages = [t.user_attrs.get("stage") for t in clf.study_.trials]
     # DARTS proposes exactly one (derived) architecture; the samplers fill the trial count.
     assert stage in stages and len(stages) == (2 if stage == "darts" else 4)

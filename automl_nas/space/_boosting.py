@@ -1,0 +1,75 @@
+"""The gradient-boosting family: scikit-learn's histogram gradient boosting, searched."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from optuna.distributions import FloatDistribution, IntDistribution
+from torch import nn
+
+from automl_nas.nn import TreeEnsemble
+from automl_nas.space._base import DataFacts, SearchSpace
+
+#: The parameters of the family, as ``HistGradientBoosting*`` names them after ``gbdt_``.
+BOOSTING_PARAMS = (
+    "gbdt_learning_rate",
+    "gbdt_max_leaf_nodes",
+    "gbdt_min_samples_leaf",
+    "gbdt_l2_regularization",
+    "gbdt_max_features",
+)
+
+
+class BoostingSpace(SearchSpace):
+    """Histogram gradient-boosted trees (``HistGradientBoostingClassifier/Regressor``).
+
+    Searched: ``gbdt_learning_rate``, ``gbdt_max_leaf_nodes``, ``gbdt_min_samples_leaf``,
+    ``gbdt_l2_regularization`` and ``gbdt_max_features`` (the share of columns each split
+    considers). The number of rounds is not searched: boosting stops early on the trial's
+    validation rows and keeps the rounds up to the lowest validation loss
+    (:func:`~automl_nas.training.fit_boosted_trees`). The default configuration is the start
+    portfolio's first boosting entry (``benchmarks/portfolio.py``). The fitted trees become a
+    :class:`~automl_nas.nn.TreeEnsemble`.
+
+    Example:
+        >>> BoostingSpace().default_params()["gbdt_max_leaf_nodes"]
+        127
+    """
+
+    #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
+    family = "gbdt"
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "gbdt_learning_rate": FloatDistribution(0.01, 0.3, log=True),
+                "gbdt_max_leaf_nodes": IntDistribution(4, 128, log=True),
+                "gbdt_min_samples_leaf": IntDistribution(2, 200, log=True),
+                "gbdt_l2_regularization": FloatDistribution(1e-6, 10.0, log=True),
+                "gbdt_max_features": FloatDistribution(0.3, 1.0),
+            }
+        )
+
+    def required_params(self) -> Sequence[str]:
+        return BOOSTING_PARAMS
+
+    def supports(self, facts: DataFacts) -> bool:
+        """One target column only: scikit-learn's boosting has no multi-output regression."""
+        return facts.n_outputs == 1 or facts.task == "classification"
+
+    def _defaults(self) -> dict[str, Any]:
+        # The start portfolio's first boosting entry (space/portfolio.json).
+        return {
+            "gbdt_learning_rate": 0.0918,
+            "gbdt_max_leaf_nodes": 127,
+            "gbdt_min_samples_leaf": 14,
+            "gbdt_l2_regularization": 0.000403,
+            "gbdt_max_features": 0.763,
+        }
+
+    def build(
+        self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
+    ) -> nn.Module:
+        return TreeEnsemble(math.prod(input_shape), n_outputs)

@@ -1,0 +1,45 @@
+"""The linear family: regularised logistic regression or ridge regression, searched."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from optuna.distributions import FloatDistribution
+from torch import nn
+
+from automl_nas.nn import LinearModel
+from automl_nas.space._base import SearchSpace
+
+
+class LinearSpace(SearchSpace):
+    """A linear model on the preprocessed columns: ``LogisticRegression`` for classes,
+    ``Ridge`` for targets, with one searched regularisation strength ``linear_alpha``
+    (``C = 1 / linear_alpha`` for the logistic model).
+
+    Cheap, and strong where the signal is close to linear or the data is small and wide; a
+    different kind of error for the ensemble to average with trees and networks. The fitted
+    coefficients become a :class:`~automl_nas.nn.LinearModel`.
+
+    Example:
+        >>> LinearSpace().default_params()
+        {'linear_alpha': 1.0}
+    """
+
+    #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
+    family = "linear"
+
+    def __init__(self) -> None:
+        super().__init__({"linear_alpha": FloatDistribution(1e-4, 1e3, log=True)})
+
+    def required_params(self) -> Sequence[str]:
+        return ("linear_alpha",)
+
+    def _defaults(self) -> dict[str, Any]:
+        return {"linear_alpha": 1.0}
+
+    def build(
+        self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
+    ) -> nn.Module:
+        return LinearModel(math.prod(input_shape), n_outputs)

@@ -1,0 +1,165 @@
+"""Boosted trees and linear models fitted by scikit-learn, copied into torch modules."""
+
+import math
+import time
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from torch import nn
+
+from automl_nas.nn import FoldBag, LinearModel, TreeEnsemble
+from automl_nas.space import BoostingSpace
+from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, train
+from automl_nas.training._fitted import _class_columns, load_boosted_trees
+
+GBDT = BoostingSpace().default_params()
+
+
+def classes(n_classes, n=1200, nan=True, seed=0):
+    X, y = make_classification(n, 12, n_informative=6, n_classes=n_classes, random_state=seed)
+    X = X.astype(np.float32)
+    if nan:
+        X[::9, 2] = np.nan  # missing values follow each split's learned direction
+    return X, y
+
+
+def tensors(X, y, n_train):
+    y_t = torch.as_tensor(y)
+    y_t = y_t.long() if not np.issubdtype(y.dtype, np.floating) else y_t.float().reshape(len(y), -1)
+    X_t = torch.as_tensor(X)
+    return TensorData(X_t[:n_train], y_t[:n_train], X_t[n_train:], y_t[n_train:])
+
+
+def accuracy(y):
+    return lambda output: float((output.argmax(1).numpy() == y).mean())
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_copied_trees_predict_as_scikit_learn(n_classes):
+    X, y = classes(n_classes)
+    hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X, y)
+    trees = TreeEnsemble(X.shape[1], n_classes)
+    columns, baseline = _class_columns(hgb.classes_, n_classes)
+    load_boosted_trees(trees, hgb, 30, columns, baseline)
+    ours = torch.softmax(trees(torch.as_tensor(X)), dim=1).detach().numpy()
+    np.testing.assert_allclose(ours, hgb.predict_proba(X), atol=1e-5)
+
+
+def test_copied_regression_trees_predict_as_scikit_learn():
+    X, y = make_regression(800, 10, noise=5.0, random_state=0)
+    X = X.astype(np.float32)
+    hgb = HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(X, y)
+    trees = TreeEnsemble(10, 1)
+    load_boosted_trees(trees, hgb, 40, [0], torch.zeros(1))
+    ours = trees(torch.as_tensor(X)).detach().numpy().ravel()
+    np.testing.assert_allclose(ours, hgb.predict(X), rtol=1e-4, atol=1e-3)
+
+
+def test_boosting_trial_reports_epochs_keeps_the_best_round_and_reloads():
+    X, y = classes(3)
+    data = tensors(X, y, 900)
+    reported = []
+    result = train(
+        TreeEnsemble(12, 3),
+        GBDT,
+        data,
+        loss_fn=nn.CrossEntropyLoss(),
+        score_fn=accuracy(y[900:]),
+        max_epochs=30,
+        patience=5,
+        seed=0,
+        on_epoch=lambda epoch, record: reported.append(epoch),
+    )
+    assert reported == sorted(set(reported)) and reported[0] == 1  # one report per new epoch
+    assert result.score > 0.7 and result.stopped_by in ("early_stopping", "epochs")
+    rounds = result.model.n_trees // 3
+    assert math.ceil(rounds / ROUNDS_PER_EPOCH) == result.best_epoch
+    loaded = TreeEnsemble(12, 3)  # as a trial file is read: unfitted, shapes from the state
+    loaded.load_state_dict(result.model.state_dict())
+    bag = FoldBag([TreeEnsemble(12, 3), TreeEnsemble(12, 3)])
+    bag.load_state_dict(FoldBag([result.model, result.model]).state_dict())
+    X_val = data.X_val
+    torch.testing.assert_close(loaded(X_val), result.model(X_val))
+    torch.testing.assert_close(bag(X_val), result.model(X_val))
+    np.testing.assert_allclose(result.val_output, result.model(X_val).detach().numpy(), atol=1e-6)
+
+
+def test_boosting_stops_at_the_deadline_and_prunes_through_on_epoch():
+    X, y = classes(2)
+    data = tensors(X, y, 900)
+    kwargs = {
+        "loss_fn": nn.CrossEntropyLoss(),
+        "score_fn": accuracy(y[900:]),
+        "max_epochs": 100,
+        "patience": 5,
+        "seed": 0,
+    }
+    slow = {**GBDT, "gbdt_learning_rate": 0.01}
+    result = train(TreeEnsemble(12, 2), slow, data, deadline=time.monotonic(), **kwargs)
+    assert result.stopped_by == "time_budget" and len(result.history) == 1
+
+    def prune(epoch, record):
+        raise optuna.TrialPruned()
+
+    with pytest.raises(optuna.TrialPruned):
+        train(TreeEnsemble(12, 2), GBDT, data, on_epoch=prune, **kwargs)
+
+
+def test_a_class_missing_from_the_training_rows_gets_no_probability():
+    X, y = classes(3, nan=False)
+    keep = y != 1
+    data = tensors(X[keep], y[keep], 600)
+    for model, params in ((TreeEnsemble(12, 3), GBDT), (LinearModel(12, 3), {"linear_alpha": 1.0})):
+        result = train(
+            model,
+            params,
+            data,
+            loss_fn=nn.CrossEntropyLoss(),
+            score_fn=accuracy(y[keep][600:]),
+            max_epochs=5,
+            patience=5,
+            seed=0,
+        )
+        probs = torch.softmax(torch.as_tensor(result.val_output), dim=1)
+        assert probs[:, 1].max() < 1e-6 and result.score > 0.7
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_linear_model_is_the_fitted_logistic_regression(n_classes):
+    X, y = classes(n_classes, nan=False)
+    data = tensors(X, y, 900)
+    result = train(
+        LinearModel(12, n_classes),
+        {"linear_alpha": 0.5},
+        data,
+        loss_fn=nn.CrossEntropyLoss(),
+        score_fn=accuracy(y[900:]),
+        max_epochs=5,
+        patience=5,
+        seed=0,
+    )
+    reference = LogisticRegression(C=2.0, max_iter=500).fit(X[:900], y[:900])
+    ours = torch.softmax(torch.as_tensor(result.val_output), dim=1).numpy()
+    np.testing.assert_allclose(ours, reference.predict_proba(X[900:]), atol=1e-4)
+    assert result.best_epoch == 1 and len(result.history) == 1
+
+
+def test_linear_regression_fits_several_targets_which_boosting_refuses():
+    X, Y = make_regression(500, 8, n_targets=2, noise=1.0, random_state=0)
+    X, Y = X.astype(np.float32), Y.astype(np.float32)
+    data = tensors(X, Y, 400)
+    kwargs = {"loss_fn": nn.MSELoss(), "score_fn": lambda out: 0.0, "max_epochs": 5, "patience": 5, "seed": 0}
+    result = train(LinearModel(8, 2), {"linear_alpha": 1.0}, data, **kwargs)
+    np.testing.assert_allclose(
+        result.val_output,
+        Ridge(alpha=1.0).fit(X[:400], Y[:400]).predict(X[400:]),
+        rtol=1e-3,
+        atol=1e-2,
+    )
+    with pytest.raises(ValueError, match="one target column; this task has 2"):
+        train(TreeEnsemble(8, 2), GBDT, data, **kwargs)
