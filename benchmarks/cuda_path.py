@@ -37,7 +37,7 @@ from automl_nas.training import TensorData, amp_dtype, train
 from automl_nas.training import _trainer as trainer
 
 CONFIGS = {
-    "default (2 x 256, piecewise, k=1)": {},
+    "default (the portfolio's first network)": {},
     "TabM-style k=16": {"ensemble_k": 16},
     "residual 4 x 512, k=8": {"block": "resnet", "n_blocks": 4, "width": 512, "ensemble_k": 8},
     "default at batch 4096": {"batch_size": 4096},
