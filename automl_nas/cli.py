@@ -102,31 +102,31 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _stage_list(text: str) -> list[str]:
-    """``"darts,evolution,tpe"`` -> ``["darts", "evolution", "tpe"]``, each a known stage."""
-    stages = [name.strip() for name in text.split(",") if name.strip()]
-    if not stages:
-        raise argparse.ArgumentTypeError("name at least one stage, e.g. --stages tpe")
-    names = PARSER_FACTS["stage_names"]
-    unknown = [name for name in stages if name not in names]
+def _name_list(
+    text: str, known: tuple[str, ...], what: str, plural: str, example: str
+) -> list[str]:
+    """Comma-separated names, each one of ``known``; ``what``/``plural`` name them in errors."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"name at least one {what}, e.g. {example}")
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(names)}"
+            f"unknown {plural} {', '.join(unknown)}; choose from {', '.join(known)}"
         )
-    return stages
+    return names
+
+
+def _stage_list(text: str) -> list[str]:
+    """``"darts,evolution,tpe"`` -> ``["darts", "evolution", "tpe"]``, each a known stage."""
+    return _name_list(text, PARSER_FACTS["stage_names"], "stage", "stage(s)", "--stages tpe")
 
 
 def _family_list(text: str) -> list[str]:
     """``"gbdt,nn"`` -> ``["gbdt", "nn"]``, each a known model family."""
-    families = [name.strip() for name in text.split(",") if name.strip()]
-    names = PARSER_FACTS["family_names"]
-    unknown = [name for name in families if name not in names]
-    if unknown or not families:
-        raise argparse.ArgumentTypeError(
-            f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(names)}"
-        )
-    return families
+    return _name_list(
+        text, PARSER_FACTS["family_names"], "family", "families", "--families gbdt,nn"
+    )
 
 
 # -- shared helpers ----------------------------------------------------------------------------

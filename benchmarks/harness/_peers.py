@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -176,9 +177,7 @@ class AutoNAS(Peer):
             family = trials[number].params.get("family", "nn")
             by_family[family] = by_family.get(family, 0.0) + weight
         families = " ".join(f"{f} {w:.2f}" for f, w in sorted(by_family.items(), key=lambda i: -i[1]))
-        tried = {}
-        for t in trials:
-            tried[t.params.get("family", "nn")] = tried.get(t.params.get("family", "nn"), 0) + 1
+        tried = dict(Counter(t.params.get("family", "nn") for t in trials))
         return len(states), (
             f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
             f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}; "
