@@ -127,16 +127,45 @@ def _check_sqlite_path(url: str) -> None:
 
 
 def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int) -> RDBStorage:
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    sqlite = url.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else None
     with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(
+        storage = RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
+    if sqlite:
+        _serialize_sqlite_transactions(storage.engine)
+    return storage
+
+
+def _serialize_sqlite_transactions(engine: sqlalchemy.engine.Engine) -> None:
+    """Make every transaction on ``engine`` take SQLite's write lock when it begins.
+
+    Optuna hands a WAITING (enqueued) trial to one process by reading its state and setting it
+    RUNNING in one transaction, with ``SELECT ... FOR UPDATE``. SQLite has no row locks, and
+    Python's sqlite3 driver opens a transaction only at the first write, so two processes both
+    read WAITING, both set RUNNING and both run the trial; the second to finish fails with
+    "Cannot tell a COMPLETE trial" (the start portfolio enqueues several trials, so workers
+    meet this at once). ``BEGIN IMMEDIATE`` at the start of each transaction serialises them,
+    as SQLAlchemy's pysqlite documentation recommends for real transactions; the driver's own
+    transaction handling is switched off so it does not interfere. Connections made while
+    Optuna created the schema are dropped so every later one gets this setting.
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _driver_leaves_transactions_alone(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_with_the_write_lock(connection: sqlalchemy.engine.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
 
 
 def _secrets(url: str) -> list[str]:
