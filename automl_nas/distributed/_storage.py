@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -158,7 +159,7 @@ def _serialize_sqlite_transactions(engine: sqlalchemy.engine.Engine) -> None:
     """
 
     @sqlalchemy.event.listens_for(engine, "connect")
-    def _driver_leaves_transactions_alone(dbapi_connection, _record) -> None:  # noqa: ANN001
+    def _driver_leaves_transactions_alone(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
 
     @sqlalchemy.event.listens_for(engine, "begin")

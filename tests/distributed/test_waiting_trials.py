@@ -28,7 +28,9 @@ TAKERS = 4
 @pytest.mark.parametrize("backend", ["sqlite_url", "postgres_url", "journal_storage"])
 def test_each_enqueued_trial_runs_once(backend, request):
     url = request.getfixturevalue(backend)
-    study = optuna.create_study(study_name=f"queue-{uuid.uuid4().hex[:8]}", storage=make_storage(url))
+    study = optuna.create_study(
+        study_name=f"queue-{uuid.uuid4().hex[:8]}", storage=make_storage(url)
+    )
     for x in range(ENQUEUED):
         study.enqueue_trial({"x": x})
     barrier = threading.Barrier(TAKERS, timeout=60)
