@@ -11,7 +11,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from automl_nas.samplers._history import HistorySampler, finished_trials, in_space
+from automl_nas.samplers._history import HistorySampler, finished_trials, genome
 from automl_nas.samplers._scale import NumericDistribution, from_unit, to_unit
 
 #: Standard deviation of a numeric mutation, as a fraction of the (log-)range.
@@ -55,13 +55,16 @@ def _mutate(
     space: Mapping[str, BaseDistribution],
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """A copy of ``params`` with exactly one gene changed to another valid value.
+    """A copy of ``params`` with exactly one of its genes changed to another valid value.
 
     A categorical gene takes another choice uniformly; a numeric one takes a Gaussian step (see
     :func:`_mutate_numeric`). Genes with a single possible value cannot change and are skipped.
+    Only the genes ``params`` has are mutated: in a conditional space a child keeps its
+    parent's branch unless the branch choice itself mutates, and then the new branch's
+    parameters, absent from the child, are drawn at random.
     """
     child = dict(params)
-    mutable = [name for name, dist in space.items() if not dist.single()]
+    mutable = [name for name in params if not space[name].single()]
     if not mutable:
         return child
     name = mutable[rng.integers(len(mutable))]
@@ -78,7 +81,13 @@ def _mutate(
 def _crossover(
     first: Mapping[str, Any], second: Mapping[str, Any], rng: np.random.Generator
 ) -> dict[str, Any]:
-    """Uniform crossover: each gene of ``first`` is replaced by ``second``'s with probability 1/2."""
+    """Uniform crossover: each gene of ``first`` is replaced by ``second``'s with probability 1/2.
+
+    Parents of different branches of a conditional space (different genes) do not mix:
+    ``first`` is returned unchanged.
+    """
+    if first.keys() != second.keys():
+        return dict(first)
     take_second = rng.random(len(first)) < 0.5
     return {
         name: second[name] if swap else value
@@ -101,7 +110,10 @@ class RegularizedEvolutionSampler(HistorySampler):
 
     Args:
         search_space: The distributions to evolve. ``None`` infers them from the finished trials
-            (the intersection of their parameters), like Optuna's own relative samplers.
+            (the intersection of their parameters), like Optuna's own relative samplers. A
+            conditional space (e.g. :class:`~automl_nas.space.FamilySpace`: a family choice,
+            each family with its own parameters) is given as the union of its branches: a
+            child inherits and mutates its parent's branch.
         population_size: How many of the most recent finished trials form the population.
         sample_size: Tournament size; the selection pressure.
         crossover_prob: Probability that a child mixes two parents by uniform crossover before
@@ -160,14 +172,14 @@ class RegularizedEvolutionSampler(HistorySampler):
         if not search_space:
             return {}
         history = [
-            (past.params, score)
+            (held, score)
             for past, score in finished_trials(study, self._consider_pruned)
-            if in_space(past.params, search_space)
+            if (held := genome(past.params, search_space)) is not None
         ]
         if len(history) < self._population_size:
             return {}
         population = history[-self._population_size :]
-        params = [{name: p[name] for name in search_space} for p, _ in population]
+        params = [held for held, _ in population]
         values = [score for _, score in population]
         maximize = study.direction == StudyDirection.MAXIMIZE
         rng = np.random.default_rng([self._seed, trial.number])

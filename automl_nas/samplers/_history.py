@@ -69,6 +69,20 @@ def in_space(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -
     return all(name in params and contains(dist, params[name]) for name, dist in space.items())
 
 
+def genome(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> dict[str, Any] | None:
+    """The parameters of a past trial that ``space`` holds, or None if one lies outside it.
+
+    In a conditional space (a family choice, each family with its own parameters) a trial
+    sets only its branch's parameters, so the static space is the union of all branches and
+    no trial sets all of it; a trial still belongs to the space when every parameter it set
+    there is inside it. None also when it set none of them.
+    """
+    held = {name: value for name, value in params.items() if name in space}
+    if not held or not all(contains(space[name], value) for name, value in held.items()):
+        return None
+    return held
+
+
 class HistorySampler(BaseSampler):
     """What both samplers share: a static (or inferred) relative space, random elsewhere.
 
