@@ -427,8 +427,11 @@ class BaseAutoNAS(BaseEstimator):
 
     def _default_space(self, stages: list[BaseStage]) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images; for rows,
-        the ``families`` (all by default; networks only under a size or latency goal, which
-        is about one network), or the MLP space when a stage (DARTS) needs a relaxed form."""
+        the ``families`` in a :class:`FamilySpace`, which starts from the portfolio's entries
+        of those families (one family too: networks alone start from its network entries, not
+        from one default and random draws), or the MLP space when a stage (DARTS) needs a
+        relaxed form. Under a size or latency goal, which is about one network, the tabular
+        network space alone."""
         names = self._family_names()
         networks_only = names == ["nn"]
         if self.image_shape_ or any(s.needs_relaxed_space for s in stages):
@@ -438,9 +441,10 @@ class BaseAutoNAS(BaseEstimator):
                     f"families={self.families} cannot be searched with {why}: networks only"
                 )
             return CellSpace() if self.image_shape_ else MLPSpace()
-        if self.families is None and (self.cost_objective or self.max_params is not None):
-            networks_only = True
-        return TabularSpace() if networks_only else FamilySpace([family_space(n) for n in names])
+        one_network_goal = bool(self.cost_objective) or self.max_params is not None
+        if one_network_goal and (self.families is None or networks_only):
+            return TabularSpace()
+        return FamilySpace([family_space(n) for n in names])
 
     def _user_space(self) -> SearchSpace:
         """``space``, which ``families`` cannot be combined with."""

@@ -39,8 +39,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     space : SearchSpace, default=None
         The hyperparameters and architecture searched, as named Optuna distributions.
         None: for rows of features, the model ``families`` in one
-        :class:`~automl_nas.space.FamilySpace` (or :class:`~automl_nas.space.TabularSpace`
-        alone for networks only); :class:`~automl_nas.space.MLPSpace` when a stage needs a
+        :class:`~automl_nas.space.FamilySpace` (:class:`~automl_nas.space.TabularSpace`
+        alone under ``cost_objective`` or ``max_params``); :class:`~automl_nas.space.MLPSpace` when a stage needs a
         relaxed form (DARTS); :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for
         images. ``fit`` sizes the space to the data
         (:meth:`~automl_nas.space.SearchSpace.for_data`).
@@ -51,8 +51,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         networks: numeric embeddings, TabM-style ensembles, residual blocks, training
         recipe) and "linear" (logistic / ridge regression). None: all three, or networks only
         with ``cost_objective`` or ``max_params`` (goals about one network). ``["nn"]`` is a
-        pure architecture search. A search starts with one default configuration of each
-        family. Not with ``space``.
+        pure architecture search. A search first trains the start portfolio's
+        configurations of these families (chosen offline on other tables; see
+        :class:`~automl_nas.space.FamilySpace`), then the default of any family it has none
+        of. Not with ``space``.
 
     sampler : str or optuna.samplers.BaseSampler, default="tpe"
         The sampler of the one stage run when ``stages`` is None: a name ("tpe", "random",

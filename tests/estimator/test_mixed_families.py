@@ -9,6 +9,7 @@ from sklearn.datasets import make_classification, make_regression
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 from automl_nas.nn import FoldBag, LinearModel, TabularNet, TreeEnsemble
 from automl_nas.space import FAMILIES, FamilySpace, TabularSpace
+from automl_nas.space._families import portfolio
 
 TINY = {"max_epochs": 3, "time_budget": 60, "random_state": 0, "verbose": 0}
 
@@ -52,10 +53,15 @@ def test_a_single_family_regression(family, kind):
     assert reg.score(X, y) > 0.8
 
 
-def test_networks_only_is_the_tabular_space_and_goals_keep_to_networks(table):
+def test_networks_only_start_from_the_portfolio_and_goals_keep_to_networks(table):
     X, _, y, _ = table
-    nn_only = AutoNASClassifier(families=["nn"], n_trials=1, cv=None, **TINY).fit(X, y)
-    assert isinstance(nn_only.space_, TabularSpace)
+    nn_only = AutoNASClassifier(families=["nn"], n_trials=3, cv=None, **TINY).fit(X, y)
+    assert isinstance(nn_only.space_, FamilySpace) and nn_only.space_.families == ("nn",)
+    entries = [e for e in portfolio() if e["family"] == "nn"]
+    assert len(entries) >= 3
+    for trial, entry in zip(sorted(nn_only.study_.trials, key=lambda t: t.number), entries):
+        assert trial.user_attrs["stage"] == "default"
+        assert {k: trial.params[k] for k in entry} == entry  # the portfolio's network entries
     small = AutoNASClassifier(max_params=10**7, n_trials=1, cv=None, **TINY).fit(X, y)
     assert isinstance(small.space_, TabularSpace)
     assert isinstance(AutoNASClassifier(n_trials=1, cv=None, **TINY).fit(X, y).space_, FamilySpace)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
-from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
+from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace, TabularSpace
 from automl_nas.search import REFIT_SHARE, TRIAL_HARD_STOP, TRIAL_SHARE
 
 HPARAMS = {"lr", "weight_decay", "batch_size", "optimizer", "dropout", "epochs", "schedule"}
@@ -23,7 +23,7 @@ def digits():
 
 def test_trials_hold_hyperparameters_and_architecture(digits):
     Xtr, Xte, ytr, yte = digits
-    clf = AutoNASClassifier(families=["nn"], n_trials=4, max_epochs=4, cv=None, random_state=0)
+    clf = AutoNASClassifier(space=TabularSpace(), n_trials=4, max_epochs=4, cv=None, random_state=0)
     frame = clf.fit(Xtr, ytr).study_.trials_dataframe()
     keys = {c.removeprefix("params_") for c in frame.columns if c.startswith("params_")}
     assert HPARAMS <= keys and ARCH <= keys
@@ -49,17 +49,17 @@ def test_thirty_trials_some_pruned_with_epoch_values(pruner):
     assert all(len(t.user_attrs["history"]) == len(t.intermediate_values) for t in complete)
 
 
-@pytest.mark.parametrize("families, n_trials", [(["nn"], 4), (None, 2)])
-def test_same_seed_same_trials_and_predictions(digits, families, n_trials):
+@pytest.mark.parametrize("space, n_trials", [(TabularSpace(), 4), (None, 2)])
+def test_same_seed_same_trials_and_predictions(digits, space, n_trials):
     Xtr, Xte, ytr, _ = digits
-    options = {"families": families, "n_trials": n_trials, "max_epochs": 3, "cv": None}
+    options = {"space": space, "n_trials": n_trials, "max_epochs": 3, "cv": None}
     runs = [
         AutoNASClassifier(**options, random_state=7).fit(Xtr[:500], ytr[:500]) for _ in range(2)
     ]
     params = [[t.params for t in r.study_.trials] for r in runs]
     assert params[0] == params[1]
     np.testing.assert_array_equal(runs[0].predict_proba(Xte), runs[1].predict_proba(Xte))
-    if families == ["nn"]:  # one start configuration, then the seeded sampler's
+    if space is not None:  # one start configuration, then the seeded sampler's
         other = AutoNASClassifier(**options, random_state=8).fit(Xtr[:500], ytr[:500])
         assert [t.params for t in other.study_.trials][1:] != params[0][1:]
 
@@ -123,7 +123,7 @@ def test_chained_stages_share_one_study_within_the_budget(digits):
 def test_each_optuna_sampler_by_name_runs_inside_fit(sampler):
     X, y = load_breast_cancer(return_X_y=True)
     clf = AutoNASClassifier(
-        families=["nn"], sampler=sampler, n_trials=4, max_epochs=2, random_state=0
+        space=TabularSpace(), sampler=sampler, n_trials=4, max_epochs=2, random_state=0
     ).fit(X[:200], y[:200])
     assert [t.state.name for t in clf.study_.trials] == ["COMPLETE"] * 4
     assert [t.user_attrs["stage"] for t in clf.study_.trials] == ["default"] + [sampler] * 3
@@ -145,9 +145,10 @@ def test_a_sampler_without_its_package_fails_before_the_study_exists(monkeypatch
 @pytest.mark.parametrize("stage", ["evolution", "rl", "darts"])
 def test_each_nas_stage_runs_inside_fit_on_a_tabular_dataset(stage):
     X, y = load_breast_cancer(return_X_y=True)
-    clf = AutoNASClassifier(
-        families=["nn"], stages=[stage], n_trials=4, max_epochs=4, random_state=0
-    ).fit(X, y)
+    # One default start, then the stage (the default families space starts from the
+    # portfolio's several entries); DARTS needs the default relaxed space of networks.
+    space = {"families": ["nn"]} if stage == "darts" else {"space": TabularSpace()}
+    clf = AutoNASClassifier(stages=[stage], n_trials=4, max_epochs=4, random_state=0, **space).fit(X, y)
     stages = [t.user_attrs.get("stage") for t in clf.study_.trials]
     # DARTS proposes exactly one (derived) architecture; the samplers fill the trial count.
     assert stage in stages and len(stages) == (2 if stage == "darts" else 4)

@@ -6,7 +6,7 @@ import pytest
 from optuna.trial import TrialState
 from sklearn.datasets import load_breast_cancer
 
-from automl_nas import AutoNASClassifier, MLPSpace
+from automl_nas import AutoNASClassifier, MLPSpace, TabularSpace
 from automl_nas.search import TrialAttr
 from automl_nas.stages import PromoteStage, best_configurations
 
@@ -42,7 +42,7 @@ def test_fit_promotes_the_best_configuration_with_more_time():
 def test_no_promotion_with_a_trial_count_or_two_objectives():
     X, y = load_breast_cancer(return_X_y=True)
     clf = AutoNASClassifier(
-        families=["nn"], n_trials=3, max_epochs=2, random_state=0, verbose=0
+        space=TabularSpace(), n_trials=3, max_epochs=2, random_state=0, verbose=0
     ).fit(X[:200], y[:200])
     assert {t.user_attrs[TrialAttr.STAGE] for t in clf.study_.trials} == {"default", "tpe"}
     with pytest.raises(ValueError, match="n_promote"):
