@@ -40,8 +40,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         The hyperparameters and architecture searched, as named Optuna distributions.
         None: for rows of features, the model ``families`` in one
         :class:`~automl_nas.space.FamilySpace` (:class:`~automl_nas.space.TabularSpace`
-        alone under ``cost_objective`` or ``max_params``); :class:`~automl_nas.space.MLPSpace` when a stage needs a
-        relaxed form (DARTS); :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for
+        alone under ``cost_objective`` or ``max_params``); :class:`~automl_nas.space.MLPSpace`
+        when a stage needs a relaxed form (DARTS); :class:`~automl_nas.space.CellSpace` (DARTS-style cells) for
         images. ``fit`` sizes the space to the data
         (:meth:`~automl_nas.space.SearchSpace.for_data`).
 

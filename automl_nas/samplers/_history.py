@@ -64,12 +64,9 @@ def contains(dist: BaseDistribution, value: Any) -> bool:
         return False
 
 
-def in_space(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> bool:
-    """Whether ``params`` sets every parameter of ``space`` to a value inside it."""
-    return all(name in params and contains(dist, params[name]) for name, dist in space.items())
-
-
-def genome(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]) -> dict[str, Any] | None:
+def genome(
+    params: Mapping[str, Any], space: Mapping[str, BaseDistribution]
+) -> dict[str, Any] | None:
     """The parameters of a past trial that ``space`` holds, or None if one lies outside it.
 
     In a conditional space (a family choice, each family with its own parameters) a trial
