@@ -179,7 +179,6 @@ def test_conditional_space_evolves_each_branch():
             return trial.suggest_float("a_x", 0.0, 1.0) * trial.suggest_int("a_n", 1, 8) / 8
         return trial.suggest_float("b_y", 0.0, 1.0)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=40)
     trials = study.trials
     same_branch = sum(
