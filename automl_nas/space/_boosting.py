@@ -62,11 +62,11 @@ class BoostingSpace(SearchSpace):
     def _defaults(self) -> dict[str, Any]:
         # The start portfolio's first boosting entry (space/portfolio.json).
         return {
-            "gbdt_learning_rate": 0.0918,
-            "gbdt_max_leaf_nodes": 127,
-            "gbdt_min_samples_leaf": 14,
-            "gbdt_l2_regularization": 0.000403,
-            "gbdt_max_features": 0.763,
+            "gbdt_learning_rate": 0.0111,
+            "gbdt_max_leaf_nodes": 5,
+            "gbdt_min_samples_leaf": 5,
+            "gbdt_l2_regularization": 0.0316,
+            "gbdt_max_features": 0.465,
         }
 
     def build(

@@ -47,7 +47,8 @@ def test_one_study_of_all_families_cross_validated_in_parallel(table, tmp_path):
 @pytest.mark.parametrize("family, kind", [("gbdt", TreeEnsemble), ("linear", LinearModel)])
 def test_a_single_family_regression(family, kind):
     X, y = make_regression(300, 6, noise=2.0, random_state=0)
-    reg = AutoNASRegressor(families=[family], n_trials=3, cv=None, **TINY).fit(X, y)
+    # 30 epochs = 300 boosting rounds: the default learning rate (0.0111) needs them
+    reg = AutoNASRegressor(families=[family], n_trials=3, cv=None, **{**TINY, "max_epochs": 30}).fit(X, y)
     assert {t.params["family"] for t in reg.study_.trials} == {family}
     assert all(kinds(m) == {kind} for m in reg.ensemble_.members)
     assert reg.score(X, y) > 0.8
