@@ -5,6 +5,7 @@ from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork,
 from automl_nas.nn._dtype import input_dtype
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
 from automl_nas.nn._numeric import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
+from automl_nas.nn._stacked import NotStackableError, StackedNetwork, stack_networks
 from automl_nas.nn._supernet import MixedOp, SuperCell, SuperMLP, Supernet, SuperNetwork
 from automl_nas.nn._tabular import BLOCKS, ResidualBlock, TabularNet
 from automl_nas.nn._trees import NODE_FIELDS, LinearModel, TreeEnsemble
@@ -18,6 +19,7 @@ __all__ = [
     "NODE_FIELDS",
     "NORMS",
     "NUMERIC_TRANSFORMS",
+    "NotStackableError",
     "PARAMETER_FREE_OPS",
     "Cell",
     "CellNetwork",
@@ -28,6 +30,7 @@ __all__ = [
     "MixedOp",
     "PiecewiseLinear",
     "ResidualBlock",
+    "StackedNetwork",
     "SuperCell",
     "SuperMLP",
     "SuperNetwork",
@@ -36,4 +39,5 @@ __all__ = [
     "TreeEnsemble",
     "cell_edges",
     "input_dtype",
+    "stack_networks",
 ]

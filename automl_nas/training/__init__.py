@@ -1,5 +1,6 @@
 """Training a sampled network: device handling, metrics and the epoch loop."""
 
+from automl_nas.training._batched import MEMBER_PARAMS, StackedOptimizer, train_stacked
 from automl_nas.training._decode import probabilities, target_units
 from automl_nas.training._device import (
     amp_dtype,
@@ -14,6 +15,7 @@ from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METR
 from automl_nas.training._trainer import (
     SCHEDULES,
     DataInitialised,
+    EpochCallback,
     TensorData,
     TrainResult,
     forward_all,
@@ -24,10 +26,13 @@ from automl_nas.training._trainer import (
 
 __all__ = [
     "CLASSIFICATION_METRICS",
+    "MEMBER_PARAMS",
     "REGRESSION_METRICS",
     "ROUNDS_PER_EPOCH",
     "SCHEDULES",
+    "StackedOptimizer",
     "DataInitialised",
+    "EpochCallback",
     "Metric",
     "TensorData",
     "TrainResult",
@@ -45,4 +50,5 @@ __all__ = [
     "target_units",
     "to_device",
     "train",
+    "train_stacked",
 ]

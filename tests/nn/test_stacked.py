@@ -1,0 +1,82 @@
+"""Stacked networks: P networks of one shape computed as one, each member as it is alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from automl_nas.nn import MLP, NotStackableError, stack_networks
+from automl_nas.space import TabularSpace
+from automl_nas.space._base import DataFacts
+
+D = 6
+X = torch.randn(200, D, generator=torch.Generator().manual_seed(0))
+
+
+def tabular(overrides: dict, seed: int):
+    space = TabularSpace().for_data(DataFacts(200, D, tuple(range(D)), "classification", 3))
+    torch.manual_seed(seed)
+    net = space.build({**space.start_params()[0], **overrides}, (D,), 3)
+    net.init_from_data(X)
+    return net
+
+
+@pytest.mark.parametrize("block", ["mlp", "resnet"])
+@pytest.mark.parametrize("norm", ["none", "layer", "batch"])
+@pytest.mark.parametrize("transform", ["standard", "quantile", "robust_clip"])
+def test_each_member_computes_what_its_network_computes(block, norm, transform):
+    nets = [
+        tabular({"block": block, "norm": norm, "numeric_transform": transform, "dropout": 0.1 * i}, i)
+        for i in range(3)
+    ]
+    stacked = stack_networks(nets).eval()
+    expected = torch.stack([net.eval()(X) for net in nets])
+    torch.testing.assert_close(stacked(X), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_statistics_follow_each_members_own_rows_and_go_back_to_its_network():
+    config = {"norm": "batch", "dropout": 0.0}  # training mode: no random masks to compare
+    nets = [tabular(config, i) for i in range(2)]
+    alone = [tabular(config, i) for i in range(2)]
+    stacked = stack_networks(nets).train()
+    stacked(X[:50])
+    for net in alone:
+        net.train()(X[:50])
+    for i, net in enumerate(nets):
+        net.load_state_dict({**net.state_dict(), **stacked.member_state(i)})
+        torch.testing.assert_close(net.eval()(X), alone[i].eval()(X))
+
+
+def test_members_leave_the_batch_and_the_others_keep_their_weights():
+    nets = [tabular({}, i) for i in range(4)]
+    stacked = stack_networks(nets).eval()
+    before = stacked(X)
+    stacked.keep([3, 1])
+    assert stacked.size == 2
+    torch.testing.assert_close(stacked(X), before[[3, 1]])
+    state = stacked.member_state(0)
+    assert state.keys() == {k for k in nets[3].state_dict() if not k.startswith("encoder.")}
+
+
+def test_a_plain_mlp_of_the_mlp_space_stacks_too():
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(MLP(D, [16, 8], 2, norm="layer", skip=True))
+    torch.testing.assert_close(
+        stack_networks(nets).eval()(X), torch.stack([n.eval()(X) for n in nets]), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, why",
+    [({"embedding": "piecewise"}, "embedding with weights"), ({"ensemble_k": 4}, "4-member ensemble")],
+)
+def test_what_cannot_be_stacked_says_why(overrides, why):
+    with pytest.raises(NotStackableError, match=why):
+        stack_networks([tabular(overrides, 0)])
+
+
+def test_members_of_different_shapes_are_refused():
+    with pytest.raises(NotStackableError, match="differ"):
+        stack_networks([tabular({"width": 32}, 0), tabular({"width": 64}, 1)])
