@@ -40,6 +40,9 @@ class TrialAttr:
     TRACEBACK = "traceback"
     #: Seconds the trial may train, when a stage sets it (promotion): it is then not pruned.
     TRIAL_SECONDS = "trial_seconds"
+    #: Trials trained side by side in one batch: ``{"leader": number, "size": members}``
+    #: (the leader's seed orders the batches of all members).
+    BATCH = "batch"
     #: ``host:pid`` of the worker process that ran the trial (shared searches).
     WORKER = "worker"
 

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import optuna
 import torch
 from torch import nn
 
-from automl_nas.nn import FoldBag
+from automl_nas.nn import FoldBag, NotStackableError, stack_networks
 from automl_nas.search._budget import TRIAL_HARD_STOP
+
+#: A batch of trials trained side by side may take this many times one trial's seconds: its
+#: members train slower per epoch than one network alone (more rows per step), and the batch
+#: replaces several trials.
+BATCH_TIME_FACTOR = 2.0
 from automl_nas.search._context import SearchContext
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._model import TrialModel
 from automl_nas.search._store import TrialStore
-from automl_nas.training import Metric, TensorData, train
+from automl_nas.training import (
+    EpochCallback,
+    Metric,
+    TensorData,
+    TrainResult,
+    amp_dtype,
+    train,
+    train_stacked,
+)
 
 
 class TrialObjective:
@@ -81,41 +97,19 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         ctx = self.context
-        if TrialAttr.STAGE not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
-            trial.set_user_attr(TrialAttr.STAGE, ctx.stage)
-        params = ctx.space.sample(trial)
+        params = self.begin(trial)
         seed = self.trial_seed(trial.number)
         history: list[dict[str, float]] = []
-
-        promoted = TrialAttr.TRIAL_SECONDS in trial.user_attrs
-
-        def report(epoch: int, record: dict[str, float]) -> None:
-            history.append(record)
-            if self.cost_objective is not None or promoted:
-                return
-            trial.report(record["val_score"], epoch)
-            if trial.should_prune():
-                trial.set_user_attr(TrialAttr.HISTORY, history)
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
         started = time.perf_counter()
-        deadline, time_limit = ctx.deadline, None
-        seconds = trial.user_attrs.get(TrialAttr.TRIAL_SECONDS, ctx.trial_seconds)
-        if seconds is not None:
-            time_limit = seconds / len(ctx.folds)
-            deadline = min(deadline, time.monotonic() + TRIAL_HARD_STOP * seconds)
-        devices = [ctx.data.device] if ctx.data.device.type == "cuda" else []
+        deadline, time_limit = self._limits(trial)
         results = []
         try:
-            with torch.random.fork_rng(devices=devices):
+            with _own_rng(ctx.data.device):
                 networks = []
                 for _ in ctx.folds:  # the same initialisation on every fold
                     torch.manual_seed(seed)
                     networks.append(ctx.space.build(params, ctx.input_shape, ctx.n_outputs))
-                n_params = sum(p.numel() for net in networks for p in net.parameters())
-                trial.set_user_attr(TrialAttr.N_PARAMS, n_params)
-                if self.max_params is not None:
-                    trial.set_constraint("max_params", float(n_params - self.max_params))
+                n_params = self._count_params(trial, networks)
                 for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
                     if fold and time.monotonic() >= deadline:
                         break  # the trial ends with the folds it finished
@@ -131,17 +125,166 @@ class TrialObjective:
                             seed=seed,
                             deadline=deadline,
                             time_limit=time_limit,
-                            on_epoch=report if fold == 0 else None,
+                            on_epoch=self._reporter(trial, history) if fold == 0 else None,
                         )
                     )
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            trial.set_user_attr(TrialAttr.ERROR, "".join(traceback.format_exception_only(exc)).strip())
-            trial.set_user_attr(TrialAttr.TRACEBACK, traceback.format_exc(limit=5))
+            _record_error(trial, exc)
             raise
         finally:
             trial.set_user_attr(TrialAttr.TRAIN_SECONDS, time.perf_counter() - started)
+        return self.conclude(trial, params, results, n_params, history)
+
+    def begin(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Label ``trial`` with the running stage (unless its proposer did) and sample its params."""
+        if TrialAttr.STAGE not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
+            trial.set_user_attr(TrialAttr.STAGE, self.context.stage)
+        return self.context.space.sample(trial)
+
+    def batchable(self, params: Mapping[str, Any]) -> bool:
+        """Whether a trial of ``params`` can train in a batch (:meth:`run_batch`).
+
+        Its network must stack (:func:`~automl_nas.nn.stack_networks`: plain or residual
+        blocks, no embedding weights, one ensemble member), the search must have one objective
+        and the device must not need float16 loss scaling.
+        """
+        ctx = self.context
+        if self.cost_objective is not None or amp_dtype(ctx.data.device) == torch.float16:
+            return False
+        with _own_rng(ctx.data.device):
+            network = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
+        if not isinstance(network, nn.Module) or not any(True for _ in network.parameters()):
+            return False
+        try:
+            stack_networks([network])
+        except NotStackableError:
+            return False
+        return True
+
+    def run_batch(self, trials: Sequence[optuna.Trial]) -> list[float | BaseException]:
+        """Train ``trials`` side by side as one stacked batch; each trial's value or its error.
+
+        The trials share an architecture, optimizer and batch size, and each has its own
+        :data:`~automl_nas.training.MEMBER_PARAMS` (:func:`~automl_nas.training.train_stacked`).
+        Each is still one trial: its own initialisation (its trial seed), its own reports to
+        the pruner (a pruned member leaves the batch; its error is ``optuna.TrialPruned``), its
+        own user attributes and model in the store. They share the batches' order: that of
+        the first trial's seed (user attribute ``batch``: ``{"leader", "size"}``). A batch is
+        one unit of training time: it may take ``BATCH_TIME_FACTOR`` times a trial's seconds
+        (its members' epochs are fit to that), and stops at the search's deadline or
+        ``TRIAL_HARD_STOP`` times that.
+        """
+        ctx = self.context
+        params = [self.begin(trial) for trial in trials]
+        for trial in trials:
+            trial.set_user_attr(TrialAttr.BATCH, {"leader": trials[0].number, "size": len(trials)})
+        histories: list[list[dict[str, float]]] = [[] for _ in trials]
+        outcomes: dict[int, BaseException] = {}
+        results: list[list[TrainResult]] = [[] for _ in trials]
+        started = time.perf_counter()
+        deadline, time_limit = self._limits(trials[0], factor=BATCH_TIME_FACTOR)
+        counts: list[int] = []
+        try:
+            with _own_rng(ctx.data.device):
+                networks = []
+                for trial, recipe in zip(trials, params):
+                    torch.manual_seed(self.trial_seed(trial.number))
+                    first = ctx.space.build(recipe, ctx.input_shape, ctx.n_outputs)
+                    # the same initialisation on every fold
+                    networks.append([first, *(copy.deepcopy(first) for _ in ctx.folds[1:])])
+                counts = [self._count_params(t, nets) for t, nets in zip(trials, networks)]
+                for fold, data in enumerate(ctx.folds):
+                    active = [i for i in range(len(trials)) if i not in outcomes]
+                    if not active or (fold and time.monotonic() >= deadline):
+                        break  # the members end with the folds they finished
+                    ended = train_stacked(
+                        [networks[i][fold] for i in active],
+                        [params[i] for i in active],
+                        data,
+                        loss_fn=ctx.loss_fn,
+                        score_fns=[functools.partial(self.score, fold=fold)] * len(active),
+                        max_epochs=ctx.max_epochs,
+                        patience=self.patience,
+                        seed=self.trial_seed(trials[0].number),
+                        deadline=deadline,
+                        time_limits=[time_limit] * len(active),
+                        on_epochs=[
+                            self._reporter(trials[i], histories[i]) if fold == 0 else None
+                            for i in active
+                        ],
+                    )
+                    for i, result in zip(active, ended):
+                        if isinstance(result, BaseException):
+                            outcomes[i] = result
+                        else:
+                            results[i].append(result)
+        finally:
+            seconds = (time.perf_counter() - started) / len(trials)
+            for trial in trials:
+                trial.set_user_attr(TrialAttr.TRAIN_SECONDS, seconds)
+        values: list[float | BaseException] = []
+        for i, trial in enumerate(trials):
+            try:
+                if i in outcomes:
+                    raise outcomes[i]
+                value = self.conclude(trial, params[i], results[i], counts[i], histories[i])
+            except optuna.TrialPruned as exc:
+                values.append(exc)
+            except Exception as exc:  # noqa: BLE001 - one member failing ends that member only
+                _record_error(trial, exc)
+                values.append(exc)
+            else:
+                values.append(value)  # one objective: batchable() refuses a cost objective
+        return values
+
+    def _limits(self, trial: optuna.Trial, *, factor: float = 1.0) -> tuple[float, float | None]:
+        """(deadline, time limit per fold) of a trial, or of a batch (``factor`` trials' time)."""
+        ctx = self.context
+        deadline, time_limit = ctx.deadline, None
+        seconds = trial.user_attrs.get(TrialAttr.TRIAL_SECONDS, ctx.trial_seconds)
+        if seconds is not None:
+            time_limit = factor * seconds / len(ctx.folds)
+            deadline = min(deadline, time.monotonic() + TRIAL_HARD_STOP * factor * seconds)
+        return deadline, time_limit
+
+    def _reporter(self, trial: optuna.Trial, history: list[dict[str, float]]) -> EpochCallback:
+        """The epoch callback of ``trial``: record the epoch, report it, prune if told to.
+
+        A promoted trial (its own trial seconds) and a two-objective search do not report.
+        """
+        promoted = TrialAttr.TRIAL_SECONDS in trial.user_attrs
+
+        def report(epoch: int, record: dict[str, float]) -> None:
+            history.append(record)
+            if self.cost_objective is not None or promoted:
+                return
+            trial.report(record["val_score"], epoch)
+            if trial.should_prune():
+                trial.set_user_attr(TrialAttr.HISTORY, history)
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        return report
+
+    def _count_params(self, trial: optuna.Trial, networks: Sequence[nn.Module]) -> int:
+        """Record the parameters of all of a trial's networks (and the size constraint)."""
+        n_params = sum(p.numel() for net in networks for p in net.parameters())
+        trial.set_user_attr(TrialAttr.N_PARAMS, n_params)
+        if self.max_params is not None:
+            trial.set_constraint("max_params", float(n_params - self.max_params))
+        return n_params
+
+    def conclude(
+        self,
+        trial: optuna.Trial,
+        params: dict[str, Any],
+        results: Sequence[TrainResult],
+        n_params: int,
+        history: list[dict[str, float]],
+    ) -> float | tuple[float, float]:
+        """Record a trained trial's attributes, offer its model to the store, return its value."""
+        ctx = self.context
         first = results[0]
         trial.set_user_attr(TrialAttr.HISTORY, history)
         trial.set_user_attr(TrialAttr.EPOCHS, sum(len(r.history) for r in results))
@@ -192,8 +335,7 @@ class TrialObjective:
         """
         seed = self.trial_seed(entry.number)
         epochs = max(1, entry.best_epoch)
-        devices = [data.device] if data.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with _own_rng(data.device):
             torch.manual_seed(seed)
             ctx = self.context
             model = ctx.space.build(entry.params, ctx.input_shape, ctx.n_outputs)
@@ -209,6 +351,18 @@ class TrialObjective:
                 deadline=deadline,
             )
         return None if result.stopped_by == "time_budget" else result.model
+
+
+def _own_rng(device: torch.device) -> contextlib.AbstractContextManager:
+    """Torch's global random state (and the device's) restored on exit: a trial seeds its own."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
+def _record_error(trial: optuna.Trial, exc: BaseException) -> None:
+    trial.set_user_attr(TrialAttr.ERROR, "".join(traceback.format_exception_only(exc)).strip())
+    trial.set_user_attr(
+        TrialAttr.TRACEBACK, "".join(traceback.format_exception(exc, limit=5)).strip()
+    )
 
 
 #: Rows per forward pass when measuring latency, and timed passes (the median is kept).

@@ -7,12 +7,17 @@ from collections.abc import Callable
 
 from automl_nas.search import SAMPLERS
 from automl_nas.stages._base import BaseStage
+from automl_nas.stages._batch import BatchStage
 from automl_nas.stages._darts import DartsStage
 from automl_nas.stages._promote import PromoteStage
 from automl_nas.stages._sampler import SamplerStage
 
 #: Stage factories by name beyond the sampler names (each sampler name is a SamplerStage).
-STAGES: dict[str, Callable[[], BaseStage]] = {"darts": DartsStage, "promote": PromoteStage}
+STAGES: dict[str, Callable[[], BaseStage]] = {
+    "batch": BatchStage,
+    "darts": DartsStage,
+    "promote": PromoteStage,
+}
 
 
 def stage_names() -> list[str]:

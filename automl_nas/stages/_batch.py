@@ -1,0 +1,196 @@
+"""A stage that trains trials in batches: P configurations of one architecture side by side.
+
+Small tabular networks leave most of a machine idle: a step of a 4 x 81 network on 128 rows is
+mostly per-operation overhead. This stage asks its sampler for one configuration (the
+*leader*), then for ``members - 1`` more that share the leader's architecture, optimizer and
+batch size while the sampler chooses each one's own training recipe (learning rate, weight
+decay, dropout, label smoothing, schedule, gradient clipping, epochs:
+:data:`~automl_nas.training.MEMBER_PARAMS`), and trains them as one stacked network
+(:meth:`~automl_nas.search.TrialObjective.run_batch`). Every member is an ordinary Optuna
+trial: asked from and told to the study, reported to the pruner every epoch and pruned alone,
+failed alone, tracked, on the leaderboard and an ensemble candidate.
+
+The siblings are proposed the way Optuna fixes some parameters of a trial and samples the rest:
+``study.enqueue_trial`` with the leader's shared parameters, then ``study.ask``. Trials already
+waiting in the study (the start portfolio, DARTS' architectures) are leaders first: each trains
+alone, as its proposer meant, and its siblings (recipes for its architecture) train together.
+Trials of one batch are trained before the sampler proposes the next leader, so each batch
+is proposed from the results of the last (the sampler sees several asked trials at once, as
+with ``n_jobs``). A popped trial whose shared parameters match no leader (another process
+enqueued it) trains alone, as does a leader whose network cannot be stacked (boosting, linear
+models, embeddings with weights, TabM-style ensembles).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_nas.search import (
+    SearchContext,
+    StopAtTrialCap,
+    TrialAttr,
+    TrialObjective,
+    check_requirements,
+    make_sampler,
+    optimize,
+    sampler_name,
+    started_trials,
+)
+from automl_nas.stages._base import BaseStage
+from automl_nas.training import MEMBER_PARAMS
+
+#: Members of a batch on a CPU and on a GPU, at most; fewer when a member's step is large
+#: (see :func:`batch_members`).
+MAX_MEMBERS = {"cpu": 16, "cuda": 64}
+#: Activations (rows x width, over all members) one step of a batch aims at, per device.
+STEP_ACTIVATIONS = {"cpu": 2**21, "cuda": 2**25}
+
+
+def batch_members(device: str, batch_size: int, width: int) -> int:
+    """Members of a batch: as many as keep a step's activations near the device's target."""
+    kind = "cuda" if device == "cuda" else "cpu"
+    fit = STEP_ACTIVATIONS[kind] // max(1, batch_size * width)
+    return int(min(MAX_MEMBERS[kind], max(2, fit)))
+
+
+def _shared(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in MEMBER_PARAMS}
+
+
+def _key(params: Mapping[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in _shared(params).items()))
+
+
+class BatchStage(BaseStage):
+    """Trials proposed by one Optuna sampler and trained ``members`` at a time in one batch.
+
+    Args:
+        sampler: A short name (see ``SAMPLERS``) or an ``optuna.samplers.BaseSampler`` (TPE
+            by default; several trials are asked before any is told, as with ``n_jobs``).
+        members: Trials per batch (None: chosen from the device, batch size and width,
+            :func:`batch_members`).
+        n_trials: Trials this stage may start.
+        time_share: Fraction of the remaining search time this stage may use.
+
+    Example:
+        >>> stage = BatchStage("tpe", members=8)
+        >>> stage.name
+        'batch'
+    """
+
+    name = "batch"
+    multi_objective = False
+
+    def __init__(
+        self,
+        sampler: str | optuna.samplers.BaseSampler = "tpe",
+        *,
+        members: int | None = None,
+        n_trials: int | None = None,
+        time_share: float | None = None,
+    ) -> None:
+        super().__init__(n_trials=n_trials, time_share=time_share)
+        if members is not None and members < 1:
+            raise ValueError(f"members must be >= 1 or None, got {members}")
+        check_requirements(sampler)
+        self.sampler = sampler
+        self.sampler_name = sampler_name(sampler)
+        self.members = members
+        self.worker_sampler = sampler
+
+    def _run(
+        self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float
+    ) -> None:
+        study.sampler = make_sampler(self.sampler, context.space, context.seed)
+        objective = context.objective
+        if not isinstance(objective, TrialObjective) or objective.cost_objective is not None:
+            optimize(study, context, n_trials=n_trials, timeout=timeout)
+            return
+        end = time.monotonic() + timeout
+        started = 0
+        caps = [c.cap for c in context.callbacks if isinstance(c, StopAtTrialCap)]
+        while time.monotonic() < end and context.remaining() > 0:
+            left = None if n_trials is None else n_trials - started
+            if caps:  # a shared search's cap counts every process's trials
+                search_left = min(caps) - started_trials(study)
+                left = search_left if left is None else min(left, search_left)
+            if left is not None and left <= 0:
+                return
+            started += self._round(study, context, objective, left)
+
+    def _round(
+        self, study: optuna.Study, context: SearchContext, objective: TrialObjective, left: int | None
+    ) -> int:
+        """Ask leaders and their siblings, train every group, tell; the trials started."""
+        waiting = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+        n_leaders = max(1, len(waiting))
+        if left is not None:
+            n_leaders = min(n_leaders, left)
+        leaders = [study.ask() for _ in range(n_leaders)]
+        budget = None if left is None else left - n_leaders
+        groups: dict[tuple, list[optuna.Trial]] = {}
+        alone: list[optuna.Trial] = []
+        for leader in leaders:
+            params = objective.begin(leader)
+            if not objective.batchable(params):
+                alone.append(leader)
+                continue
+            # An enqueued leader (the start portfolio) trains alone, as its proposer meant,
+            # and its siblings explore recipes for its architecture together.
+            queued = leader.number in waiting
+            (alone.append(leader) if queued else groups.setdefault(_key(params), []).append(leader))
+            size = self.members or batch_members(
+                context.data.device.type, int(params.get("batch_size", 128)), int(params.get("width", 256))
+            )
+            siblings = size - 1 if budget is None else min(size - 1, budget)
+            if queued and siblings < 2:
+                continue  # one sibling alone is no batch
+            for _ in range(siblings):
+                study.enqueue_trial(_shared(params), user_attrs={TrialAttr.STAGE: self.name})
+            if budget is not None:
+                budget -= siblings
+            for _ in range(siblings):
+                sibling = study.ask()
+                key = _key(objective.begin(sibling))
+                (groups.setdefault(key, []) if queued or key in groups else alone).append(sibling)
+        for trial in alone:  # first: the start portfolio's other families among them
+            self._tell(study, context, [trial], None)
+        for group in groups.values():
+            self._tell(study, context, group, objective.run_batch(group) if len(group) > 1 else None)
+        return len(alone) + sum(len(group) for group in groups.values())
+
+    @staticmethod
+    def _tell(
+        study: optuna.Study,
+        context: SearchContext,
+        trials: list[optuna.Trial],
+        outcomes: list[float | BaseException] | None,
+    ) -> None:
+        """Tell the study each trial's outcome (training it alone if ``outcomes`` is None)."""
+        for index, trial in enumerate(trials):
+            if outcomes is None:
+                try:
+                    outcome: float | BaseException = context.objective(trial)
+                except Exception as exc:  # noqa: BLE001 - recorded by the objective; the search goes on
+                    outcome = exc
+            else:
+                outcome = outcomes[index]
+            if isinstance(outcome, optuna.TrialPruned):
+                frozen = study.tell(trial, state=TrialState.PRUNED)
+            elif isinstance(outcome, BaseException):
+                optuna.logging.get_logger("optuna").warning(
+                    f"Trial {trial.number} failed: {outcome!r}"
+                )
+                frozen = study.tell(trial, state=TrialState.FAIL)
+            else:
+                frozen = study.tell(trial, outcome)
+            for callback in context.callbacks:
+                # StopAtTrialCap stops study.optimize, which is not running here: _run
+                # checks the cap itself before every round
+                if not isinstance(callback, StopAtTrialCap):
+                    callback(study, frozen)
