@@ -917,7 +917,9 @@ def _leaderboard_parser(verbs: argparse._SubParsersAction, common: argparse.Argu
         description="Every trial, best validation score first (trial, stage, state, score, "
         "time, size, parameters): of the search that fitted MODEL.pkl, with each trial's "
         "ensemble weight, or of the study NAME in the Optuna storage URL, which may still be "
-        "running.",
+        "running. A model's table leaves empty the parameters a trial's network does not use "
+        "(units_3 of a one-layer MLP); a study's shows every sampled value, as the storage "
+        "holds no search space.",
     )
     p.add_argument("model", nargs="?", metavar="MODEL.pkl", help="a model written by 'fit'")
     p.add_argument(
@@ -963,6 +965,10 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
     ``feasible`` (the study does not record them): ``trial``, ``stage``, ``state``, ``score``,
     with a cost objective ``value_1`` and ``pareto``, then times, sizes and parameters.
     ``study_name`` None: the storage's only study.
+
+    Every sampled parameter is shown, also those a trial's network does not use: hiding
+    them needs the search space, which the storage does not hold (a shared search's spec
+    file does, but it holds the training data too and may lie on another machine).
     """
     import optuna
 

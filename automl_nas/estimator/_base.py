@@ -282,12 +282,18 @@ class BaseAutoNAS(BaseEstimator):
         ``n_params``, ``best_epoch`` (``latency_ms`` with a latency objective, ``feasible``
         with ``max_params``), then one column per searched parameter (architecture and
         training; a name clashing with the columns before gets a ``param_`` prefix). NaN where
-        a trial has no value, e.g. a trial that failed before training. The same table as
-        ``automl-nas leaderboard`` and the MLflow run's ``trials.csv``
+        a trial has no value, e.g. a trial that failed before training, or where its network
+        does not use the value it sampled (``units_3`` of a one-layer MLP). The same table as
+        ``automl-nas leaderboard MODEL.pkl`` and the MLflow run's ``leaderboard.csv``
         (:func:`automl_nas.search.trials_frame`).
         """
         check_is_fitted(self)
-        return trials_frame(self.study_, weights=self.ensemble_weights_, max_params=self.max_params)
+        return trials_frame(
+            self.study_,
+            weights=self.ensemble_weights_,
+            max_params=self.max_params,
+            space=self.space_,
+        )
 
     # -- the search ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> BaseAutoNAS:

@@ -11,6 +11,7 @@ import optuna
 import pandas as pd
 
 from automl_nas.search._keys import TrialAttr
+from automl_nas.space import SearchSpace
 
 
 def trials_frame(
@@ -18,6 +19,7 @@ def trials_frame(
     *,
     weights: Mapping[int, float] | None = None,
     max_params: int | None = None,
+    space: SearchSpace | None = None,
 ) -> pd.DataFrame:
     """Every trial of ``study`` (pruned and failed too), best first by the first objective.
 
@@ -29,7 +31,10 @@ def trials_frame(
     ``feasible`` with ``max_params``; then one column per searched parameter (a name clashing
     with the columns before gets a ``param_`` prefix; ``family`` first, in a search of several
     model families). NaN where a trial has no value, e.g. a
-    trial that failed before training. Ties keep trial order.
+    trial that failed before training, and, given the ``space`` searched, where the trial's
+    model does not read the value it sampled (:meth:`SearchSpace.used_params`: ``units_3``
+    of a one-layer MLP); the trials keep those values, which samplers model. Ties keep
+    trial order.
     """
     n_objectives = len(study.directions)
     trials = study.get_trials(deepcopy=False)
@@ -59,6 +64,9 @@ def trials_frame(
         if max_params is not None:
             row["feasible"] = attrs.get(TrialAttr.N_PARAMS, np.inf) <= max_params
         params = dict(trial.params)
+        if space is not None:
+            used = space.used_params({**space.fixed, **params})
+            params = {k: v if k in used else np.nan for k, v in params.items()}
         if "family" in params:  # the model family leads the parameters
             params = {"family": params.pop("family"), **params}
         row.update({f"param_{k}" if k in row else k: v for k, v in params.items()})
