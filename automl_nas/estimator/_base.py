@@ -348,14 +348,28 @@ class BaseAutoNAS(BaseEstimator):
         return self
 
     def _fit_summary(self, seconds: float) -> str:
-        """The line ``fit`` ends with at ``verbose >= 1``: trials, best score, ensemble size."""
+        """The line ``fit`` ends with at ``verbose >= 1``: trials, best score and where it was
+        measured, ensemble size. The command line's ``fit`` shows the same line."""
         members = len(self.ensemble_weights_)
         return (
             f"[automl_nas] {type(self).__name__} fitted in {seconds:.1f} s: "
             f"{len(self.study_.trials)} trials ({trial_counts(self.study_)}); best {self._metric().name}="
-            f"{self.best_score_:.4f} (trial {self.best_trial_number_}); "
+            f"{self.best_score_:.4f} (trial {self.best_trial_number_}, {self._scored_on()}); "
             f"ensemble of {members} trial{'s' * (members != 1)}"
         )
+
+    def _scored_on(self) -> str:
+        """Where the best trial's score comes from: its folds' held-out rows, or the holdout split.
+
+        A cross-validated trial records its fold scores; its score is on the out-of-fold outputs.
+        """
+        best = next(
+            t for t in self.study_.get_trials(deepcopy=False) if t.number == self.best_trial_number_
+        )
+        folds = best.user_attrs.get(TrialAttr.FOLD_SCORES)
+        if not folds:
+            return "on the validation split"
+        return f"out-of-fold over {best.user_attrs.get(TrialAttr.PARTIAL_FOLDS, len(folds))} folds"
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[Any, np.ndarray, int]:
         """Checked ``X`` (images flattened), the encoded target and the number of outputs."""
