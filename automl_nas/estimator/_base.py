@@ -718,8 +718,8 @@ def _in_memory_copy(study: optuna.Study) -> optuna.Study:
     if isinstance(getattr(study, "_storage", None), optuna.storages.InMemoryStorage):
         return study
     storage = optuna.storages.InMemoryStorage()
-    storage.create_new_study(study.directions, study.study_name)
-    # optuna.Study, not create_study: no "A new study created" log line at each pickling.
+    with optuna_verbosity(0):  # the storage logs "A new study created in memory" at INFO
+        storage.create_new_study(study.directions, study.study_name)
     copy = optuna.Study(study.study_name, storage, sampler=study.sampler, pruner=study.pruner)
     if study.metric_names:
         copy.set_metric_names(study.metric_names)
