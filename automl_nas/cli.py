@@ -176,6 +176,9 @@ def format_board(board: pd.DataFrame) -> str:
             board[column] = board[column].astype("Int64")
     values = {column: 4 for column in board if str(column).startswith("value_")}
     board = board.round({"score": 4, **values, "ensemble_weight": 3, "train_seconds": 2})
+    for column in board:  # to_string's na_rep misses the integer columns' <NA>
+        if str(board[column].dtype) == "Int64":
+            board[column] = board[column].astype(object).where(board[column].notna(), "-")
     return board.to_string(index=False, na_rep="-")
 
 

@@ -34,13 +34,14 @@ def trials_frame(
     trial that failed before training, and, given the ``space`` searched, where the trial's
     model does not read the value it sampled (:meth:`SearchSpace.used_params`: ``units_3``
     of a one-layer MLP); the trials keep those values, which samplers model. Ties keep
-    trial order.
+    trial order. Integer parameters stay integers (``Int64``, with ``<NA>`` for empty cells).
     """
     n_objectives = len(study.directions)
     trials = study.get_trials(deepcopy=False)
     pareto = {t.number for t in study.best_trials} if n_objectives > 1 else set()
     latency = any(TrialAttr.LATENCY_MS in t.user_attrs for t in trials)
     rows: list[dict[str, Any]] = []
+    integers: dict[str, bool] = {}  # column -> whether every value shown is an integer
     for trial in trials:
         attrs = trial.user_attrs
         complete = trial.state == optuna.trial.TrialState.COMPLETE
@@ -69,10 +70,18 @@ def trials_frame(
             params = {k: v if k in used else np.nan for k, v in params.items()}
         if "family" in params:  # the model family leads the parameters
             params = {"family": params.pop("family"), **params}
-        row.update({f"param_{k}" if k in row else k: v for k, v in params.items()})
+        params = {f"param_{k}" if k in row else k: v for k, v in params.items()}
+        for name, value in params.items():
+            shown = not (isinstance(value, float) and np.isnan(value))
+            integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            integers[name] = integers.get(name, True) and (integer or not shown)
+        row.update(params)
         rows.append(row)
     columns = ["trial", "stage", "state", "score"]
     board = pd.DataFrame(rows, columns=None if rows else columns)
+    # A width left empty (a layer the trial does not have) would turn 256 into 256.0.
+    for name in [name for name, integer in integers.items() if integer]:
+        board[name] = board[name].astype("Int64")
     ascending = study.directions[0] == optuna.study.StudyDirection.MINIMIZE
     return board.sort_values(
         ["score", "trial"], ascending=[ascending, True], na_position="last", kind="stable"

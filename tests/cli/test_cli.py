@@ -469,3 +469,12 @@ def test_unexpected_error_is_one_line_unless_debug(data, monkeypatch):
     assert status == 1
     with pytest.raises(KeyError, match="boom"):
         main(["fit", str(data / "cls.csv"), "--target", "label", "--debug"])
+
+
+def test_the_table_shows_a_dash_for_every_empty_cell():
+    board = pd.DataFrame(
+        {"trial": [0, 1], "score": [0.5, np.nan], "units_1": pd.array([256, None], dtype="Int64")}
+    )
+    lines = cli.format_board(board).splitlines()
+    assert lines[1].split() == ["0", "0.5", "256"]
+    assert lines[2].split() == ["1", "-", "-"]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import optuna
+import pandas as pd
 import pytest
 
 from automl_nas.search import trials_frame
@@ -32,9 +31,10 @@ def test_widths_of_absent_layers_are_empty_cells_and_the_trials_keep_them():
     deep = {**shallow, "n_layers": 3}
     study = _study(space, [shallow, deep])
     board = trials_frame(study, space=space).set_index("trial")
-    assert math.isnan(board.loc[0, "units_1"]) and math.isnan(board.loc[0, "units_2"])
+    assert pd.isna(board.loc[0, "units_1"]) and pd.isna(board.loc[0, "units_2"])
     assert board.loc[0, "units_0"] == shallow["units_0"]
     assert board.loc[1, ["units_1", "units_2"]].tolist() == [64, 32]
+    assert str(board["units_2"].dtype) == "Int64"  # 32, not 32.0, beside an empty cell
     assert study.trials[0].params == shallow  # samplers still see what was sampled
     raw = trials_frame(study).set_index("trial")  # without the space: every sampled value
     assert raw.loc[0, "units_2"] == 32
@@ -43,7 +43,7 @@ def test_widths_of_absent_layers_are_empty_cells_and_the_trials_keep_them():
 def test_a_fixed_depth_still_hides_the_widths_it_does_not_use():
     space = MLPSpace(max_layers=2).replace(n_layers=1)
     study = _study(space, [{**space.default_params(), "units_1": 64}])
-    assert math.isnan(trials_frame(study, space=space).loc[0, "units_1"])
+    assert pd.isna(trials_frame(study, space=space).loc[0, "units_1"])
 
 
 @pytest.mark.parametrize("embedding", ["none", "periodic"])
@@ -52,6 +52,6 @@ def test_a_family_search_shows_only_the_chosen_familys_used_values(embedding):
     network = {"family": "nn", **space.family_space("nn").default_params(), "embedding": embedding}
     linear = {"family": "linear", **space.family_space("linear").default_params()}
     board = trials_frame(_study(space, [network, linear]), space=space).set_index("trial")
-    assert math.isnan(board.loc[1, "d_embedding"]) and math.isnan(board.loc[0, "linear_alpha"])
-    assert math.isnan(board.loc[0, "d_embedding"]) == (embedding == "none")
+    assert pd.isna(board.loc[1, "d_embedding"]) and pd.isna(board.loc[0, "linear_alpha"])
+    assert pd.isna(board.loc[0, "d_embedding"]) == (embedding == "none")
     assert board.columns[board.columns.get_loc("best_epoch") + 1] == "family"
