@@ -70,12 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     # Under `mlflow run` this resumes the project's run (MLFLOW_RUN_ID): the search nests in it.
     project_run = mlflow.start_run() if "MLFLOW_RUN_ID" in os.environ else contextlib.nullcontext()
     with project_run:
-        estimator.fit(frame, y)
-    best = estimator.leaderboard().iloc[0]
-    print(
-        f"{estimator_class.__name__}: {len(estimator.study_.trials)} trials, best trial "
-        f"{int(best['trial'])} validation score {best['score']:.4f}"
-    )
+        estimator.fit(frame, y)  # ends with its summary line on stderr: trials, best score
     if args.register:
         print(f"registered: models:/{args.register}@champion")
     return 0
