@@ -89,13 +89,23 @@ def trials_frame(
 
 
 def trial_counts(study: optuna.Study) -> str:
-    """``"8 complete, 3 pruned, 0 failed"``: the trials' states as the summaries word them."""
+    """``"8 complete, 3 pruned, 0 failed"``: the trials' states as the summaries word them.
+
+    Trials still running (other workers') and enqueued ones the budget never started (start
+    configurations, say) are added when there are any, so the counts add up to the study's.
+    """
     states = Counter(t.state for t in study.get_trials(deepcopy=False))
-    return ", ".join(
-        f"{states[state]} {word}"
+    words = [
+        (optuna.trial.TrialState.COMPLETE, "complete"),
+        (optuna.trial.TrialState.PRUNED, "pruned"),
+        (optuna.trial.TrialState.FAIL, "failed"),
+    ]
+    words += [
+        (state, word)
         for state, word in (
-            (optuna.trial.TrialState.COMPLETE, "complete"),
-            (optuna.trial.TrialState.PRUNED, "pruned"),
-            (optuna.trial.TrialState.FAIL, "failed"),
+            (optuna.trial.TrialState.RUNNING, "running"),
+            (optuna.trial.TrialState.WAITING, "not started"),
         )
-    )
+        if states[state]
+    ]
+    return ", ".join(f"{states[state]} {word}" for state, word in words)

@@ -6,7 +6,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from automl_nas.search import trials_frame
+from automl_nas.search import trial_counts, trials_frame
 from automl_nas.space import FamilySpace, LinearSpace, MLPSpace, TabularSpace
 
 
@@ -55,3 +55,11 @@ def test_a_family_search_shows_only_the_chosen_familys_used_values(embedding):
     assert pd.isna(board.loc[1, "d_embedding"]) and pd.isna(board.loc[0, "linear_alpha"])
     assert pd.isna(board.loc[0, "d_embedding"]) == (embedding == "none")
     assert board.columns[board.columns.get_loc("best_epoch") + 1] == "family"
+
+
+def test_trial_counts_add_up_to_the_study():
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    assert trial_counts(study) == "1 complete, 0 pruned, 0 failed"
+    study.enqueue_trial({})  # a start configuration the budget never reached
+    assert trial_counts(study) == "1 complete, 0 pruned, 0 failed, 1 not started"
