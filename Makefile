@@ -39,7 +39,7 @@ install-torch:
 		if nvidia-smi -L >/dev/null 2>&1; then choice=cuda; else choice=cpu; fi; \
 	fi; \
 	case "$$choice" in \
-	cuda) echo "== [2/3] torch: the CUDA build, torch==$(TORCH_VERSION) from PyPI (about 1 GB to download, 4-5 GB installed with its nvidia-* packages; make TORCH=cpu for the CPU build)"; \
+	cuda) echo "== [2/3] torch: the CUDA build, torch==$(TORCH_VERSION) from PyPI (about 2.7 GB to download with triton and its nvidia-* packages, several GB installed; make TORCH=cpu for the CPU build)"; \
 		$(PIP) install torch==$(TORCH_VERSION) ;; \
 	cpu) if $(PY) -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=$(TORCH_INDEX_TIMEOUT))" "$(TORCH_CPU_INDEX)/torch/" >/dev/null 2>&1; then \
 			echo "== [2/3] torch: no NVIDIA GPU: the CPU build, torch==$(TORCH_VERSION)+cpu from $(TORCH_CPU_INDEX) (about 190 MB to download; make TORCH=cuda for the CUDA build)"; \

@@ -32,7 +32,6 @@ import math
 import os
 import pickle
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ if TYPE_CHECKING:  # imported where they are used, so that parsing the command l
 
 PROG = "automl-nas"
 
-#: Leaderboard columns of the summary printed after ``fit``.
+#: Leaderboard columns of the table printed after ``fit``.
 SUMMARY_COLUMNS = [
     "trial",
     "stage",
@@ -57,7 +56,7 @@ SUMMARY_COLUMNS = [
     "n_params",
 ]
 
-#: Rows of the leaderboard in the summary printed after ``fit``.
+#: Rows of the leaderboard in the table printed after ``fit``.
 SUMMARY_ROWS = 10
 
 
@@ -177,6 +176,9 @@ def format_board(board: pd.DataFrame) -> str:
             board[column] = board[column].astype("Int64")
     values = {column: 4 for column in board if str(column).startswith("value_")}
     board = board.round({"score": 4, **values, "ensemble_weight": 3, "train_seconds": 2})
+    for column in board:  # to_string's na_rep misses the integer columns' <NA>
+        if str(board[column].dtype) == "Int64":
+            board[column] = board[column].astype(object).where(board[column].notna(), "-")
     return board.to_string(index=False, na_rep="-")
 
 
@@ -641,7 +643,8 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
         parents=[common],
         help="search a network on a CSV file and pickle the fitted model",
         description="Search network architectures and hyperparameters on DATA.csv (one Optuna "
-        "study), print a summary of the trials and pickle the fitted estimator. Feature columns "
+        "study) and pickle the fitted estimator: progress and a closing summary line on stderr, "
+        "the top of the leaderboard and the model's path on stdout. Feature columns "
         "may be numeric, text or categorical and may have missing values. The search options "
         "are the parameters of AutoNASClassifier and AutoNASRegressor, with their defaults.",
     )
@@ -674,7 +677,7 @@ def _fit_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def _fit(args: argparse.Namespace) -> int:
-    """Fit on the CSV, pickle the estimator, print the summary."""
+    """Fit on the CSV, pickle the estimator, print the top of its leaderboard."""
     output = Path(args.output)
     _check_writable(output)  # before the search, not after it
     frame = read_csv(args.data)
@@ -708,8 +711,9 @@ def _fit(args: argparse.Namespace) -> int:
     estimator_class = _estimators()[task]
     parameters = inspect.signature(estimator_class).parameters
     given = {name: value for name, value in vars(args).items() if name in parameters}
+    # The estimator's progress and closing line (trials, best score, ensemble) go to stderr;
+    # stdout gets what the command made: the top of the leaderboard and the model's path.
     estimator = estimator_class(**given, verbose=0 if args.quiet else 1)
-    started = time.monotonic()
     try:
         with _warnings_as_lines(DataWarning), _errors_only(args.quiet):
             estimator.fit(frame, y)
@@ -719,10 +723,9 @@ def _fit(args: argparse.Namespace) -> int:
         raise CLIError(_one_line(exc)) from None
     finally:
         end_progress_line()
-    seconds = time.monotonic() - started
     _save(estimator, output)
     if not args.quiet:
-        print(_summary(estimator, task, seconds, output))
+        print(_summary(estimator, output))
     return 0
 
 
@@ -797,42 +800,18 @@ def _save(estimator: BaseAutoNAS, path: Path) -> None:
         raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _summary(estimator: BaseAutoNAS, task: str, seconds: float, output: Path) -> str:
-    """Trial counts, the best trial and the ensemble, the top of the leaderboard, the model."""
-    from automl_nas.search import trial_counts
+def _summary(estimator: BaseAutoNAS, output: Path) -> str:
+    """The top of the leaderboard and where the model was written.
 
+    The trial counts, the best score and where it was measured are the estimator's closing
+    line on stderr: one summary, not two.
+    """
     board = estimator.leaderboard()
-    counts = trial_counts(estimator.study_)
-    metric = estimator._metric().name
-    members = len(estimator.ensemble_weights_)
-    head = (
-        f"{type(estimator).__name__} ({task}): {len(board)} trial{'s' * (len(board) != 1)} in "
-        f"{seconds:.1f} s ({counts}); "
-        f"best trial {estimator.best_trial_number_} {metric} {estimator.best_score_:.4f} "
-        f"{_scored_on(estimator)}; ensemble of {members} trial{'s' * (members != 1)}"
-    )
-    lines = [head, format_board(board[SUMMARY_COLUMNS].head(SUMMARY_ROWS))]
+    lines = [format_board(board[SUMMARY_COLUMNS].head(SUMMARY_ROWS))]
     if len(board) > SUMMARY_ROWS:
         lines.append(f"... {len(board) - SUMMARY_ROWS} more: see '{PROG} leaderboard {output}'")
     lines.append(f"model written to {output}")
     return "\n".join(lines)
-
-
-def _scored_on(estimator: BaseAutoNAS) -> str:
-    """Where the best trial's score comes from: its folds' held-out rows, or the holdout split.
-
-    A cross-validated trial records its fold scores; its score is on the out-of-fold outputs.
-    """
-    from automl_nas.search import TrialAttr
-
-    best = next(
-        t for t in estimator.study_.get_trials(deepcopy=False)
-        if t.number == estimator.best_trial_number_
-    )
-    folds = best.user_attrs.get(TrialAttr.FOLD_SCORES)
-    if not folds:
-        return "on the validation split"
-    return f"out-of-fold ({best.user_attrs.get(TrialAttr.PARTIAL_FOLDS, len(folds))} folds)"
 
 
 # -- predict -----------------------------------------------------------------------------------
@@ -917,7 +896,9 @@ def _leaderboard_parser(verbs: argparse._SubParsersAction, common: argparse.Argu
         description="Every trial, best validation score first (trial, stage, state, score, "
         "time, size, parameters): of the search that fitted MODEL.pkl, with each trial's "
         "ensemble weight, or of the study NAME in the Optuna storage URL, which may still be "
-        "running.",
+        "running. A model's table leaves empty the parameters a trial's network does not use "
+        "(units_3 of a one-layer MLP); a study's shows every sampled value, as the storage "
+        "holds no search space.",
     )
     p.add_argument("model", nargs="?", metavar="MODEL.pkl", help="a model written by 'fit'")
     p.add_argument(
@@ -963,6 +944,10 @@ def study_leaderboard(storage: str, study_name: str | None) -> pd.DataFrame:
     ``feasible`` (the study does not record them): ``trial``, ``stage``, ``state``, ``score``,
     with a cost objective ``value_1`` and ``pareto``, then times, sizes and parameters.
     ``study_name`` None: the storage's only study.
+
+    Every sampled parameter is shown, also those a trial's network does not use: hiding
+    them needs the search space, which the storage does not hold (a shared search's spec
+    file does, but it holds the training data too and may lie on another machine).
     """
     import optuna
 

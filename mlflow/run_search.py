@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 
 import mlflow
 import pandas as pd
@@ -69,15 +70,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Under `mlflow run` this resumes the project's run (MLFLOW_RUN_ID): the search nests in it.
     project_run = mlflow.start_run() if "MLFLOW_RUN_ID" in os.environ else contextlib.nullcontext()
+    started_ms = int(time.time() * 1000)
     with project_run:
-        estimator.fit(frame, y)
-    best = estimator.leaderboard().iloc[0]
-    print(
-        f"{estimator_class.__name__}: {len(estimator.study_.trials)} trials, best trial "
-        f"{int(best['trial'])} validation score {best['score']:.4f}"
-    )
+        estimator.fit(frame, y)  # ends with its summary line on stderr: trials, best score
     if args.register:
-        print(f"registered: models:/{args.register}@champion")
+        return _report_registration(estimator.mlflow_tracking_uri, args.register, started_ms)
+    return 0
+
+
+def _report_registration(uri: str, name: str, since_ms: int) -> int:
+    """Say where the search's model is in the registry (status 0), or that it is not there
+    (status 1): a tracking failure only warns during ``fit``, which keeps the search's result."""
+    try:
+        version = mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        version = None
+    if version is None or version.creation_timestamp < since_ms:
+        print(
+            f"not registered: models:/{name}@champion is not this search's model; see the "
+            "tracking warnings above",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"registered: models:/{name}@champion (version {version.version})")
     return 0
 
 

@@ -282,12 +282,18 @@ class BaseAutoNAS(BaseEstimator):
         ``n_params``, ``best_epoch`` (``latency_ms`` with a latency objective, ``feasible``
         with ``max_params``), then one column per searched parameter (architecture and
         training; a name clashing with the columns before gets a ``param_`` prefix). NaN where
-        a trial has no value, e.g. a trial that failed before training. The same table as
-        ``automl-nas leaderboard`` and the MLflow run's ``trials.csv``
+        a trial has no value, e.g. a trial that failed before training, or where its network
+        does not use the value it sampled (``units_3`` of a one-layer MLP). The same table as
+        ``automl-nas leaderboard MODEL.pkl`` and the MLflow run's ``leaderboard.csv``
         (:func:`automl_nas.search.trials_frame`).
         """
         check_is_fitted(self)
-        return trials_frame(self.study_, weights=self.ensemble_weights_, max_params=self.max_params)
+        return trials_frame(
+            self.study_,
+            weights=self.ensemble_weights_,
+            max_params=self.max_params,
+            space=self.space_,
+        )
 
     # -- the search ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> BaseAutoNAS:
@@ -342,14 +348,28 @@ class BaseAutoNAS(BaseEstimator):
         return self
 
     def _fit_summary(self, seconds: float) -> str:
-        """The line ``fit`` ends with at ``verbose >= 1``: trials, best score, ensemble size."""
+        """The line ``fit`` ends with at ``verbose >= 1``: trials, best score and where it was
+        measured, ensemble size. The command line's ``fit`` shows the same line."""
         members = len(self.ensemble_weights_)
         return (
             f"[automl_nas] {type(self).__name__} fitted in {seconds:.1f} s: "
             f"{len(self.study_.trials)} trials ({trial_counts(self.study_)}); best {self._metric().name}="
-            f"{self.best_score_:.4f} (trial {self.best_trial_number_}); "
+            f"{self.best_score_:.4f} (trial {self.best_trial_number_}, {self._scored_on()}); "
             f"ensemble of {members} trial{'s' * (members != 1)}"
         )
+
+    def _scored_on(self) -> str:
+        """Where the best trial's score comes from: its folds' held-out rows, or the holdout split.
+
+        A cross-validated trial records its fold scores; its score is on the out-of-fold outputs.
+        """
+        best = next(
+            t for t in self.study_.get_trials(deepcopy=False) if t.number == self.best_trial_number_
+        )
+        folds = best.user_attrs.get(TrialAttr.FOLD_SCORES)
+        if not folds:
+            return "on the validation split"
+        return f"out-of-fold over {best.user_attrs.get(TrialAttr.PARTIAL_FOLDS, len(folds))} folds"
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[Any, np.ndarray, int]:
         """Checked ``X`` (images flattened), the encoded target and the number of outputs."""
@@ -698,8 +718,8 @@ def _in_memory_copy(study: optuna.Study) -> optuna.Study:
     if isinstance(getattr(study, "_storage", None), optuna.storages.InMemoryStorage):
         return study
     storage = optuna.storages.InMemoryStorage()
-    storage.create_new_study(study.directions, study.study_name)
-    # optuna.Study, not create_study: no "A new study created" log line at each pickling.
+    with optuna_verbosity(0):  # the storage logs "A new study created in memory" at INFO
+        storage.create_new_study(study.directions, study.study_name)
     copy = optuna.Study(study.study_name, storage, sampler=study.sampler, pruner=study.pruner)
     if study.metric_names:
         copy.set_metric_names(study.metric_names)

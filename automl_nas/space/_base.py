@@ -120,7 +120,8 @@ class SearchSpace(ABC):
 
     Every parameter is sampled in every trial, also those an architecture does not use (e.g.
     ``units_3`` of a 2-layer MLP): a static space lets multivariate TPE, CMA-ES, evolution and RL
-    model the joint distribution without conditional branches.
+    model the joint distribution without conditional branches; :meth:`used_params` says which
+    of a trial's values its network reads.
 
     A family implements :meth:`_defaults` and :meth:`build`; one that also implements
     :meth:`relaxed` (its supernet) can be searched by ``DartsStage`` too.
@@ -196,6 +197,17 @@ class SearchSpace(ABC):
         A space of several families starts from one configuration of each.
         """
         return [self.default_params()]
+
+    def used_params(self, params: Mapping[str, Any]) -> set[str]:
+        """The names in ``params`` (one trial's configuration) that its model reads.
+
+        Every trial samples every parameter (see the class docstring), so a trial also holds
+        values its network ignores; the leaderboard shows only the used ones
+        (:func:`automl_nas.search.trials_frame`). ``params`` holds the space's fixed values
+        too. The default: all of them. A space with parameters that depend on others
+        overrides it.
+        """
+        return set(params)
 
     def supports(self, facts: DataFacts) -> bool:
         """Whether this family can fit the task described by ``facts`` (default: yes)."""

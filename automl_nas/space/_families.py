@@ -257,6 +257,14 @@ class FamilySpace(SearchSpace):
         for name in self.families:
             self._families[name].validate()
 
+    def used_params(self, params: Mapping[str, Any]) -> set[str]:
+        """``family`` and what the chosen family's space says its model reads; all of
+        ``params`` when they name no family of this space."""
+        space = self._families.get(params.get("family"))
+        if space is None:
+            return set(params)
+        return {"family"} | space.used_params({k: v for k, v in params.items() if k != "family"})
+
     def required_params(self) -> Sequence[str]:
         return ("family",)
 

@@ -70,6 +70,12 @@ class MLPSpace(SearchSpace):
             )
         self._check_choices("activation", ACTIVATIONS)
 
+    def used_params(self, params: Mapping[str, Any]) -> set[str]:
+        """All but the widths of layers beyond ``n_layers``."""
+        depth = params.get("n_layers", self.max_layers)
+        unused = {f"units_{i}" for i in range(depth, self.max_layers)}
+        return set(params) - unused
+
     def _defaults(self) -> dict[str, Any]:
         return {
             "n_layers": 2,

@@ -140,6 +140,13 @@ class TabularSpace(SearchSpace):
         super().validate()
         self._check_choices("activation", ACTIVATIONS)
 
+    def used_params(self, params: Mapping[str, Any]) -> set[str]:
+        """All but ``d_embedding`` when ``embedding`` is ``"none"``."""
+        used = set(params)
+        if params.get("embedding") == "none":
+            used.discard("d_embedding")
+        return used
+
     def _defaults(self) -> dict[str, Any]:
         # The start portfolio's first network entry (space/portfolio.json), with the batch
         # size sized to the data.

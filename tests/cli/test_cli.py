@@ -116,8 +116,7 @@ def real_runs(data: Path) -> Iterator[dict[str, subprocess.Popen]]:
 def test_fit_classification_csv(data, classifier):
     model_path, status, out, err = classifier
     assert status == 0, err
-    assert "AutoNASClassifier (classification)" in out
-    assert f"model written to {model_path}" in out
+    assert out.strip().splitlines()[-1] == f"model written to {model_path}"
     assert "ensemble_weight" in out and "n_params" in out  # the summary table's header
     assert "[automl_nas] trial    0 COMPLETE" in err  # progress lines when stderr is no terminal
     with open(model_path, "rb") as file:
@@ -130,7 +129,8 @@ def test_fit_classification_csv(data, classifier):
 def test_fit_regression_csv_in_a_subprocess_then_watch_its_study(data, real_runs):
     out, err = real_runs["fit"].communicate(timeout=180)
     assert real_runs["fit"].returncode == 0, err
-    assert "AutoNASRegressor (regression)" in out
+    assert "[automl_nas] AutoNASRegressor fitted in " in err
+    assert out.strip().endswith("model written to reg.pkl")
     with open(data / "reg.pkl", "rb") as file:
         model = pickle.load(file)
     assert isinstance(model, AutoNASRegressor)
@@ -230,10 +230,22 @@ def test_help_of_every_verb(verb, capsys):
 
 
 def test_fit_summary_says_where_the_best_score_was_measured(classifier):
-    _, status, out, err = classifier
+    _, status, _, err = classifier
     assert status == 0, err
     # 80 rows in 4 s: cv="auto" cross-validates (a busy machine's deadline may cut the folds).
-    assert "out-of-fold (" in out and "folds)" in out and "validation split" not in out
+    assert "out-of-fold over " in err and "validation split" not in err
+
+
+def test_fit_prints_one_summary(classifier):
+    """The estimator's closing line on stderr is the summary; stdout has no second one, only
+    the table and the model's path."""
+    _, status, out, err = classifier
+    assert status == 0, err
+    (closing,) = [line for line in err.splitlines() if " fitted in " in line]
+    assert closing.startswith("[automl_nas] AutoNASClassifier fitted in ")
+    assert "ensemble of " in closing and "best " in closing
+    assert "fitted in" not in out and "best trial" not in out and "ensemble of" not in out
+    assert out.splitlines()[0].split()[:4] == ["trial", "stage", "state", "score"]
 
 
 def _fit_help(capsys, monkeypatch) -> dict[str, str]:
@@ -287,12 +299,12 @@ def test_every_estimator_parameter_is_an_option_with_the_estimators_default(
 def test_options_not_given_leave_the_estimators_defaults(data, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     model = tmp_path / "holdout.pkl"
-    status, out, err = _main(
+    status, _, err = _main(
         *("fit", data / "cls.csv", "--target", "label", *FAST, "-o", model),
         *("--cv", "none", "--refit", "false", "--ensemble-size", "1", "--patience", "2"),
     )
     assert status == 0, err
-    assert "on the validation split; ensemble of 1 trial" in out
+    assert "on the validation split); ensemble of 1 trial" in err
     with open(model, "rb") as file:
         params = pickle.load(file).get_params()
     given = {"time_budget": 4, "n_trials": 3, "max_epochs": 5, "random_state": 0, "cv": None}
@@ -457,3 +469,12 @@ def test_unexpected_error_is_one_line_unless_debug(data, monkeypatch):
     assert status == 1
     with pytest.raises(KeyError, match="boom"):
         main(["fit", str(data / "cls.csv"), "--target", "label", "--debug"])
+
+
+def test_the_table_shows_a_dash_for_every_empty_cell():
+    board = pd.DataFrame(
+        {"trial": [0, 1], "score": [0.5, np.nan], "units_1": pd.array([256, None], dtype="Int64")}
+    )
+    lines = cli.format_board(board).splitlines()
+    assert lines[1].split() == ["0", "0.5", "256"]
+    assert lines[2].split() == ["1", "-", "-"]

@@ -186,7 +186,19 @@ def test_a_pickle_masks_url_params_and_copies_a_stored_study_into_memory(data, t
         mlflow_tracking_uri=None,
         **TINY,
     ).fit(X, y)
-    back = pickle.loads(pickle.dumps(clf))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)  # Optuna's default, as in a shell
+    logging.getLogger("optuna").addHandler(handler)
+    try:
+        blob = pickle.dumps(clf)
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+        optuna.logging.set_verbosity(before)
+    assert not records, [r.getMessage() for r in records]  # no "A new study created in memory"
+    back = pickle.loads(blob)
     assert isinstance(back.study_._storage, optuna.storages.InMemoryStorage)  # Optuna private
     pd.testing.assert_frame_equal(back.leaderboard(), clf.leaderboard())
     np.testing.assert_array_equal(back.predict(X), clf.predict(X))

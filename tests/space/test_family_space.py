@@ -113,3 +113,12 @@ def test_a_portfolio_entry_outside_a_narrowed_space_is_skipped_with_a_debug_mess
         starts = narrowed.start_params()
     assert "skipped: gbdt_learning_rate=" in caplog.text
     assert all(s["gbdt_learning_rate"] > rate for s in starts)  # the default fills in if none left
+
+
+def test_used_params_are_the_chosen_familys():
+    space = FamilySpace([TabularSpace(), LinearSpace()])
+    params = {"family": "nn", **space.family_space("nn").default_params(), "embedding": "none"}
+    assert space.used_params(params) == set(params) - {"d_embedding"}
+    shallow = FamilySpace([MLPSpace(max_layers=2)])
+    params = {"family": "nn", **MLPSpace(max_layers=2).default_params(), "n_layers": 1}
+    assert shallow.used_params(params) == set(params) - {"units_1"}

@@ -6,6 +6,7 @@ import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from automl_nas import MLPSpace
+from automl_nas.space import LinearSpace
 
 
 def test_full_static_space_names_both_kinds():
@@ -52,3 +53,15 @@ def test_residual_blocks_of_changing_width(norm):
     model = space.build(params, (4,), 2)
     assert model(torch.randn(6, 4)).shape == (6, 2)
     assert sum(b.shortcut is not None for b in model.body) == 3
+
+
+def test_used_params_leave_out_the_widths_beyond_the_depth():
+    space = MLPSpace(max_layers=4)
+    params = {**space.default_params(), "n_layers": 1}
+    assert space.used_params(params) == set(params) - {"units_1", "units_2", "units_3"}
+    assert space.used_params({**params, "n_layers": 4}) == set(params)
+
+
+def test_used_params_of_a_space_that_knows_no_better_are_all_of_them():
+    params = LinearSpace().default_params()
+    assert LinearSpace().used_params(params) == set(params)

@@ -91,3 +91,10 @@ def test_continuous_columns_are_those_with_three_values_or_more():
 def test_validate_rejects_unknown_activations():
     with pytest.raises(ValueError, match="Unknown activation"):
         TabularSpace().replace(activation=["relu", "swishy"])
+
+
+def test_d_embedding_is_used_only_with_an_embedding():
+    space = TabularSpace()
+    params = {**space.default_params(), "embedding": "none"}
+    assert space.used_params(params) == set(params) - {"d_embedding"}
+    assert space.used_params({**params, "embedding": "periodic"}) == set(params)

@@ -5,7 +5,11 @@ The tests share one server; the last one kills it (a later test would get a fres
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +34,34 @@ def test_search_is_recorded_by_a_tracking_server(server, clean_mlflow_env, breas
     experiment = client.get_experiment_by_name("server-search")
     check_search_record(server.uri, experiment.experiment_id, est, "bc-server", X)
     assert not (clean_mlflow_env / "mlflow.db").exists()  # nothing went to the embedded store
+
+
+def test_the_readmes_registry_line_prints_predictions_and_nothing_else(server, clean_mlflow_env):
+    """README.md's command that loads the champion from the registry, run as written in a shell
+    against a tracking server (whose downloads MLflow shows under a progress bar by default):
+    predictions on stdout; on stderr no progress bar and no warning about the target column."""
+    from sklearn.datasets import load_iris
+
+    from automl_nas import AutoNASClassifier
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    (line,) = [x for x in readme.read_text().splitlines() if "models:/my-model@champion" in x]
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    AutoNASClassifier(**TINY, mlflow_tracking_uri=server.uri, register_model="my-model").fit(X, y)
+    X.assign(label=y).to_csv(clean_mlflow_env / "test.csv", index=False)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    done = subprocess.run(
+        ["bash", "-c", line],
+        check=False,
+        cwd=clean_mlflow_env,
+        env={**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": server.uri},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("[")
 
 
 def test_server_down_at_start_fails_before_any_training(
