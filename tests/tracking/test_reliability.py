@@ -1,6 +1,6 @@
-"""Faults of the tracking store: a new SQLite store created by two fits at once, a read-only
-store, the store deleted mid-search, a server that is not MLflow. Real processes and databases
-throughout."""
+"""Faults of the tracking store: a new SQLite store created by two fits at once, two fits on
+an existing store, a read-only store, the store deleted mid-search, a server that is not
+MLflow. Real processes and databases throughout."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import warnings
 
 import pytest
 
+from automl_nas.tracking._store import PARENT_TAG
 from tests._unprivileged import unprivileged
 from tests.tracking.conftest import TINY, free_port
 
@@ -169,8 +170,8 @@ _FIT_ONE = textwrap.dedent(
     uri, experiment = sys.argv[1], sys.argv[2]
     X, y = load_breast_cancer(return_X_y=True)
     est = AutoNASClassifier(
-        n_trials=2, max_epochs=2, time_budget=120, random_state=0, verbose=0,
-        mlflow_tracking_uri=uri, mlflow_experiment=experiment,
+        n_trials=2, max_epochs=2, time_budget=120, cv=None, refit=False, random_state=0,
+        verbose=0, mlflow_tracking_uri=uri, mlflow_experiment=experiment,
     )
     error = None
     with warnings.catch_warnings(record=True) as caught:
@@ -250,3 +251,28 @@ def test_a_read_only_store_fails_before_any_training_naming_path_and_cause(
     else:
         assert not db.exists()
 
+
+def test_two_fits_at_once_on_an_existing_store_both_record_everything(clean_mlflow_env):
+    """Two processes fit at once, both tracked into one SQLite store that exists already: both
+    search runs, every trial run and each run's trials.csv and leaderboard are there, all
+    runs ended, and neither fit warned."""
+    from mlflow import MlflowClient
+
+    uri = _new_store(clean_mlflow_env / "mlflow.db")
+    procs = [_fit_in_process([], uri, "shared") for _ in range(2)]
+    reports = [_report(proc)[0] for proc in procs]
+    for report in reports:
+        assert report["error"] is None and report["warnings"] == [], report
+        assert report["trials"] == 2
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("shared").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("automl_nas.role") == "search"]
+    assert len(parents) == 2
+    for parent in parents:
+        children = [r for r in runs if r.data.tags.get(PARENT_TAG) == parent.info.run_id]
+        assert sorted(int(r.data.tags["automl_nas.trial_number"]) for r in children) == [0, 1]
+        artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+        assert {"trials.csv", "leaderboard.csv"} <= artifacts, artifacts
+    assert len(runs) == 2 + 2 * 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
