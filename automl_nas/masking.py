@@ -1,4 +1,5 @@
-"""Credentials hidden in URLs and in any text that quotes one: the one masking function.
+"""Credentials hidden in URLs and in any text that quotes one: the one masking function, and
+the string that shows itself masked (:class:`MaskedRepr`) for estimator parameters.
 
 Storage URLs (``postgresql://user:pw@host/db``), MLflow tracking URIs (``https://user:token@host``)
 and error messages that quote them pass through :func:`mask_uri` before they reach an MLflow
@@ -13,8 +14,9 @@ the engine's torch.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["MASK", "mask_uri"]
+__all__ = ["MASK", "MaskedRepr", "MaskedReprParam", "mask_uri"]
 
 #: What a hidden credential reads as (SQLAlchemy's own ``URL`` repr uses the same).
 MASK = "***"
@@ -53,3 +55,51 @@ def mask_uri(text: str) -> str:
     """
     text = _USERINFO.sub(rf"\g<head>:{MASK}@", str(text))
     return _PAIR.sub(rf"\g<head>{MASK}", text)
+
+
+class MaskedRepr(str):
+    """A string whose ``repr`` has its credentials masked (:func:`mask_uri`); its value,
+    ``str()``, comparisons and every string operation are the string's own.
+
+    scikit-learn shows an estimator's parameters through ``repr``: its text repr (nested in a
+    Pipeline or a grid search too) and the parameter table of its HTML display. A URL held
+    as a MaskedRepr is shown masked in all of them, while ``get_params``, ``clone`` and
+    ``set_params`` carry the real URL.
+
+    Example:
+        >>> url = MaskedRepr("postgresql://bob:s3cr3t@db/hpo")
+        >>> repr(url), url == "postgresql://bob:s3cr3t@db/hpo"
+        ("'postgresql://bob:***@db/hpo'", True)
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_uri(str(self)))
+
+
+class MaskedReprParam:
+    """An estimator's constructor parameter (a class attribute named as the parameter) that
+    keeps a string holding a credential as a :class:`MaskedRepr`, however it is set:
+    ``__init__``, ``set_params`` or ``clone``. Other values are kept as given.
+
+    The value lives in the instance's ``__dict__`` under the parameter's name, where
+    ``vars()``, pickling and scikit-learn's checks look for it. A string without credentials
+    stays the very object given; one with credentials comes back equal to it, not identical.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if isinstance(value, str) and not isinstance(value, MaskedRepr) and mask_uri(value) != value:
+            value = MaskedRepr(value)
+        obj.__dict__[self.name] = value

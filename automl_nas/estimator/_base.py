@@ -37,7 +37,7 @@ from automl_nas.data import (
 )
 from automl_nas.distributed import make_storage
 from automl_nas.ensemble import EnsembleModel, greedy_ensemble
-from automl_nas.masking import mask_uri
+from automl_nas.masking import MaskedReprParam, mask_uri
 from automl_nas.search import (
     PRUNERS,
     SAMPLERS,
@@ -109,8 +109,16 @@ class BaseAutoNAS(BaseEstimator):
     Pickles hold no password: a pickled estimator (the CLI's model file, the MLflow model) has
     its URL parameters masked (``postgresql://user:***@host/db``; set ``storage`` again before
     refitting an unpickled one) and ``study_`` as an in-memory copy of its trials, while the
-    estimator itself keeps both unchanged.
+    estimator itself keeps both unchanged. Nor does its display: ``storage`` and
+    ``mlflow_tracking_uri`` with a credential are held as a
+    :class:`~automl_nas.masking.MaskedRepr`, a string equal to the URL whose ``repr`` masks it,
+    so ``repr`` (nested in a Pipeline or a grid search too) and the HTML display show them
+    masked, while ``get_params``, ``clone`` and ``set_params`` carry the real URL.
     """
+
+    # scikit-learn shows parameters with repr(): these two may hold a password.
+    storage = MaskedReprParam()
+    mlflow_tracking_uri = MaskedReprParam()
 
     _parameter_constraints: dict = {
         "space": [SearchSpace, None],

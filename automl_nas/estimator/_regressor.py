@@ -129,7 +129,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         ``"sqlite:///search.db"`` (with heartbeats: a killed process's trial is failed and
         retried once), ``"journal:PATH"`` or an Optuna storage object. Worker processes
         (``automl-nas worker``) can join a search in a shared storage; ``fit`` waits for the
-        budget, then builds the model from every process's trials.
+        budget, then builds the model from every process's trials. A password in the URL is
+        masked in ``repr`` and pickles; ``get_params`` returns a string equal to the URL.
 
     study_name : str, default=None
         Study name in ``storage``; None: a new study. An existing study is resumed: its
@@ -150,7 +151,7 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         MLflow tracking URI. Tracking is on when this, ``mlflow_experiment``,
         ``register_model`` or the environment variable ``MLFLOW_TRACKING_URI`` is set: a
         parent run per ``fit``, a nested run per trial, and the final model. None: MLflow's
-        own URI.
+        own URI. Credentials in it are masked in ``repr``, pickles and what MLflow records.
 
     mlflow_experiment : str, default=None
         Experiment of the parent run. None: the active run's experiment, else

@@ -36,7 +36,7 @@ from automl_nas.tracking._records import (
     search_tags,
     trial_record,
 )
-from automl_nas.tracking._store import is_http, probe
+from automl_nas.tracking._store import is_http, probe, sqlite_write_problem
 from automl_nas.tracking._supervisor import WriterSupervisor
 
 __all__ = ["DEFAULT_EXPERIMENT", "MlflowTracker", "TrackingWarning", "global_tracking_uri"]
@@ -55,6 +55,10 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: no longer than that (nor than ``flush_timeout``), and says what it left unlogged.
 BUDGET_SLACK = 1.05
 BUDGET_GRACE_S = 5.0
+#: Seconds before that deadline at which :meth:`MlflowTracker.end_search` stops waiting for the
+#: writer: ending a writer process that is still busy (kill, reap, join its reader) takes time
+#: too, about 60 ms on 2 loaded cores, which ran ``fit`` past the bound.
+CLOSE_RESERVE_S = 0.5
 
 #: What each writer message holds, as the warning names what was not logged.
 _WHAT = {
@@ -117,9 +121,11 @@ class MlflowTracker(BaseTracker):
     for the final model and plots themselves. The callback is thread-safe (Optuna ``n_jobs > 1``).
 
     A server that is down at :meth:`start_search`, or answers but is not MLflow, raises
-    ``ConnectionError`` before any training. Any other failure (a store that cannot be opened, a deleted experiment, a server
-    that dies later) gives one :class:`TrackingWarning` and the search goes on; the Optuna study
-    keeps every trial.
+    ``ConnectionError`` before any training; a SQLite store this process cannot write (a
+    read-only file or directory) raises ``PermissionError`` naming the path, as the search's
+    own storage and artifact directory do. Any other failure (a store that cannot be opened, a
+    deleted experiment, a server that dies later) gives one :class:`TrackingWarning` and the
+    search goes on; the Optuna study keeps every trial.
 
     Args:
         tracking_uri: MLflow tracking URI; None uses MLflow's own (``MLFLOW_TRACKING_URI``, else
@@ -228,7 +234,8 @@ class MlflowTracker(BaseTracker):
 
     # ------------------------------------------------------------------ life cycle
     def start_search(self, info: dict[str, Any]) -> None:
-        """Start the writer, which opens the parent run; a dead server raises before training."""
+        """Start the writer, which opens the parent run; a dead server or an unwritable SQLite
+        store raises before training."""
         if importlib.util.find_spec("mlflow") is None:
             raise ImportError(_INSTALL_HINT)
         self._reset()
@@ -249,6 +256,13 @@ class MlflowTracker(BaseTracker):
                     f"mlflow_tracking_uri / MLFLOW_TRACKING_URI elsewhere, or unset both to "
                     f"search without tracking."
                 )
+        problem = sqlite_write_problem(uri)
+        if problem is not None:
+            raise PermissionError(
+                f"MLflow tracking store {mask_uri(uri)} cannot be written: {problem}; no trial "
+                f"was run. Make it writable, or point mlflow_tracking_uri / MLFLOW_TRACKING_URI "
+                f"at a store this process can write, or unset both to search without tracking."
+            )
         active = mlflow.active_run() if mlflow else None
         # A user's active run is nested under only when it lives in the same store.
         outer = active if active is not None and mlflow.get_tracking_uri() == uri else None
@@ -378,7 +392,7 @@ class MlflowTracker(BaseTracker):
             return
         deadline = time.monotonic() + self.flush_timeout
         if self._deadline is not None:
-            deadline = min(deadline, max(self._deadline, time.monotonic()))
+            deadline = min(deadline, max(self._deadline - CLOSE_RESERVE_S, time.monotonic()))
         try:
             finish = self._finish_message(status)
         except Exception as exc:  # noqa: BLE001 - the summary is a nicety: the run is still ended

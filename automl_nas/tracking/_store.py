@@ -152,6 +152,35 @@ def _sqlite_path(uri: str | None) -> str | None:
     return None if not path or path == ":memory:" else path
 
 
+def sqlite_write_problem(uri: str | None) -> str | None:
+    """Why this process cannot write the SQLite store behind ``uri``, naming the path; None
+    when it can (or ``uri`` is not a SQLite file).
+
+    MLflow meets an unwritable store only at its first write, and then slowly: a read-only
+    file fails opening the run with SQL in the message, a read-only directory makes MLflow's
+    set-up retry until the fit's deadline. File modes are asked with ``os.access`` (root may
+    write anyway, and then does). SQLite writes its journal beside the file, and MLflow
+    creates missing directories, so the nearest existing directory must be writable too.
+    """
+    path = _sqlite_path(uri)
+    if path is None:
+        return None
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"the SQLite file {path} is read-only for this process"
+        directory = os.path.dirname(path)
+        why = "SQLite writes its journal there"
+    else:
+        directory = os.path.dirname(path)
+        while not os.path.exists(directory):
+            directory = os.path.dirname(directory)
+        why = "the new SQLite file and its journal go there"
+    if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):
+        return f"the directory {directory} is not writable by this process ({why})"
+    return None
+
+
 def sqlite_identity(uri: str | None) -> tuple[int, int] | None:
     """(device, inode) of the SQLite file behind ``uri``; None when not a SQLite file, or
     ``(-1, -1)`` when the file is gone: a changed identity means the store was deleted or

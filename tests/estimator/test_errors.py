@@ -1,6 +1,7 @@
 """Bad input fails early with a message that names the problem; nothing half-done is kept."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
+from tests._unprivileged import unprivileged
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 y = np.r_[np.zeros(20), np.ones(20)]
@@ -173,12 +175,38 @@ def test_an_unwritable_artifact_dir_names_the_path_and_cause(tmp_path, monkeypat
         _shared(tmp_path, artifact_dir=tmp_path / "artifacts").fit(X, y)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_a_read_only_artifact_dir_names_the_path(tmp_path):
+    """The same fault for real: a 0555 directory, in a process on which file modes bind (as
+    root too, see tests/_unprivileged.py)."""
     (tmp_path / "artifacts" / "s").mkdir(parents=True)
     (tmp_path / "artifacts" / "s").chmod(0o555)
-    with pytest.raises(PermissionError, match=r"cannot write .*artifacts/s/search.pt: Permission denied"):
-        _shared(tmp_path, artifact_dir=tmp_path / "artifacts").fit(X, y)
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from automl_nas import AutoNASClassifier\n"
+        "X = np.random.default_rng(0).normal(size=(40, 3)); y = np.r_[np.zeros(20), np.ones(20)]\n"
+        "try:\n"
+        "    AutoNASClassifier(n_trials=1, max_epochs=2, storage=sys.argv[1], study_name='s',\n"
+        "                      artifact_dir=sys.argv[2]).fit(X, y)\n"
+        "except PermissionError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    try:
+        done = subprocess.run(
+            unprivileged([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'search.db'}",
+                          str(tmp_path / "artifacts")]),
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )
+    finally:
+        (tmp_path / "artifacts" / "s").chmod(0o755)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(
+        r"cannot write the search spec \(search.pt\) at .*artifacts/s/search.pt: Permission "
+        r"denied. The search's artifact_dir .* must be a directory that every process",
+        done.stdout,
+    ), done.stdout + done.stderr[-3000:]
+    assert not (tmp_path / "artifacts" / "s" / "search.pt").exists()
 
 
 def test_an_unopenable_sqlite_storage_names_the_path_and_cause(tmp_path, monkeypatch):

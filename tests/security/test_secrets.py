@@ -1,4 +1,5 @@
-"""No password of a storage URL reaches MLflow, a pickled model, the command line or the logs.
+"""No password of a storage URL reaches MLflow, a pickled model, the command line, the logs or
+the estimator's repr.
 
 The storage is the session's real PostgreSQL server (``postgres_url`` from tests/conftest.py:
 a random password in the URL); MLflow tracks into a SQLite file in the test's directory. Each
@@ -25,9 +26,13 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import sklearn
 import sqlalchemy
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from automl_nas import AutoNASClassifier
 from automl_nas.cli import main
@@ -219,6 +224,49 @@ def test_a_pickle_masks_url_params_and_copies_a_stored_study_into_memory(data, t
     assert pickle.loads(blob).storage == storage
 
 
+# -- what scikit-learn shows of an estimator ---------------------------------------------------
+_SHOWN = {
+    "storage": "postgresql://bob:s3cr3t@db.example/hpo",
+    "mlflow_tracking_uri": "https://alice:tok3n@mlflow.example",
+}
+
+
+def test_repr_and_html_display_mask_url_params_nested_too():
+    """scikit-learn prints parameters with repr(), in its own repr, nested in a Pipeline or a
+    grid search, and in the HTML display's parameter table: none shows a password."""
+    clf = AutoNASClassifier(**_SHOWN, time_budget=5)
+    shown = {
+        "repr": repr(clf),
+        "str": str(clf),
+        "pipeline": repr(make_pipeline(StandardScaler(), clf)),
+        "grid search": repr(GridSearchCV(clf, {"time_budget": [5, 10]})),
+    }
+    with sklearn.config_context(display="diagram"):
+        shown["html"] = clf._repr_html_()
+        shown["pipeline html"] = make_pipeline(StandardScaler(), clf)._repr_html_()
+        shown["mime bundle"] = str(clf._repr_mimebundle_())
+    for where, text in shown.items():
+        assert "s3cr3t" not in text and "tok3n" not in text, where
+        assert "***" in text, where
+    assert "storage='postgresql://bob:***@db.example/hpo'" in shown["repr"]
+    assert "mlflow_tracking_uri='https://alice:***@mlflow.example'" in shown["repr"]
+
+
+def test_masked_url_params_round_trip_through_get_params_clone_and_set_params():
+    """Only the display is masked: get_params, clone and set_params carry the real URLs."""
+    clf = AutoNASClassifier(**_SHOWN)
+    params = clf.get_params()
+    assert {k: params[k] for k in _SHOWN} == _SHOWN
+    twin = clone(clf)
+    assert twin.get_params() == params and repr(twin) == repr(clf)
+    other = "postgresql://carol:hunter2@db.example/hpo"
+    assert clf.set_params(storage=other).storage == other
+    assert "hunter2" not in repr(clf)
+    plain = "sqlite:///search.db"  # no credential: kept as the very object given
+    assert clf.set_params(storage=plain).get_params()["storage"] is plain
+    assert AutoNASClassifier(storage=None).storage is None
+
+
 # -- the whole path, on a real PostgreSQL ------------------------------------------------------
 def test_a_tracked_fit_on_postgres_leaks_the_password_nowhere(
     postgres_url, data, tmp_path, monkeypatch, caplog, capfd
@@ -288,6 +336,12 @@ def test_a_tracked_fit_on_postgres_leaks_the_password_nowhere(
     loaded = mlflow.sklearn.load_model("models:/m@champion")
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert len(loaded.leaderboard()) == 2
+
+    # What a notebook or a log shows of the fitted estimator: its repr and HTML display.
+    with sklearn.config_context(display="diagram"):
+        html = clf._repr_html_()
+    assert "Fitted" in html and password not in html and password not in repr(clf)
+    assert mask_uri(postgres_url) in repr(clf).replace("\n", "").replace(" ", "")
 
     # Logs, warnings and the process's own output (the MLflow writer process's too).
     assert password not in caplog.text
