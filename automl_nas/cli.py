@@ -237,7 +237,7 @@ def __getattr__(name: str) -> Any:
 PARSER_FACTS: dict[str, Any] = {
     "tasks": ("classification", "regression"),
     "default_metrics": ("accuracy", "r2"),
-    "stage_names": ("cmaes", "darts", "evolution", "gp", "nsga2", "promote", "qmc", "random", "rl", "tpe"),
+    "stage_names": ("batch", "cmaes", "darts", "evolution", "gp", "nsga2", "promote", "qmc", "random", "rl", "tpe"),
     "family_names": ("gbdt", "nn", "linear"),
     "max_auto_classes": 20,
     "default_artifact_dir": "automl_nas_artifacts",

@@ -23,6 +23,7 @@ from automl_nas.search import (
     sampler_name,
     started_trials,
 )
+from automl_nas.stages import BatchStage
 from automl_nas.training import cpu_threads, resolve_device
 
 
@@ -95,13 +96,11 @@ def run_worker(
     context = spec.context(time.monotonic(), dev)
     store = DiskTrialStore(os.path.dirname(spec_path), spec.keep, study, spec.build)
     objective = spec.objective(context, store)
-
-    def run(trial: optuna.Trial) -> float:
-        trial.set_user_attr(TrialAttr.WORKER, name)
-        return objective(trial)
-
+    objective.user_attrs[TrialAttr.WORKER] = name
+    context.objective = objective
     samplers: dict[int, optuna.samplers.BaseSampler] = {}
     finished: list[optuna.trial.FrozenTrial] = []
+    context.callbacks = [lambda s, t: finished.append(t)]
     ran = 0
     # One thread: workers are processes, started one per core.
     with optuna_verbosity(verbose), cpu_threads(dev, 1):
@@ -118,15 +117,22 @@ def run_worker(
             study.sampler = samplers[index]
             context.stage = sampler_name(worker_sampler)
             context.deadline = time.monotonic() + left
+            batch = spec.worker_batches[index] if index < len(spec.worker_batches) else None
             try:
-                study.optimize(
-                    run, n_trials=1, catch=(Exception,), callbacks=[lambda s, t: finished.append(t)]
-                )
+                if batch is None:
+                    study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=context.callbacks)
+                    ran += 1
+                else:
+                    context.stage = BatchStage.name
+                    stage = BatchStage(worker_sampler, members=batch or None)
+                    mine = None if n_trials is None else n_trials - ran
+                    room = None if cap is None else cap - started_trials(study)
+                    limits = [n for n in (mine, room) if n is not None]
+                    ran += stage.round(study, context, min(limits) if limits else None)
             except ValueError as exc:  # failed as stale by another process while it ran
                 if not is_failed_elsewhere(exc):
                     raise
                 continue
-            ran += 1
             if verbose:
                 trial = finished[-1]
                 value = "" if trial.value is None else f" value={trial.value:.4f}"

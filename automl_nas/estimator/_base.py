@@ -443,6 +443,7 @@ class BaseAutoNAS(BaseEstimator):
             keep=1 if self.ensemble_size == 1 else self.ensemble_candidates,
             pruner=coordinator.study.pruner,
             worker_samplers=[stage.worker_sampler for stage in stages],
+            worker_batches=[stage.worker_batch for stage in stages],
             fingerprint=fingerprint,
             cost_objective=self.cost_objective,
             max_params=self.max_params,

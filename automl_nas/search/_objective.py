@@ -90,6 +90,8 @@ class TrialObjective:
         self.store = store
         self.cost_objective = cost_objective
         self.max_params = max_params
+        #: Set on every trial this objective runs (a worker's ``host:pid``).
+        self.user_attrs: dict[str, Any] = {}
 
     def score(self, output: torch.Tensor, fold: int = 0) -> float:
         """The metric on ``fold``'s validation outputs (decoded: probabilities / original units)."""
@@ -141,6 +143,8 @@ class TrialObjective:
         """Label ``trial`` with the running stage (unless its proposer did) and sample its params."""
         if TrialAttr.STAGE not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
             trial.set_user_attr(TrialAttr.STAGE, self.context.stage)
+        for key, value in self.user_attrs.items():
+            trial.set_user_attr(key, value)
         return self.context.space.sample(trial)
 
     def batchable(self, params: Mapping[str, Any]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,9 @@ class SearchSpec:
     max_params: int | None = None
     #: Seconds one trial may train (:attr:`BudgetPlan.trial_seconds`; None: no limit).
     trial_seconds: float | None = None
+    #: Per stage, how workers train its trials: None one at a time, else in batches of that
+    #: many members (0: the batch stage's own rule, ``batch_members``).
+    worker_batches: list = field(default_factory=list)
 
     def context(
         self, deadline: float, device: torch.device, *, n_jobs: int = 1, seed: int | None = None

@@ -24,6 +24,9 @@ class BaseStage(ABC):
     #: The sampler (a name or object) with which worker processes propose trials while this
     #: stage runs on the coordinator: a stage that is not a sampler leaves them TPE.
     worker_sampler: str | optuna.samplers.BaseSampler = "tpe"
+    #: How worker processes train trials while this stage runs: None one at a time, else in
+    #: batches of that many members (0: :func:`~automl_nas.stages.batch_members`' rule).
+    worker_batch: int | None = None
     #: Whether the stage needs the space's relaxed form (a supernet), which not every space
     #: has: the estimators then default to a space that does.
     needs_relaxed_space = False

@@ -19,11 +19,17 @@ is proposed from the results of the last (the sampler sees several asked trials 
 with ``n_jobs``). A popped trial whose shared parameters match no leader (another process
 enqueued it) trains alone, as does a leader whose network cannot be stacked (boosting, linear
 models, embeddings with weights, TabM-style ensembles).
+
+Limits: trials asked outside ``study.optimize`` send no heartbeats, so on a storage with
+heartbeats a batch whose process is killed stays RUNNING instead of failing and being retried
+(Optuna never takes a trial without heartbeats for stale). A two-objective search runs this
+stage's trials one at a time (:meth:`TrialObjective.batchable`).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +62,14 @@ def batch_members(device: str, batch_size: int, width: int) -> int:
     kind = "cuda" if device == "cuda" else "cpu"
     fit = STEP_ACTIVATIONS[kind] // max(1, batch_size * width)
     return int(min(MAX_MEMBERS[kind], max(2, fit)))
+
+
+def _ask(study: optuna.Study) -> optuna.Trial:
+    """``study.ask()``, without Optuna's warning that heartbeats need ``optimize``: a batch's
+    trials send none (see :class:`BatchStage`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+        return study.ask()
 
 
 def _shared(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,6 +116,7 @@ class BatchStage(BaseStage):
         self.sampler_name = sampler_name(sampler)
         self.members = members
         self.worker_sampler = sampler
+        self.worker_batch = members or 0
 
     def _run(
         self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float
@@ -121,17 +136,20 @@ class BatchStage(BaseStage):
                 left = search_left if left is None else min(left, search_left)
             if left is not None and left <= 0:
                 return
-            started += self._round(study, context, objective, left)
+            started += self.round(study, context, left)
 
-    def _round(
-        self, study: optuna.Study, context: SearchContext, objective: TrialObjective, left: int | None
-    ) -> int:
-        """Ask leaders and their siblings, train every group, tell; the trials started."""
+    def round(self, study: optuna.Study, context: SearchContext, left: int | None) -> int:
+        """One round on the study's sampler: ask leaders and their siblings (at most ``left``
+        trials), train every group, tell; returns the trials started. Worker processes run
+        rounds one at a time, following the coordinator's stage between them."""
+        objective = context.objective
+        if not isinstance(objective, TrialObjective):
+            raise TypeError("a batch round needs the search's TrialObjective as the context's objective")
         waiting = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
         n_leaders = max(1, len(waiting))
         if left is not None:
             n_leaders = min(n_leaders, left)
-        leaders = [study.ask() for _ in range(n_leaders)]
+        leaders = [_ask(study) for _ in range(n_leaders)]
         budget = None if left is None else left - n_leaders
         groups: dict[tuple, list[optuna.Trial]] = {}
         alone: list[optuna.Trial] = []
@@ -155,7 +173,7 @@ class BatchStage(BaseStage):
             if budget is not None:
                 budget -= siblings
             for _ in range(siblings):
-                sibling = study.ask()
+                sibling = _ask(study)
                 key = _key(objective.begin(sibling))
                 (groups.setdefault(key, []) if queued or key in groups else alone).append(sibling)
         for trial in alone:  # first: the start portfolio's other families among them

@@ -283,3 +283,35 @@ def test_one_machine_storages(backend, request, digits, tmp_path):
     assert children == {t.number: t.user_attrs.get("worker") for t in trials}
     parent = next(r for r in runs if "automl_nas.trial_number" not in r.data.tags)
     assert parent.data.metrics["n_trials"] == len(trials)
+
+
+def test_workers_train_batches_while_the_coordinator_runs_a_batch_stage(sqlite_url, digits, tmp_path):
+    """A worker follows the coordinator's batch stage: its trials too train side by side,
+    each member still one trial of the shared study."""
+    from automl_nas import TabularSpace
+    from automl_nas.stages import BatchStage
+
+    X, y, X_test, y_test = digits
+    worker = start_cli_worker(sqlite_url, "batched", tmp_path / "artifacts")
+    space = TabularSpace().replace(embedding="none", ensemble_k=1, width=[16, 32], epochs=[3, 6])
+    clf = make_clf(
+        sqlite_url, "batched", tmp_path, budget=90, n_trials=16, cv=None, space=space,
+        stages=[BatchStage("tpe", members=3)],
+    )
+    clf.fit(X, y)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    trials = clf.study_.trials
+    assert len(trials) <= 16 + 3  # the cap, plus one batch started as it was reached
+    batches: dict[int, list] = {}
+    for trial in trials:
+        if "batch" in trial.user_attrs:
+            batches.setdefault(trial.user_attrs["batch"]["leader"], []).append(trial)
+    processes = {t.user_attrs.get("worker", "coordinator") for t in trials}
+    assert len(processes) == 2, [(t.number, t.user_attrs.get("worker")) for t in trials]
+    worker_batches = [m for m in batches.values() if m[0].user_attrs.get("worker")]
+    assert worker_batches, "the worker trained no batch"
+    for members in batches.values():  # a batch never spans processes
+        assert len({t.user_attrs.get("worker") for t in members}) == 1
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert clf.score(X_test, y_test) > 0.5
