@@ -18,8 +18,10 @@ member (linear, layer and batch norm, dropout) by its stacked form; layers witho
 ``TabularNet``) keep their own ``forward``, which then runs on stacked tensors. A network's
 input encoder without trainable weights (``FeatureEncoder`` without an embedding: its
 statistics come from the training rows, the same for every member) runs once and its output
-is shared. Anything else (embeddings with weights, TabM-style ``k``-member ensembles, cells)
-is not stackable: :func:`stack_networks` raises ``NotStackableError`` and such a configuration
+is shared. A layer of any other kind with weights (a numeric embedding, a TabM-style ensemble of
+``k`` members: the whole network then) runs through ``torch.func.vmap`` over its stacked
+weights (:class:`VmappedModule`): slower per operation, but the same result. Batch norm inside
+such a layer cannot be stacked (:func:`stack_networks` raises ``NotStackableError``) and
 trains alone.
 
 Member ``i``'s trained weights go back into its own network with :meth:`StackedNetwork.
@@ -135,8 +137,83 @@ class StackedDropout(nn.Module):
         if x.dim() == 2:  # a shared input: each member drops its own units
             x = x.expand(len(self.rate), *x.shape)
         rate = self.rate.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
-        keep = torch.rand_like(x) >= rate
-        return x * keep / (1 - rate)
+        mask = torch.rand_like(x).ge_(rate).div_(1 - rate)  # 0 or 1 / (1 - rate), in x's dtype
+        return x * mask
+
+
+class _RateDropout(nn.Module):
+    """Dropout whose rate is a (non-persistent) buffer, so that it stacks per member."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.register_buffer("rate", torch.tensor(float(p)), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        return x * torch.rand_like(x).ge(self.rate).to(x.dtype) / (1 - self.rate)
+
+
+def _with_rate_dropout(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose ``nn.Dropout`` layers keep their rate in a buffer."""
+    module = copy.deepcopy(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                setattr(parent, name, _RateDropout(child.p))
+    return module
+
+
+class VmappedModule(nn.Module):
+    """P copies of a module the stacked layers do not cover, run by ``torch.func.vmap``.
+
+    The members' parameters and buffers are stacked (``torch.func.stack_module_state``) and
+    one template runs them through ``functional_call`` under ``vmap`` (dropout draws different
+    masks per member, at each member's own rate). Slower per operation than the stacked
+    layers, but it covers any module without batch norm: TabM-style ensembles, numeric
+    embeddings with weights. Batch norm is refused: it updates its running statistics in place.
+    """
+
+    def __init__(self, layers: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in layers[0].modules()):
+            raise NotStackableError("batch norm inside an ensemble or embedding is not stackable")
+        copies = [_with_rate_dropout(layer) for layer in layers]
+        params, buffers = torch.func.stack_module_state(copies)
+        self._names = {name.replace(".", "__"): name for name in (*params, *buffers)}
+        self._persistent = set(layers[0].state_dict())
+        for name, value in params.items():
+            self.register_parameter(name.replace(".", "__"), nn.Parameter(value.detach()))
+        for name, value in buffers.items():
+            self.register_buffer(name.replace(".", "__"), value)
+        self._template = [copies[0].to("meta")]  # in a list: not a submodule
+
+    def train(self, mode: bool = True) -> VmappedModule:
+        super().train(mode)
+        self._template[0].train(mode)
+        return self
+
+    def member_items(self, index: int) -> dict[str, torch.Tensor]:
+        """Member ``index``'s parameters and persistent buffers, named as in the member."""
+        items = {**dict(self.named_parameters(recurse=False)), **dict(self.named_buffers(recurse=False))}
+        return {
+            self._names[key]: value[index].detach().clone()
+            for key, value in items.items()
+            if self._names[key] in self._persistent
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        params = {self._names[k]: v for k, v in self.named_parameters(recurse=False)}
+        buffers = {self._names[k]: v for k, v in self.named_buffers(recurse=False)}
+        template = self._template[0]
+
+        def one(p: dict, b: dict, inputs: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(template, (p, b), (inputs,))
+
+        shared = x.dim() == 2  # the same rows for every member (the network's input)
+        return torch.func.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")(
+            params, buffers, x
+        )
 
 
 class SharedInput(nn.Module):
@@ -176,16 +253,15 @@ def _stack(layers: Sequence[nn.Module], path: str) -> nn.Module:
         return StackedDropout(layers)
     if kind in _STATELESS:
         return copy.deepcopy(first)
-    if kind is FeatureEncoder:
-        if any(True for _ in first.parameters()):
-            raise NotStackableError(f"{path}: an input embedding with weights is not stackable")
+    if kind is FeatureEncoder and not any(True for _ in first.parameters()):
         return SharedInput(first)
-    if any(True for _ in first.parameters(recurse=False)) or any(
-        True for _ in first.buffers(recurse=False)
+    if (
+        kind is FeatureEncoder  # an embedding with weights
+        or getattr(first, "k", 1) != 1  # a TabM-style ensemble: its forward handles members
+        or any(True for _ in first.parameters(recurse=False))
+        or any(True for _ in first.buffers(recurse=False))
     ):
-        raise NotStackableError(f"{path}: {kind.__name__} has its own weights")
-    if getattr(first, "k", 1) != 1:
-        raise NotStackableError(f"{path}: a {first.k}-member ensemble is not stackable")
+        return VmappedModule(layers)
     shell = copy.copy(first)  # same class and attributes, children replaced below
     shell._modules = {}
     shell._parameters, shell._buffers = {}, {}
@@ -226,13 +302,26 @@ class StackedNetwork(nn.Module):
         Layers shared by all members (the input encoder) are left out: each member's own
         network already holds the same values.
         """
-        state = {}
-        for name, tensor in self.net.state_dict().items():
-            if name.startswith("encoder.encoder."):
-                continue
-            member = tensor[index] if tensor.dim() else tensor
-            state[name] = member.detach().clone()
+        state: dict[str, torch.Tensor] = {}
+        self._collect(self.net, "", index, state)
         return state
+
+    def _collect(self, module: nn.Module, prefix: str, index: int, state: dict) -> None:
+        if isinstance(module, SharedInput):
+            return
+        if isinstance(module, VmappedModule):
+            state.update({prefix + k: v for k, v in module.member_items(index).items()})
+            return
+        persistent = [
+            (k, v) for k, v in module._buffers.items()
+            if v is not None and k not in module._non_persistent_buffers_set
+        ]
+        for name, tensor in [*module._parameters.items(), *persistent]:
+            if tensor is not None:
+                state[prefix + name] = tensor[index].detach().clone()
+        for name, child in module._modules.items():
+            if child is not None:
+                self._collect(child, f"{prefix}{name}.", index, state)
 
     @torch.no_grad()
     def keep(self, indices: Sequence[int]) -> None:

@@ -82,11 +82,14 @@ class StackedOptimizer:
         """One update with each member's learning rate times its schedule's ``factors``."""
         self.steps += 1
         lr = self.lr * factors.double()
+        rates = {}  # (P,) rate and decay in each parameter dtype, converted once per step
         for param, state in zip(self.parameters, self.state):
             if param.grad is None:
                 continue
-            grad, rate = param.grad, _per_member(lr, param)
-            decay = _per_member(self.weight_decay, param)
+            if param.dtype not in rates:
+                rates[param.dtype] = (lr.to(param.dtype), self.weight_decay.to(param.dtype))
+            grad = param.grad
+            rate, decay = (_per_member(r, param) for r in rates[param.dtype])
             if self.name == "adamw":
                 param.mul_(1 - rate * decay)
             else:
@@ -121,9 +124,10 @@ def clip_member_gradients(parameters: Sequence[nn.Parameter], max_norms: torch.T
     if not bool((max_norms > 0).any()):
         return
     grads = [p.grad for p in parameters if p.grad is not None]
-    total = torch.stack([g.double().pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
-    coef = (max_norms.double().to(total.device) / (total + 1e-6)).clamp(max=1.0)
-    coef = torch.where(max_norms.to(total.device) > 0, coef, torch.ones_like(coef))
+    norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
+    total = torch.linalg.vector_norm(norms, dim=0)
+    coef = (max_norms / (total + 1e-6)).clamp(max=1.0)
+    coef = torch.where(max_norms > 0, coef, torch.ones_like(coef))
     for grad in grads:
         grad.mul_(_per_member(coef, grad))
 
@@ -134,8 +138,15 @@ def member_losses(
     """Each member's ``loss_fn`` of its ``output`` (P, batch, ...): a (P,) tensor.
 
     Cross-entropy with each member's label ``smoothing`` (torch's formula) and mean squared
-    error are computed for all members at once; any other loss one member at a time.
+    error are computed for all members at once; any other loss one member at a time. A
+    member that is itself an ensemble of k (training output (P, batch, k, outputs)) is
+    scored as :func:`~automl_nas.training.member_loss` scores it: every one of its k against
+    the targets, averaged.
     """
+    if output.dim() == 4:  # (P, batch, k, outputs): rows x k, as member_loss flattens them
+        k = output.shape[2]
+        output = output.flatten(1, 2)
+        target = target.repeat_interleave(k, dim=0)
     if type(loss_fn) is nn.CrossEntropyLoss and loss_fn.weight is None and loss_fn.reduction == "mean":
         logp = output.float().log_softmax(-1)
         nll = -logp.gather(-1, target.expand(len(output), -1).unsqueeze(-1)).squeeze(-1)
@@ -207,9 +218,13 @@ def train_stacked(
     amp = amp_dtype(device)
     for network in networks:
         network.to(device)
-        init = getattr(network, "init_from_data", None)
-        if init is not None:
-            init(data.X_train)
+    init = getattr(networks[0], "init_from_data", None)
+    if init is not None:  # statistics of the rows, the same for every member: taken once
+        init(data.X_train)
+        buffers = {name for name, _ in networks[0].named_buffers()}  # statistics, not weights
+        statistics = {k: v for k, v in networks[0].state_dict().items() if k in buffers}
+        for network in networks[1:]:
+            network.load_state_dict(statistics, strict=False)
     stacked = stack_networks(networks).to(device)
     limits = list(time_limits) if time_limits is not None else [None] * n_members
     callbacks = list(on_epochs) if on_epochs is not None else [None] * n_members
@@ -231,6 +246,7 @@ def train_stacked(
         params[0]["optimizer"], list(stacked.parameters()), column("lr", 0.0), column("weight_decay", 0.0)
     )
     generator = torch.Generator(device=device).manual_seed(seed)
+    k = int(getattr(networks[0], "k", 1))  # rows a member computes per row (TabM-style)
     n, batch_size = len(data.X_train), int(params[0]["batch_size"])
     results: list[TrainResult | BaseException | None] = [None] * n_members
     alive = list(range(n_members))
@@ -246,7 +262,7 @@ def train_stacked(
         stacked.train()
         order = torch.randperm(n, device=device, generator=generator)
         total, seen, out_of_time = torch.zeros(len(alive), device=device), 0, False
-        part_rows = max(MIN_PART_ROWS, STEP_ROWS // len(alive))
+        part_rows = max(MIN_PART_ROWS, STEP_ROWS // (len(alive) * k))
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             if len(idx) < 2 and n > 1:  # batch norm cannot train on a single row

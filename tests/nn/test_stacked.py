@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from automl_nas.nn import MLP, NotStackableError, stack_networks
+from automl_nas.nn._stacked import VmappedModule
 from automl_nas.space import TabularSpace
 from automl_nas.space._base import DataFacts
 
@@ -69,12 +70,32 @@ def test_a_plain_mlp_of_the_mlp_space_stacks_too():
 
 
 @pytest.mark.parametrize(
-    "overrides, why",
-    [({"embedding": "piecewise"}, "embedding with weights"), ({"ensemble_k": 4}, "4-member ensemble")],
+    "overrides",
+    [
+        {"embedding": "piecewise", "d_embedding": 8},
+        {"embedding": "periodic", "d_embedding": 8},
+        {"ensemble_k": 4},
+        {"ensemble_k": 4, "embedding": "piecewise", "norm": "layer"},
+    ],
 )
-def test_what_cannot_be_stacked_says_why(overrides, why):
-    with pytest.raises(NotStackableError, match=why):
-        stack_networks([tabular(overrides, 0)])
+def test_embeddings_and_ensembles_run_vmapped_and_give_each_members_output(overrides):
+    nets = [tabular({**overrides, "dropout": 0.1 * i}, i) for i in range(3)]
+    stacked = stack_networks(nets)
+    assert any(isinstance(m, VmappedModule) for m in stacked.modules())
+    expected = torch.stack([net.eval()(X) for net in nets])
+    torch.testing.assert_close(stacked.eval()(X), expected, rtol=1e-5, atol=1e-5)
+    stacked.train()
+    out = stacked(X[:32])
+    assert out.shape[:2] == (3, 32)
+    for i, net in enumerate(nets):  # each member's state goes back into its own network
+        net.load_state_dict({**net.state_dict(), **stacked.member_state(i)})
+    stacked.keep([2])
+    torch.testing.assert_close(stacked.eval()(X)[0], expected[2], rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_inside_an_ensemble_is_refused():
+    with pytest.raises(NotStackableError, match="batch norm"):
+        stack_networks([tabular({"ensemble_k": 4, "norm": "batch"}, 0)])
 
 
 def test_members_of_different_shapes_are_refused():

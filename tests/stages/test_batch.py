@@ -83,7 +83,8 @@ def test_a_diverging_member_fails_alone():
 def test_the_stage_by_name_and_the_batch_size_rule():
     assert isinstance(make_stage("batch"), BatchStage)
     assert batch_members("cpu", 128, 81) == 16
-    assert batch_members("cpu", 1024, 512) == 4
+    assert batch_members("cpu", 1024, 81) == 3
+    assert batch_members("cpu", 1024, 512) == 2
     assert batch_members("cuda", 128, 81) == 64
     with pytest.raises(ValueError, match="members"):
         BatchStage(members=0)

@@ -121,3 +121,19 @@ def test_a_time_limit_fits_each_members_epochs_to_it():
     results = stacked(configs, time_limits=[1.0, 1.0])
     assert time.monotonic() - started < 10
     assert all(r.stopped_by == "epochs" and 1 <= len(r.history) < 10_000 for r in results)
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    [{"ensemble_k": 4}, {"embedding": "piecewise", "d_embedding": 8}, {"embedding": "periodic", "d_embedding": 8}],
+)
+def test_vmapped_members_train_as_they_would_alone(architecture):
+    configs = [{**BASE, **r, **architecture, "optimizer": "adamw"} for r in RECIPES[:2]]
+    results = stacked(configs)
+    for i, config in enumerate(configs):
+        solo = alone(config, i)
+        np.testing.assert_allclose(
+            [h["val_loss"] for h in results[i].history], [h["val_loss"] for h in solo.history],
+            rtol=1e-4, atol=1e-5,
+        )
+        np.testing.assert_allclose(results[i].val_output, solo.val_output, rtol=1e-3, atol=1e-3)
