@@ -150,16 +150,16 @@ class TrialObjective:
     def batchable(self, params: Mapping[str, Any]) -> bool:
         """Whether a trial of ``params`` can train in a batch (:meth:`run_batch`).
 
-        Its network must stack (:func:`~automl_nas.nn.stack_networks`: plain or residual
-        blocks, no embedding weights, one ensemble member), the search must have one objective
-        and the device must not need float16 loss scaling.
+        It must be a network trained by gradient steps (not a family that scikit-learn fits,
+        which registers its own ``train``) that stacks (:func:`~automl_nas.nn.stack_networks`),
+        the search must have one objective and the device must not need float16 loss scaling.
         """
         ctx = self.context
         if self.cost_objective is not None or amp_dtype(ctx.data.device) == torch.float16:
             return False
         with _own_rng(ctx.data.device):
             network = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
-        if not isinstance(network, nn.Module) or not any(True for _ in network.parameters()):
+        if not isinstance(network, nn.Module) or train.dispatch(type(network)) is not train.dispatch(nn.Module):
             return False
         try:
             stack_networks([network])

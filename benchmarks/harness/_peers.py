@@ -161,6 +161,10 @@ class AutoNAS(Peer):
             from automl_nas.space import FamilySpace
 
             params["space"] = FamilySpace(portfolio=False)
+        if params.pop("batch", False):  # the default's stages, with the sampler's trials batched
+            from automl_nas.stages import PROMOTE_SHARE, BatchStage
+
+            params["stages"] = [BatchStage("tpe", time_share=1 - PROMOTE_SHARE), "promote"]
         Estimator = AutoNASClassifier if task.classification else AutoNASRegressor
         self.model_ = Estimator(time_budget=task.budget, random_state=task.seed, **params)
         self.model_.fit(X, y)
@@ -353,6 +357,9 @@ PEERS = {
     "mlp": SklearnMLP,
     "automl_nas_2jobs": partial(AutoNAS, "automl_nas n_jobs=2", n_jobs=2),
     "automl_nas_nn": partial(AutoNAS, "automl_nas families=nn", families=["nn"]),
+    "automl_nas_batch": partial(AutoNAS, "automl_nas batched trials", batch=True),
+    "automl_nas_nn_batch": partial(AutoNAS, "automl_nas families=nn, batched trials",
+                                   families=["nn"], batch=True),
     "automl_nas_noportfolio": partial(AutoNAS, "automl_nas portfolio=off", portfolio=False),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),

@@ -98,3 +98,14 @@ def test_families_train_alone_and_networks_batch(tmp_path):
     assert not any(TrialAttr.BATCH in t.user_attrs for t in clf.study_.trials
                    if t.params.get("family") != "nn")
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_only_networks_trained_by_gradient_steps_are_batched():
+    from automl_nas.space import FamilySpace
+
+    clf = AutoNASClassifier(
+        space=FamilySpace(portfolio=False).replace(family=["linear", "gbdt"]), stages=["batch"],
+        n_trials=6, time_budget=30, random_state=0, verbose=0, cv=None,
+    ).fit(X, y)
+    assert {t.state for t in clf.study_.trials} == {TrialState.COMPLETE}
+    assert not any(TrialAttr.BATCH in t.user_attrs for t in clf.study_.trials)
