@@ -99,6 +99,7 @@ def run_worker(
     objective.user_attrs[TrialAttr.WORKER] = name
     context.objective = objective
     samplers: dict[int, optuna.samplers.BaseSampler] = {}
+    batch_stages: dict[int, BatchStage] = {}
     finished: list[optuna.trial.FrozenTrial] = []
     context.callbacks = [lambda s, t: finished.append(t)]
     ran = 0
@@ -124,7 +125,9 @@ def run_worker(
                     ran += 1
                 else:
                     context.stage = BatchStage.name
-                    stage = BatchStage(worker_sampler, members=batch or None)
+                    if index not in batch_stages:  # one per stage: it remembers architectures
+                        batch_stages[index] = BatchStage(worker_sampler, members=batch or None)
+                    stage = batch_stages[index]
                     mine = None if n_trials is None else n_trials - ran
                     room = None if cap is None else cap - started_trials(study)
                     limits = [n for n in (mine, room) if n is not None]

@@ -12,10 +12,10 @@ failed alone, tracked, on the leaderboard and an ensemble candidate.
 
 The siblings are proposed the way Optuna fixes some parameters of a trial and samples the rest:
 ``study.enqueue_trial`` with the leader's shared parameters, then ``study.ask``. Trials already
-waiting in the study (the start portfolio, DARTS' architectures) are leaders first: each trains
-alone, as its proposer meant, and its siblings (recipes for its architecture) train together.
-Trials of one batch are trained before the sampler proposes the next leader, so each batch
-is proposed from the results of the last (the sampler sees several asked trials at once, as
+waiting in the study (the start portfolio, DARTS' architectures) go first: each trains alone,
+as its proposer meant, and once none waits, each of their architectures gets a batch of
+siblings (recipes for it). Each batch is told before the sampler proposes the next leader, so
+it is proposed from the results of the last (the sampler sees several asked trials at once, as
 with ``n_jobs``). A popped trial whose shared parameters match no leader (another process
 enqueued it) trains alone, as does a leader whose network cannot be stacked (boosting, linear
 models, embeddings with weights, TabM-style ensembles).
@@ -121,6 +121,8 @@ class BatchStage(BaseStage):
         self.members = members
         self.worker_sampler = sampler
         self.worker_batch = members or 0
+        #: Architectures of start trials that trained alone and await their siblings.
+        self._pending: list[dict[str, Any]] = []
 
     def _run(
         self, study: optuna.Study, context: SearchContext, *, n_trials: int | None, timeout: float
@@ -132,6 +134,7 @@ class BatchStage(BaseStage):
             return
         end = time.monotonic() + timeout
         started = 0
+        self._pending = []
         caps = [c.cap for c in context.callbacks if isinstance(c, StopAtTrialCap)]
         while time.monotonic() < end and context.remaining() > 0:
             left = None if n_trials is None else n_trials - started
@@ -143,49 +146,59 @@ class BatchStage(BaseStage):
             started += self.round(study, context, left)
 
     def round(self, study: optuna.Study, context: SearchContext, left: int | None) -> int:
-        """One round on the study's sampler: ask leaders and their siblings (at most ``left``
-        trials), train every group, tell; returns the trials started. Worker processes run
-        rounds one at a time, following the coordinator's stage between them."""
+        """One step of the stage, at most ``left`` trials; returns the trials it started.
+
+        In this order: a trial waiting in the study (the start portfolio) trains alone, as its
+        proposer meant, and its architecture is remembered; once none waits, each remembered
+        architecture gets a batch of siblings (recipes for it, chosen by the sampler); then
+        the sampler proposes a leader and its siblings. Each step ends with its trials told,
+        so the sampler sees them before it proposes the next. Worker processes run steps one
+        at a time, following the coordinator's stage between them.
+        """
         objective = context.objective
         if not isinstance(objective, TrialObjective):
             raise TypeError("a batch round needs the search's TrialObjective as the context's objective")
-        waiting = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
-        n_leaders = max(1, len(waiting))
-        if left is not None:
-            n_leaders = min(n_leaders, left)
-        leaders = [_ask(study) for _ in range(n_leaders)]
-        budget = None if left is None else left - n_leaders
-        groups: dict[tuple, list[optuna.Trial]] = {}
-        alone: list[optuna.Trial] = []
-        for leader in leaders:
-            params = objective.begin(leader)
-            if not objective.batchable(params):
-                alone.append(leader)
-                continue
-            # An enqueued leader (the start portfolio) trains alone, as its proposer meant,
-            # and its siblings explore recipes for its architecture together.
-            queued = leader.number in waiting
-            (alone.append(leader) if queued else groups.setdefault(_key(params), []).append(leader))
-            rows = int(params.get("batch_size", 128)) * int(params.get("ensemble_k", 1))
-            size = self.members or batch_members(
-                context.data.device.type, rows, int(params.get("width", 256))
-            )
-            siblings = size - 1 if budget is None else min(size - 1, budget)
-            if queued and siblings < 2:
-                continue  # one sibling alone is no batch
-            for _ in range(siblings):
-                study.enqueue_trial(_shared(params), user_attrs={TrialAttr.STAGE: self.name})
-            if budget is not None:
-                budget -= siblings
-            for _ in range(siblings):
-                sibling = _ask(study)
-                key = _key(objective.begin(sibling))
-                (groups.setdefault(key, []) if queued or key in groups else alone).append(sibling)
-        for trial in alone:  # first: the start portfolio's other families among them
+        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            trial = _ask(study)
+            params = objective.begin(trial)
             self._tell(study, context, [trial], None)
-        for group in groups.values():
+            if objective.batchable(params):
+                self._pending.append(params)
+            return 1
+        if self._pending:
+            return self._batch(study, context, objective, self._pending.pop(0), [], left)
+        leader = _ask(study)
+        params = objective.begin(leader)
+        if not objective.batchable(params):
+            self._tell(study, context, [leader], None)
+            return 1
+        return self._batch(study, context, objective, params, [leader], left)
+
+    def _batch(
+        self,
+        study: optuna.Study,
+        context: SearchContext,
+        objective: TrialObjective,
+        params: dict[str, Any],
+        group: list[optuna.Trial],
+        left: int | None,
+    ) -> int:
+        """Ask siblings of ``params``' architecture to join ``group``; train; tell."""
+        rows = int(params.get("batch_size", 128)) * int(params.get("ensemble_k", 1))
+        size = self.members or batch_members(context.data.device.type, rows, int(params.get("width", 256)))
+        siblings = size - len(group) if left is None else min(size, left) - len(group)
+        for _ in range(siblings):
+            study.enqueue_trial(_shared(params), user_attrs={TrialAttr.STAGE: self.name})
+        alone = []
+        for _ in range(siblings):
+            sibling = _ask(study)
+            # another process may have taken ours and left us its own
+            (group if _key(objective.begin(sibling)) == _key(params) else alone).append(sibling)
+        for trial in alone:
+            self._tell(study, context, [trial], None)
+        if group:
             self._tell(study, context, group, objective.run_batch(group) if len(group) > 1 else None)
-        return len(alone) + sum(len(group) for group in groups.values())
+        return len(group) + len(alone)
 
     @staticmethod
     def _tell(
