@@ -18,11 +18,6 @@ from torch import nn
 
 from automl_nas.nn import FoldBag, NotStackableError, stack_networks
 from automl_nas.search._budget import TRIAL_HARD_STOP
-
-#: A batch of trials trained side by side may take this many times one trial's seconds: its
-#: members train slower per epoch than one network alone (more rows per step), and the batch
-#: replaces several trials.
-BATCH_TIME_FACTOR = 2.0
 from automl_nas.search._context import SearchContext
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._model import TrialModel
@@ -36,6 +31,11 @@ from automl_nas.training import (
     train,
     train_stacked,
 )
+
+#: A batch of trials trained side by side may take this many times one trial's seconds: its
+#: members train slower per epoch than one network alone (more rows per step), and the batch
+#: replaces several trials.
+BATCH_TIME_FACTOR = 2.0
 
 
 class TrialObjective:
@@ -144,7 +144,8 @@ class TrialObjective:
         if TrialAttr.STAGE not in trial.user_attrs:  # enqueued trials arrive labelled by their proposer
             trial.set_user_attr(TrialAttr.STAGE, self.context.stage)
         for key, value in self.user_attrs.items():
-            trial.set_user_attr(key, value)
+            if trial.user_attrs.get(key) != value:  # a stage may begin a trial before training it
+                trial.set_user_attr(key, value)
         return self.context.space.sample(trial)
 
     def batchable(self, params: Mapping[str, Any]) -> bool:
