@@ -20,17 +20,19 @@ with ``n_jobs``). A popped trial whose shared parameters match no leader (anothe
 enqueued it) trains alone, as does a leader whose network cannot be stacked (boosting, linear
 models, embeddings with weights, TabM-style ensembles).
 
-Limits: trials asked outside ``study.optimize`` send no heartbeats, so on a storage with
-heartbeats a batch whose process is killed stays RUNNING instead of failing and being retried
-(Optuna never takes a trial without heartbeats for stale). A two-objective search runs this
-stage's trials one at a time (:meth:`TrialObjective.batchable`).
+Trials asked outside ``study.optimize`` get no heartbeat from Optuna, so the stage sends
+their heartbeats itself (:class:`_Heartbeats`): on a storage with heartbeats a batch whose
+process is killed is failed after the grace period and retried like any trial. A two-objective
+search runs this stage's trials one at a time (:meth:`TrialObjective.batchable`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 import optuna
@@ -68,12 +70,75 @@ def batch_members(device: str, batch_size: int, width: int) -> int:
     return int(min(MAX_MEMBERS[kind], max(2, fit)))
 
 
-def _ask(study: optuna.Study) -> optuna.Trial:
-    """``study.ask()``, without Optuna's warning that heartbeats need ``optimize``: a batch's
-    trials send none (see :class:`BatchStage`)."""
+class _Heartbeats:
+    """Heartbeats for the trials a round has asked and not yet told, from one thread.
+
+    ``study.optimize`` runs Optuna's heartbeat thread around each trial it runs; a trial asked
+    with ``study.ask`` has none, and Optuna takes only a trial whose heartbeats stopped for
+    stale, so a batch whose process was killed would stay RUNNING for ever (never failed,
+    never retried). Each trial is beaten from its ask until it is told; one thread beats for
+    all of them every ``heartbeat_interval`` seconds. Without heartbeats on the storage
+    (in memory, a journal file, an RDB storage without an interval) nothing runs.
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        # Optuna has no public accessor for a study's storage; its RDB storages (and the cache
+        # around them) record heartbeats through these two methods.
+        self._storage = study._storage
+        interval = getattr(self._storage, "get_heartbeat_interval", lambda: None)()
+        self.interval: float | None = interval
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        if self.interval is not None:
+            self._thread = threading.Thread(target=self._beat, name="automl_nas-batch-heartbeat", daemon=True)
+            self._thread.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def add(self, trial: optuna.Trial) -> None:
+        """Beat for ``trial`` from now on (the first heartbeat at once)."""
+        if self.interval is None:
+            return
+        with self._lock:
+            self._ids.add(trial._trial_id)
+        self._storage.record_heartbeat(trial._trial_id)
+
+    def discard(self, trial: optuna.Trial) -> None:
+        """Stop beating for ``trial`` (it was told)."""
+        with self._lock:
+            self._ids.discard(trial._trial_id)
+
+    def _beat(self) -> None:
+        assert self.interval is not None
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                ids = sorted(self._ids)
+            for trial_id in ids:
+                try:
+                    self._storage.record_heartbeat(trial_id)
+                except Exception as exc:  # noqa: BLE001 - a missed beat is retried next interval
+                    optuna.logging.get_logger("optuna").warning(
+                        f"heartbeat of trial id {trial_id} not recorded: {exc!r}"
+                    )
+
+
+def _ask(study: optuna.Study, beats: _Heartbeats) -> optuna.Trial:
+    """``study.ask()``, the trial's heartbeats started, without Optuna's warning that
+    heartbeats need ``optimize`` (:class:`_Heartbeats` sends them)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
-        return study.ask()
+        trial = study.ask()
+    beats.add(trial)
+    return trial
 
 
 def _shared(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,32 +223,36 @@ class BatchStage(BaseStage):
         objective = context.objective
         if not isinstance(objective, TrialObjective):
             raise TypeError("a batch round needs the search's TrialObjective as the context's objective")
-        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            trial = _ask(study)
-            params = objective.begin(trial)
-            self._tell(study, context, [trial], None)
-            if objective.batchable(params):
-                self._pending.append(params)
-            return 1
-        if self._pending:
-            return self._batch(study, context, objective, self._pending.pop(0), [], left)
-        leader = _ask(study)
-        params = objective.begin(leader)
-        if not objective.batchable(params):
-            self._tell(study, context, [leader], None)
-            return 1
-        return self._batch(study, context, objective, params, [leader], left)
+        beats = _Heartbeats(study)
+        with beats:
+            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                trial = _ask(study, beats)
+                params = objective.begin(trial)
+                self._tell(study, context, beats, [trial], None)
+                if objective.batchable(params):
+                    self._pending.append(params)
+                return 1
+            if self._pending:
+                return self._batch(study, context, beats, self._pending.pop(0), [], left)
+            leader = _ask(study, beats)
+            params = objective.begin(leader)
+            if not objective.batchable(params):
+                self._tell(study, context, beats, [leader], None)
+                return 1
+            return self._batch(study, context, beats, params, [leader], left)
 
     def _batch(
         self,
         study: optuna.Study,
         context: SearchContext,
-        objective: TrialObjective,
+        beats: _Heartbeats,
         params: dict[str, Any],
         group: list[optuna.Trial],
         left: int | None,
     ) -> int:
         """Ask siblings of ``params``' architecture to join ``group``; train; tell."""
+        objective = context.objective
+        assert isinstance(objective, TrialObjective)
         rows = int(params.get("batch_size", 128)) * int(params.get("ensemble_k", 1))
         size = self.members or batch_members(context.data.device.type, rows, int(params.get("width", 256)))
         siblings = size - len(group) if left is None else min(size, left) - len(group)
@@ -191,19 +260,21 @@ class BatchStage(BaseStage):
             study.enqueue_trial(_shared(params), user_attrs={TrialAttr.STAGE: self.name})
         alone = []
         for _ in range(siblings):
-            sibling = _ask(study)
+            sibling = _ask(study, beats)
             # another process may have taken ours and left us its own
             (group if _key(objective.begin(sibling)) == _key(params) else alone).append(sibling)
         for trial in alone:
-            self._tell(study, context, [trial], None)
+            self._tell(study, context, beats, [trial], None)
         if group:
-            self._tell(study, context, group, objective.run_batch(group) if len(group) > 1 else None)
+            outcomes = objective.run_batch(group) if len(group) > 1 else None
+            self._tell(study, context, beats, group, outcomes)
         return len(group) + len(alone)
 
     @staticmethod
     def _tell(
         study: optuna.Study,
         context: SearchContext,
+        beats: _Heartbeats,
         trials: list[optuna.Trial],
         outcomes: list[float | BaseException] | None,
     ) -> None:
@@ -225,6 +296,7 @@ class BatchStage(BaseStage):
                 frozen = study.tell(trial, state=TrialState.FAIL)
             else:
                 frozen = study.tell(trial, outcome)
+            beats.discard(trial)
             for callback in context.callbacks:
                 # StopAtTrialCap stops study.optimize, which is not running here: _run
                 # checks the cap itself before every round
