@@ -13,7 +13,16 @@ member of a batch of 10, with the same initialisation and batch order; validatio
 accuracy and loss side by side, with the sampled dropout and with dropout 0 (where the
 batched member must match its solo run up to floating-point rounding).
 
+``ceiling``: why batching gains less on a large table. The space's default network for the
+table (at the batch size the space picks for its rows) trains a few epochs alone (``train``)
+and as P = 2, 4, 8, 16 members of one batch (``train_stacked``); each run's arithmetic rate
+(6 x multiply-adds of its linear layers x rows, per second) is set against the machine's
+float32 matrix-product rate (``torch.mm`` of 2,048 x 2,048, the same threads). One network
+that already runs near that rate leaves batching little to gain: the most it can give is
+peak / one network's rate.
+
     python benchmarks/batched_trials.py throughput --data ../shared/data --tables phoneme connect_4 --budget 60 --out benchmarks/results/batched_throughput
+    python benchmarks/batched_trials.py ceiling --data ../shared/data --tables phoneme connect_4 --out benchmarks/results/batched_ceiling
     python benchmarks/batched_trials.py equal --data ../shared/data --table phoneme --out benchmarks/results/batched_equal
 """
 
@@ -187,6 +196,78 @@ def equal(args: argparse.Namespace) -> None:
     save(rows, args.out, {"table": args.table, "epochs": args.epochs, "load1_end": load1()})
 
 
+def ceiling(args: argparse.Namespace) -> None:
+    import torch
+    from sklearn.preprocessing import StandardScaler
+
+    from automl_nas.space._base import DataFacts
+    from automl_nas.training import TensorData, train, train_stacked
+
+    torch.set_num_threads(args.threads)
+    size = 2048
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    start, repeats = time.perf_counter(), 20
+    for _ in range(repeats):
+        torch.mm(a, b)
+    peak = 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+    print(f"torch.mm {size}^2 float32, {args.threads} threads: {peak:.1f} GFLOP/s", flush=True)
+    rows = []
+    for table in args.tables:
+        X, y, _ = load_table(table, data_dir(args.data))
+        X, y = sample(X, y, args.max_rows)
+        X_train, X_val, y_train, y_val = holdout_split(
+            X.to_numpy(np.float32), pd.factorize(y)[0], classification=True, seed=0
+        )
+        scaler = StandardScaler().fit(X_train)
+        tensors = TensorData(
+            torch.tensor(scaler.transform(X_train), dtype=torch.float32), torch.tensor(y_train),
+            torch.tensor(scaler.transform(X_val), dtype=torch.float32), torch.tensor(y_val),
+        )
+        n_classes, d = int(y_train.max()) + 1, X_train.shape[1]
+        space = narrowed_space().for_data(
+            DataFacts(len(X_train), d, tuple(range(d)), "classification", n_classes))
+        config = {**space.fixed, **space.start_params()[0], "epochs": args.epochs, "dropout": 0.1}
+
+        def build(seed: int, space=space, config=config, d=d, n_classes=n_classes) -> torch.nn.Module:
+            torch.manual_seed(seed)
+            return space.build(config, (d,), n_classes)
+
+        def score(out: torch.Tensor, y_val=tensors.y_val) -> float:
+            return (out.argmax(1) == y_val).float().mean().item()
+
+        macs = sum(m.in_features * m.out_features for m in build(0).modules()
+                   if isinstance(m, torch.nn.Linear))
+        flop_epoch = 6 * macs * len(X_train)
+        common = {"loss_fn": torch.nn.CrossEntropyLoss(), "max_epochs": args.epochs,
+                  "patience": args.epochs + 1}
+        train(build(0), config, tensors, score_fn=score, seed=0, **{**common, "max_epochs": 1})  # warm-up
+        for members in args.members:
+            started = time.perf_counter()
+            if members == 1:
+                train(build(0), config, tensors, score_fn=score, seed=0, **common)
+            else:
+                train_stacked([build(i) for i in range(members)], [config] * members, tensors,
+                              score_fns=[score] * members, seed=0, **common)
+            epoch_s = (time.perf_counter() - started) / args.epochs
+            rows.append({
+                "table": table, "rows": len(X_train), "block": config["block"],
+                "width": config["width"], "n_blocks": config["n_blocks"],
+                "batch_size": config["batch_size"], "members": members,
+                "epoch_s": round(epoch_s, 3), "member_epoch_s": round(epoch_s / members, 4),
+                "gflop_s": round(members * flop_epoch / epoch_s / 1e9, 1),
+                "share_of_mm_peak": round(members * flop_epoch / epoch_s / 1e9 / peak, 3),
+                "load1": load1(),
+            })
+            print(rows[-1], flush=True)
+        single = next(r for r in rows if r["table"] == table and r["members"] == 1)
+        for row in rows:
+            if row["table"] == table:
+                row["speedup_per_member"] = round(single["epoch_s"] / row["member_epoch_s"], 2)
+    save(rows, args.out, {"mm_peak_gflop_s": round(peak, 1), "threads": args.threads,
+                          "epochs": args.epochs})
+
+
 def save(rows: list[dict], out: str, facts: dict) -> None:
     """``<out>.csv`` (the rows) and ``<out>.json`` (machine, date, load and ``facts``)."""
     write_csv(f"{out}.csv", rows)
@@ -216,8 +297,16 @@ def main(argv: list[str] | None = None) -> None:
     same.add_argument("--members", type=int, default=10)
     same.add_argument("--epochs", type=int, default=15)
     same.add_argument("--out", required=True)
+    roof = commands.add_parser("ceiling", help="one network's arithmetic rate against batches")
+    add_data_option(roof)
+    roof.add_argument("--tables", nargs="+", default=["phoneme", "connect_4"])
+    roof.add_argument("--max-rows", type=int, default=50_000)
+    roof.add_argument("--members", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    roof.add_argument("--epochs", type=int, default=2)
+    roof.add_argument("--threads", type=int, default=2)
+    roof.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    {"throughput": throughput, "equal": equal}[args.command](args)
+    {"throughput": throughput, "equal": equal, "ceiling": ceiling}[args.command](args)
 
 
 if __name__ == "__main__":
