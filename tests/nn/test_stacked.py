@@ -101,3 +101,21 @@ def test_batch_norm_inside_an_ensemble_is_refused():
 def test_members_of_different_shapes_are_refused():
     with pytest.raises(NotStackableError, match="differ"):
         stack_networks([tabular({"width": 32}, 0), tabular({"width": 64}, 1)])
+
+
+def test_stacked_dropout_drops_each_members_own_share_and_keeps_the_expectation():
+    from automl_nas.nn._stacked import StackedDropout
+
+    rates = [0.0, 0.1, 0.25, 0.5]
+    layer = StackedDropout([torch.nn.Dropout(p) for p in rates]).train()
+    torch.manual_seed(0)
+    x = torch.ones(len(rates), 500, 200)
+    out = layer(x)
+    for member, rate in enumerate(rates):
+        dropped = (out[member] == 0).float().mean().item()
+        assert dropped == pytest.approx(rate, abs=0.01)
+        assert out[member].mean().item() == pytest.approx(1.0, abs=0.02)
+    shared = layer(torch.ones(500, 200))  # a shared 2-D input: each member its own mask
+    assert shared.shape == (len(rates), 500, 200)
+    assert not torch.equal(shared[2] == 0, shared[3] == 0)
+    assert torch.equal(layer.eval()(x), x)
