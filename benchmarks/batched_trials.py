@@ -93,7 +93,7 @@ def run_one(table: str, mode: str, budget: float, data: Path, max_rows: int | No
     epochs = [t.user_attrs.get("epochs", 0) for t in complete]
     return {
         "table": table,
-        "rows": len(X_train),
+        "rows": len(y_train),
         "mode": mode,
         "budget_s": budget,
         "fit_s": round(fit_s, 1),
@@ -128,18 +128,17 @@ def throughput(args: argparse.Namespace) -> None:
     save(rows, args.out, {"speedup": speedup, "load1_end": load1(), "budget_s": args.budget})
 
 
-def equal(args: argparse.Namespace) -> None:
-    import optuna
+def scaled_split(table: str, data: str | None, max_rows: int | None = None):
+    """``table``'s holdout split (seed 0), standardised on its training rows, as CPU tensors;
+    with the training and validation labels as arrays."""
     import torch
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.preprocessing import StandardScaler
 
-    from automl_nas.space._base import DataFacts
-    from automl_nas.training import TensorData, train, train_stacked
+    from automl_nas.training import TensorData
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    torch.set_num_threads(2)
-    X, y, _ = load_table(args.table, data_dir(args.data))
+    X, y, _ = load_table(table, data_dir(data))
+    if max_rows:
+        X, y = sample(X, y, max_rows)
     X_train, X_val, y_train, y_val = holdout_split(
         X.to_numpy(np.float32), pd.factorize(y)[0], classification=True, seed=0
     )
@@ -148,9 +147,23 @@ def equal(args: argparse.Namespace) -> None:
         torch.tensor(scaler.transform(X_train), dtype=torch.float32), torch.tensor(y_train),
         torch.tensor(scaler.transform(X_val), dtype=torch.float32), torch.tensor(y_val),
     )
+    return tensors, y_train, y_val
+
+
+def equal(args: argparse.Namespace) -> None:
+    import optuna
+    import torch
+    from sklearn.metrics import balanced_accuracy_score
+
+    from automl_nas.space._base import DataFacts
+    from automl_nas.training import train, train_stacked
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(2)
+    tensors, y_train, y_val = scaled_split(args.table, args.data)
     n_classes = int(y_train.max()) + 1
-    d = X_train.shape[1]
-    space = narrowed_space().for_data(DataFacts(len(X_train), d, tuple(range(d)), "classification", n_classes))
+    d = tensors.X_train.shape[1]
+    space = narrowed_space().for_data(DataFacts(len(y_train), d, tuple(range(d)), "classification", n_classes))
     default = {**space.fixed, **space.start_params()[0]}
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     recipes = []
@@ -198,10 +211,9 @@ def equal(args: argparse.Namespace) -> None:
 
 def ceiling(args: argparse.Namespace) -> None:
     import torch
-    from sklearn.preprocessing import StandardScaler
 
     from automl_nas.space._base import DataFacts
-    from automl_nas.training import TensorData, train, train_stacked
+    from automl_nas.training import train, train_stacked
 
     torch.set_num_threads(args.threads)
     size = 2048
@@ -214,19 +226,10 @@ def ceiling(args: argparse.Namespace) -> None:
     print(f"torch.mm {size}^2 float32, {args.threads} threads: {peak:.1f} GFLOP/s", flush=True)
     rows = []
     for table in args.tables:
-        X, y, _ = load_table(table, data_dir(args.data))
-        X, y = sample(X, y, args.max_rows)
-        X_train, X_val, y_train, y_val = holdout_split(
-            X.to_numpy(np.float32), pd.factorize(y)[0], classification=True, seed=0
-        )
-        scaler = StandardScaler().fit(X_train)
-        tensors = TensorData(
-            torch.tensor(scaler.transform(X_train), dtype=torch.float32), torch.tensor(y_train),
-            torch.tensor(scaler.transform(X_val), dtype=torch.float32), torch.tensor(y_val),
-        )
-        n_classes, d = int(y_train.max()) + 1, X_train.shape[1]
+        tensors, y_train, _ = scaled_split(table, args.data, args.max_rows)
+        n_classes, d = int(y_train.max()) + 1, tensors.X_train.shape[1]
         space = narrowed_space().for_data(
-            DataFacts(len(X_train), d, tuple(range(d)), "classification", n_classes))
+            DataFacts(len(y_train), d, tuple(range(d)), "classification", n_classes))
         config = {**space.fixed, **space.start_params()[0], "epochs": args.epochs, "dropout": 0.1}
 
         def build(seed: int, space=space, config=config, d=d, n_classes=n_classes) -> torch.nn.Module:
@@ -238,7 +241,7 @@ def ceiling(args: argparse.Namespace) -> None:
 
         macs = sum(m.in_features * m.out_features for m in build(0).modules()
                    if isinstance(m, torch.nn.Linear))
-        flop_epoch = 6 * macs * len(X_train)
+        flop_epoch = 6 * macs * len(y_train)
         common = {"loss_fn": torch.nn.CrossEntropyLoss(), "max_epochs": args.epochs,
                   "patience": args.epochs + 1}
         train(build(0), config, tensors, score_fn=score, seed=0, **{**common, "max_epochs": 1})  # warm-up
@@ -251,7 +254,7 @@ def ceiling(args: argparse.Namespace) -> None:
                               score_fns=[score] * members, seed=0, **common)
             epoch_s = (time.perf_counter() - started) / args.epochs
             rows.append({
-                "table": table, "rows": len(X_train), "block": config["block"],
+                "table": table, "rows": len(y_train), "block": config["block"],
                 "width": config["width"], "n_blocks": config["n_blocks"],
                 "batch_size": config["batch_size"], "members": members,
                 "epoch_s": round(epoch_s, 3), "member_epoch_s": round(epoch_s / members, 4),
