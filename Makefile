@@ -55,7 +55,7 @@ demo: install
 	$(PY) pipelines/digits_search.py
 
 test: install
-	@echo "== tests: about 17 minutes on 2 cores, fewer on more (pytest prints a line per file)."
+	@echo "== tests: about 19 minutes on 2 cores, fewer on more (pytest prints a line per file)."
 	@if [ "$$(id -u)" = 0 ]; then echo "== as root, the PostgreSQL tests install Debian's postgresql with apt-get if it is missing, and run a throwaway server on 127.0.0.1 as user postgres"; \
 	else echo "== not root: the PostgreSQL tests are skipped unless PostgreSQL (initdb, pg_ctl) is installed"; fi
 	$(PY) -m pytest
@@ -74,7 +74,7 @@ ui-stop:
 # any depth (those without); tests/test_makefile.py checks that nothing it ignores is left.
 CLEAN_TOP := $(VENV) build dist mlflow-server automl_nas_artifacts .whl .gl benchmarks/.venv-peers
 CLEAN_ANYWHERE := __pycache__ '*.pyc' '*.egg-info' mlflow.db mlflow.db-shm mlflow.db-wal mlflow.db.lock mlruns \
-	mlartifacts .pytest_cache .ruff_cache .mypy_cache
+	mlartifacts .pytest_cache .ruff_cache .mypy_cache .grimp_cache
 
 clean:
 	@if [ -f mlflow-server/server.pid ]; then mlflow/stop_server.sh $(CURDIR)/mlflow-server || true; fi
