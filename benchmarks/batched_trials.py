@@ -253,13 +253,13 @@ def ceiling(args: argparse.Namespace) -> None:
                 train_stacked([build(i) for i in range(members)], [config] * members, tensors,
                               score_fns=[score] * members, seed=0, **common)
             epoch_s = (time.perf_counter() - started) / args.epochs
+            gflop_s = members * flop_epoch / epoch_s / 1e9
             rows.append({
                 "table": table, "rows": len(y_train), "block": config["block"],
                 "width": config["width"], "n_blocks": config["n_blocks"],
                 "batch_size": config["batch_size"], "members": members,
                 "epoch_s": round(epoch_s, 3), "member_epoch_s": round(epoch_s / members, 4),
-                "gflop_s": round(members * flop_epoch / epoch_s / 1e9, 1),
-                "share_of_mm_peak": round(members * flop_epoch / epoch_s / 1e9 / peak, 3),
+                "gflop_s": round(gflop_s, 1), "share_of_mm_peak": round(gflop_s / peak, 3),
                 "load1": load1(),
             })
             print(rows[-1], flush=True)

@@ -53,6 +53,7 @@ def _search(url: str) -> None:
 
 def test_killed_batch_members_are_failed_and_retried(sqlite_url, tmp_path):
     log = tmp_path / "search.log"
+    storage = open_storage(sqlite_url)  # creates the schema before the search process opens it
     with open(log, "w") as out:
         child = subprocess.Popen([sys.executable, __file__, sqlite_url], stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -63,7 +64,7 @@ def test_killed_batch_members_are_failed_and_retried(sqlite_url, tmp_path):
             assert time.monotonic() < end, f"no batch started:\n{log.read_text()}"
             time.sleep(0.2)
             try:
-                study = optuna.load_study(study_name=STUDY, storage=open_storage(sqlite_url))
+                study = optuna.load_study(study_name=STUDY, storage=storage)
             except KeyError:  # not created yet
                 continue
             members = [t for t in study.get_trials(states=(TrialState.RUNNING,))
