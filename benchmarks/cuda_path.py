@@ -84,10 +84,10 @@ def main() -> None:
     lines = [
         "# CUDA path: tabular networks with AMP, and a budgeted search on the GPU",
         "",
-        f"Machine: {torch.cuda.get_device_name(0)}, {platform.processor() or platform.machine()}; "
+        (f"Machine: {torch.cuda.get_device_name(0)}, {platform.processor() or platform.machine()}; "
         f"torch {torch.__version__}, AMP dtype {amp_dtype(device)}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Table: make_classification "
-        f"{args.rows} x {args.features}; {n} training rows.",
+        f"{args.rows} x {args.features}; {n} training rows."),
         "",
         "| network | batch | s/epoch AMP | s/epoch float32 | rows/s AMP |",
         "|---|---|---|---|---|",
@@ -107,11 +107,11 @@ def main() -> None:
     bacc = balanced_accuracy_score(y_te, clf.predict(X_te))
     lines += [
         "",
-        f"`AutoNASClassifier(device='cuda', time_budget={args.budget:g})`: fit {fit_s:.1f} s; "
+        (f"`AutoNASClassifier(device='cuda', time_budget={args.budget:g})`: fit {fit_s:.1f} s; "
         f"{len(states)} trials ({states.count('COMPLETE')} complete, {states.count('PRUNED')} "
         f"pruned, {states.count('FAIL')} failed), {epochs} epochs; best validation "
         f"accuracy {clf.best_score_:.4f}; test balanced accuracy {bacc:.4f}; ensemble of "
-        f"{len(clf.ensemble_weights_)}.",
+        f"{len(clf.ensemble_weights_)}."),
     ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -291,6 +291,24 @@ def _ranks(table: pd.DataFrame, higher_better: bool) -> pd.DataFrame:
     return values.fillna(-np.inf).rank(axis=1, ascending=False, method="average")
 
 
+def pairwise(mean: pd.DataFrame, systems: list[str], labels: dict[str, str]) -> list[str]:
+    """Each system against the first (automl_nas, or the base of an ablation), table by table:
+    where it scores higher, lower, the same, and the mean difference of the seed means."""
+    base, lines = systems[0], []
+    if len(systems) < 2:
+        return lines
+    lines += [f"## Against {labels[base]}, table by table", "",
+              (f"Tables where each system's mean test score is above / equal to / below "
+               f"{labels[base]}'s, and the mean difference (tables where both ran)."), "",
+              "| system | better | equal | worse | mean difference |", "|---|---|---|---|---|"]
+    for s in systems[1:]:
+        both = mean[[base, s]].dropna()
+        diff = both[s] - both[base]
+        lines.append(f"| {labels[s]} | {(diff > 0).sum()} | {(diff == 0).sum()} | "
+                     f"{(diff < 0).sum()} | {diff.mean():+.4f} |")
+    return [*lines, ""]
+
+
 def report(prefix: str) -> None:
     csv_path, md_path, png_path = (Path(f"{prefix}.{e}") for e in ("csv", "md", "png"))
     meta_path = Path(f"{prefix}.json")
@@ -387,6 +405,7 @@ def report(prefix: str) -> None:
     order = avg_rank.sort_values()
     lines += ["Average rank, best first: "
               + ", ".join(f"{labels[s]} {order[s]:.2f}" for s in order.index) + ".", ""]
+    lines += pairwise(mean, systems, labels)
     lines += ["## Secondary metric (log-loss for classification, RMSE for regression; lower is "
               + "better)", "", *table(
                   lambda d, s: cell(d, s, sec_mean, sec_std, sec_ranks),
