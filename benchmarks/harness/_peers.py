@@ -180,7 +180,9 @@ class AutoNAS(Peer):
             params["stages"] = [BatchStage("tpe", time_share=1 - PROMOTE_SHARE), "promote"]
         Estimator = AutoNASClassifier if task.classification else AutoNASRegressor
         self.model_ = Estimator(time_budget=task.budget, random_state=task.seed, **params)
+        started = time.perf_counter()  # fit_s also counts the imports above (~4 s of torch)
         self.model_.fit(X, y)
+        self.fit_alone_s_ = time.perf_counter() - started
 
     def predict(self, X, task):
         return output(self.model_, X, task)
@@ -196,6 +198,7 @@ class AutoNAS(Peer):
         families = " ".join(f"{f} {w:.2f}" for f, w in sorted(by_family.items(), key=lambda i: -i[1]))
         tried = dict(Counter(t.params.get("family", "nn") for t in trials))
         return len(states), (
+            f"fit() alone {self.fit_alone_s_:.1f} s; "
             f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
             f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}; "
             f"trials by family {tried}; ensemble weight by family: {families}"
