@@ -1,6 +1,7 @@
 """Shared test settings: small, fast searches; one real PostgreSQL server per session."""
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,18 @@ FAST = dict(n_trials=2, max_epochs=20, time_budget=60, random_state=0)
 @pytest.fixture
 def fast():
     return dict(FAST)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n``), each worker process gets its share of the cores for torch's
+    and the BLAS libraries' threads (tests and the processes they start inherit it): workers
+    that each spin all cores' threads slow one another down. Set before torch is imported; a
+    value the caller set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, share)
 
 
 def _load_launcher():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -138,13 +139,22 @@ def ensure_installed() -> Path:
         raise PostgresUnavailable(
             "PostgreSQL is not installed and there is no apt-get to install it"
         )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]
-    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
-        # A fresh machine may have no package lists yet.
-        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=True)
-        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
-    bindir = find_bindir()
+    # Several processes may start servers at once (pytest-xdist's workers, one fixture each):
+    # the first installs, the others wait for it on this lock, then find the binaries.
+    # apt-get's own lock would fail them at once instead of waiting.
+    with open(Path(tempfile.gettempdir()) / "automl-nas-pg-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        bindir = find_bindir()
+        if bindir is not None:
+            return bindir
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]  # wait for another apt user's lock
+        install = [*apt, "install", "-y", "-q", "--no-install-recommends", "postgresql"]
+        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode:
+            # A fresh machine may have no package lists yet.
+            subprocess.run([*apt, "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
+        bindir = find_bindir()
     if bindir is None:
         raise RuntimeError("apt-get installed postgresql but no initdb/pg_ctl/postgres was found")
     return bindir
