@@ -2,13 +2,13 @@
 
 Usage:
     python benchmarks/ablation.py --ablation benchmarks/results/h2h_ablation.csv \\
-        --reference benchmarks/results/h2h17.csv [--base automl_nas_nn] [--out PATH.md]
+        --reference benchmarks/results/h2h_heldout.csv [--base automl_nas_nn] [--out PATH.md]
 
 ``--ablation`` is a ``head_to_head.py`` run of the base (the networks-only search,
 ``automl_nas_nn``) and its variants (``automl_nas_nn_noembed``, ``_notabm``, ``_standard``,
 ``_unsized``: see ``harness.PEERS``) on the same tables and seeds. ``--reference`` is a full
-head-to-head on those tables (the peers), of which the ablation's seeds are used. For the base and each variant the table
-gives: its average rank among the ablation's systems (same run, same load); its average rank
+head-to-head on those tables (the peers), of which the ablation's seeds are used. For the base
+and each variant the table gives: its average rank among the ablation's systems (same run, same load); its average rank
 when it takes the base's place among the reference's systems (the same splits, run at another
 hour); the tables where it scores above / below the base and the mean difference (balanced
 accuracy or R^2); trials that ran per fit (complete + pruned, from the ``detail`` column) and
@@ -27,11 +27,9 @@ from harness import PEERS
 from head_to_head import PRIMARY, _ranks
 
 
-def scores(csv: Path, seeds: list[int] | None = None) -> pd.DataFrame:
-    """Mean primary score per (dataset, system) over the seeds (all, or ``seeds``) of a
-    head-to-head CSV."""
-    df = pd.read_csv(csv)
-    ok = df[(df.status == "ok") & (True if seeds is None else df.seed.isin(seeds))].copy()
+def scores(runs: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
+    """Mean primary score per (dataset, system) over ``seeds`` of a head-to-head CSV's rows."""
+    ok = runs[(runs.status == "ok") & runs.seed.isin(seeds)].copy()
     ok["primary"] = [getattr(r, PRIMARY[r.task]) for r in ok.itertuples()]
     return ok.pivot_table(index="dataset", columns="system", values="primary")
 
@@ -43,6 +41,7 @@ def trials_ran(detail: str) -> float:
 
 
 def fit_alone(detail: str) -> float:
+    """Seconds of the estimator's ``fit`` alone from automl_nas's ``detail`` (NaN if absent)."""
     found = re.search(r"fit\(\) alone ([\d.]+) s", str(detail))
     return float(found[1]) if found else np.nan
 
@@ -50,7 +49,7 @@ def fit_alone(detail: str) -> float:
 def table(ablation: Path, reference: Path, base: str) -> list[str]:
     runs = pd.read_csv(ablation)
     seeds = sorted(runs.seed.unique().tolist())
-    abl, ref = scores(ablation), scores(reference, seeds)
+    abl, ref = scores(runs, seeds), scores(pd.read_csv(reference), seeds)
     systems = [s for s in PEERS if s in abl.columns]
     if base not in systems:
         raise SystemExit(f"{ablation} has no runs of the base system {base!r}")
