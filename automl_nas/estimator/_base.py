@@ -526,7 +526,7 @@ class BaseAutoNAS(BaseEstimator):
 
         With ``stages`` None and the budget in seconds only (no ``n_trials``, one objective),
         the sampler gets ``1 - PROMOTE_SHARE`` of the search and a :class:`PromoteStage` trains
-        the best configuration again with the rest.
+        the best configurations again, best first, with the rest.
         """
         if self.stages is None:
             stages: list[BaseStage] = [SamplerStage(self.sampler)]

@@ -30,7 +30,7 @@ def test_fit_promotes_the_best_configuration_with_more_time():
     clf = AutoNASClassifier(space=space, time_budget=8, random_state=0, verbose=0).fit(X, y)
     trials = clf.study_.get_trials(states=(TrialState.COMPLETE,))
     promoted = [t for t in trials if t.user_attrs[TrialAttr.STAGE] == "promote"]
-    assert len(promoted) == 1
+    assert promoted
     searched = [t for t in trials if t.user_attrs[TrialAttr.STAGE] != "promote"]
     best = max(searched, key=lambda t: t.value)
     assert promoted[0].params == best.params
@@ -48,3 +48,21 @@ def test_no_promotion_with_a_trial_count_or_two_objectives():
     with pytest.raises(ValueError, match="n_promote"):
         PromoteStage(n_promote=0)
     assert np.isfinite(clf.best_score_)
+
+
+def test_time_a_promotion_leaves_goes_to_the_next_best_configurations():
+    """Linear trials end at once: each round hands the stage's time to the next best, until
+    every distinct configuration is promoted (then the stage ends, before its time)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = AutoNASClassifier(families=["linear"], time_budget=6, random_state=0, verbose=0)
+    clf.fit(X, y)
+    trials = clf.study_.get_trials(states=(TrialState.COMPLETE,))
+    promoted = [t for t in trials if t.user_attrs[TrialAttr.STAGE] == "promote"]
+    searched = [t for t in trials if t.user_attrs[TrialAttr.STAGE] != "promote"]
+    ranked = best_configurations(clf.study_, len(trials))
+    assert len(promoted) > 1
+    assert [t.params for t in promoted] == ranked[: len(promoted)]  # best first, each once
+    # Every round after the first gets the time its predecessors left, not a fixed part.
+    seconds = [t.user_attrs[TrialAttr.TRIAL_SECONDS] for t in promoted]
+    assert seconds == sorted(seconds, reverse=True)
+    assert len({str(t.params) for t in searched}) >= len(promoted)
