@@ -4,6 +4,7 @@ Usage:
     python benchmarks/head_to_head.py [--budget 30] [--seeds 0 1 2] [--datasets ...] [--systems ...]
         [--threads one|default] [--data DIR] [--out benchmarks/results/head_to_head] [--resume]
     python benchmarks/head_to_head.py --report-only [--out PREFIX]   # table + plot from the CSV
+    python benchmarks/head_to_head.py --merge PREFIX... --out PREFIX [--drop-systems ...]  # shards as one
     python benchmarks/head_to_head.py --setup-only                   # create the peers venv
 
 Protocol (benchmarks/README.md): for each dataset and seed, one 75/25 train/test split
@@ -282,6 +283,42 @@ def run(args: argparse.Namespace) -> None:
     report(args.out)
 
 
+def merge(parts: list[str], out: str, drop: list[str]) -> None:
+    """The runs of several outputs (shards run at once, seeds run apart) as one ``out``: their
+    CSVs concatenated, without the ``drop`` systems, and one JSON naming every part's command,
+    the first start, the last finish and each automl_nas snapshot. Parts must share the budget
+    and the threads setting; a (dataset, seed, system) in two parts is an error."""
+    metas = [json.loads(Path(f"{p}.json").read_text()) for p in parts]
+    for key in ("budget_s", "threads"):
+        values = {str(m.get(key)) for m in metas}
+        if len(values) > 1:
+            raise SystemExit(f"--merge: the parts differ in {key}: {sorted(values)}")
+    runs = pd.concat([pd.read_csv(f"{p}.csv") for p in parts], ignore_index=True)
+    runs = runs[~runs.system.isin(drop)]
+    twice = runs.duplicated(["dataset", "seed", "system"])
+    if twice.any():
+        first = runs[twice].iloc[0]
+        raise SystemExit(f"--merge: {first.dataset} seed {first.seed} {first.system} is in "
+                         "more than one part")
+    meta = dict(metas[0])
+    meta.pop("wall_minutes", None)
+    meta.pop("wall_minutes_earlier_parts", None)
+    meta.update(
+        command=[m["command"] for m in metas],
+        datasets=[d for d in DATASETS if d in set(runs.dataset)],
+        seeds=sorted({s for m in metas for s in m["seeds"]}),
+        systems=[s for s in metas[0]["systems"] if s not in drop],
+        started=min(m["started"] for m in metas),
+        finished=max(m.get("finished", "") for m in metas),
+        project_library="; ".join(sorted({m.get("project_library", "?") for m in metas})),
+        note="merged from " + ", ".join(f"{p}.csv" for p in parts)
+        + (f"; without {drop}" if drop else ""),
+    )
+    runs.to_csv(f"{out}.csv", index=False)
+    write_json(Path(f"{out}.json"), meta)
+    report(out)
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -519,6 +556,10 @@ def main() -> None:
                         help="git ref of automl_nas to benchmark (a snapshot), or 'worktree'")
     parser.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--merge", nargs="+", metavar="PREFIX",
+                        help="write --out from these outputs' runs (shards, seeds), then report")
+    parser.add_argument("--drop-systems", nargs="+", default=[], metavar="SYSTEM",
+                        help="with --merge: leave these systems' runs out")
     parser.add_argument("--setup-only", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -538,6 +579,8 @@ def main() -> None:
             sys.exit(1)
     elif args.setup_only:
         print(ensure_peers_venv(Path(args.peers_venv)))
+    elif args.merge:
+        merge(args.merge, args.out, args.drop_systems)
     elif args.report_only:
         report(args.out)
     else:
