@@ -26,7 +26,8 @@ class TrialAttr:
     #: Epochs trained over all splits.
     EPOCHS = "epochs"
     BEST_EPOCH = "best_epoch"
-    #: Why training ended: ``"patience"``, ``"max_epochs"``, ``"time_budget"``, ...
+    #: Why training ended: ``"epochs"``, ``"early_stopping"``, ``"time_budget"``, or
+    #: ``"too_slow"`` (pruned in its first epoch: two would not fit its time).
     STOPPED_BY = "stopped_by"
     TRAIN_SECONDS = "train_seconds"
     #: Cross-validated trials: the score of each fold trained.

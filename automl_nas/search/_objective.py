@@ -26,6 +26,7 @@ from automl_nas.training import (
     EpochCallback,
     Metric,
     TensorData,
+    TooSlowForLimit,
     TrainResult,
     amp_dtype,
     train,
@@ -92,6 +93,10 @@ class TrialObjective:
         self.max_params = max_params
         #: Set on every trial this objective runs (a worker's ``host:pid``).
         self.user_attrs: dict[str, Any] = {}
+        #: Whether a trial of this process has completed: from then on a network too slow for
+        #: its trial's time is pruned within its first epoch (``train``'s ``probe``), so a
+        #: search where every network is too slow still ends with the first of them.
+        self.has_model = False
 
     def score(self, output: torch.Tensor, fold: int = 0) -> float:
         """The metric on ``fold``'s validation outputs (decoded: probabilities / original units)."""
@@ -128,16 +133,22 @@ class TrialObjective:
                             deadline=deadline,
                             time_limit=time_limit,
                             on_epoch=self._reporter(trial, history) if fold == 0 else None,
+                            probe=self.has_model,
                         )
                     )
         except optuna.TrialPruned:
             raise
+        except TooSlowForLimit as exc:
+            trial.set_user_attr(TrialAttr.STOPPED_BY, "too_slow")
+            raise optuna.TrialPruned(f"too slow for its time: {exc}") from exc
         except Exception as exc:
             _record_error(trial, exc)
             raise
         finally:
             trial.set_user_attr(TrialAttr.TRAIN_SECONDS, time.perf_counter() - started)
-        return self.conclude(trial, params, results, n_params, history)
+        value = self.conclude(trial, params, results, n_params, history)
+        self.has_model = True
+        return value
 
     def begin(self, trial: optuna.Trial) -> dict[str, Any]:
         """Label ``trial`` with the running stage (unless its proposer did) and sample its params."""

@@ -179,6 +179,7 @@ def fit_boosted_trees(
     deadline: float = math.inf,
     time_limit: float | None = None,
     on_epoch: EpochCallback | None = None,
+    probe: bool = False,
 ) -> TrainResult:
     """Fit ``HistGradientBoosting*`` with ``params`` (``gbdt_*``) and copy its trees into ``model``.
 
@@ -187,7 +188,8 @@ def fit_boosted_trees(
     validation score goes to ``on_epoch`` (the pruner) and ``deadline`` and ``time_limit``
     are checked, the next fit sized to what the limit leaves. scikit-learn stops early on the
     validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the round of
-    lowest validation loss are dropped. ``patience`` is for networks; boosting uses that rule.
+    lowest validation loss are dropped. ``patience`` and ``probe`` are for networks: boosting
+    uses that rule, and sizes each fit to the time left by itself.
     Threads: as many OpenMP threads as torch has here (the search's thread plan).
     """
     started = time.monotonic()
@@ -280,12 +282,14 @@ def fit_linear_model(
     deadline: float = math.inf,
     time_limit: float | None = None,
     on_epoch: EpochCallback | None = None,
+    probe: bool = False,
 ) -> TrainResult:
     """Fit ``LogisticRegression`` (classification) or ``Ridge`` (regression) with
     regularisation strength ``params["linear_alpha"]`` (``C = 1 / alpha`` for the logistic
     model) and copy the coefficients into ``model``: one epoch, reported to ``on_epoch``.
     The solver runs to convergence (at most :data:`LINEAR_MAX_ITER` iterations); it cannot be
-    stopped midway, and on standardised features it takes well under a network's epoch."""
+    stopped midway, and on standardised features it takes well under a network's epoch
+    (``patience`` and ``probe`` are for networks)."""
     X, y, _, _ = _numpy(data)
     alpha = float(params["linear_alpha"])
     weight = torch.zeros(model.out_features, model.in_features)

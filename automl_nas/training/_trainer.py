@@ -29,6 +29,29 @@ MIN_PART_ROWS = 64
 # looked 50-100x slower than the next, and the trial was cut to one epoch). Imported with this
 # module instead, before any budget runs.
 
+#: A probed run with a time limit times its first steps (after ``PROBE_WARMUP_STEPS``, which
+#: pay one-off costs) and gives up when its first epoch, projected from ``PROBE_STEPS`` steps
+#: (or fewer, once they took ``PROBE_SHARE`` of the threshold), would take more than
+#: ``SLOW_EPOCH_SHARE`` of the limit: fewer than two epochs would fit. Such a network ended at
+#: one epoch or mid-epoch, often predicting the majority class, after spending up to twice its
+#: trial's share (30 s on one thread: 3 of 6 network trials on phoneme, 9 s of a 25 s search).
+#: It raises :class:`TooSlowForLimit` in a fraction of that instead.
+PROBE_WARMUP_STEPS = 2
+PROBE_STEPS = 4
+PROBE_SHARE = 0.25
+SLOW_EPOCH_SHARE = 0.5
+
+
+class TooSlowForLimit(RuntimeError):
+    """A run's first epoch would not fit its time limit twice (see ``SLOW_EPOCH_SHARE``)."""
+
+    def __init__(self, epoch_seconds: float, time_limit: float) -> None:
+        super().__init__(
+            f"one epoch would take about {epoch_seconds:.2f} s of a {time_limit:.2f} s limit"
+        )
+        self.epoch_seconds, self.time_limit = epoch_seconds, time_limit
+
+
 #: Rows per forward pass when scoring, so prediction never holds a huge activation at once;
 #: divided among the members of a network that runs ``k`` of them (``model.k``), whose
 #: activations are k times wider (8,192 rows x 8 members x 668 units took 82 ms a pass, most
@@ -181,6 +204,7 @@ def train(
     deadline: float = math.inf,
     time_limit: float | None = None,
     on_epoch: EpochCallback | None = None,
+    probe: bool = False,
 ) -> TrainResult:
     """Train ``model`` with the sampled training ``params`` and keep its best-validation weights.
 
@@ -194,7 +218,10 @@ def train(
     After each epoch the validation loss decides early stopping (``patience`` epochs without
     improvement) and ``on_epoch`` receives the validation score, which is how a trial reports
     to its pruner. Training stops at ``deadline`` (``time.monotonic()``), also mid-epoch, and
-    still returns the best weights seen: a long trial never overruns the search budget.
+    still returns the best weights seen: a long trial never overruns the search budget. With
+    ``probe`` and a ``time_limit``, a network whose first steps project an epoch longer than
+    ``SLOW_EPOCH_SHARE`` of the limit raises :class:`TooSlowForLimit` within its first epoch
+    (a search sets ``probe`` once it has a model, so it never ends with none).
 
     Dispatches on the type of ``model``: families that scikit-learn fits (tree ensembles,
     linear models) register their own fitting with the same contract
@@ -216,6 +243,10 @@ def train(
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     generator = torch.Generator(device=device).manual_seed(seed)
     n, batch_size = len(data.X_train), int(params["batch_size"])
+    n_steps = math.ceil(n / batch_size)
+    probe = probe and time_limit is not None and n_steps > PROBE_WARMUP_STEPS
+    slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
+    probe_started = 0.0
     # Rows of one forward pass: a network of k members (model.k) computes k rows per row.
     part_rows = max(MIN_PART_ROWS, STEP_ROWS // int(getattr(model, "k", 1)))
 
@@ -264,9 +295,21 @@ def train(
                 scaler.update()
             total += step_loss * len(idx)
             seen += len(idx)
+            if probe:  # in the first epoch, decided once
+                step = start // batch_size + 1
+                if step == PROBE_WARMUP_STEPS:
+                    probe_started = time.monotonic()
+                elif step > PROBE_WARMUP_STEPS:
+                    measured, spent = step - PROBE_WARMUP_STEPS, time.monotonic() - probe_started
+                    if measured >= PROBE_STEPS or spent >= PROBE_SHARE * slow_epoch:
+                        probe = False
+                        projected = spent / measured * n_steps
+                        if projected > slow_epoch:
+                            raise TooSlowForLimit(projected, slow_epoch / SLOW_EPOCH_SHARE)
             if time.monotonic() >= deadline:
                 stopped_by = "time_budget"
                 break
+        probe = False
 
         output = forward_all(model, data.X_val, amp)
         val_loss = loss_fn(output, data.y_val).item()

@@ -10,8 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from automl_nas.training import SCHEDULES, TensorData, lr_factor, member_loss, train
-from automl_nas.training._trainer import fitting_epochs, training_loss
+from automl_nas.training import (
+    SCHEDULES,
+    TensorData,
+    TooSlowForLimit,
+    lr_factor,
+    member_loss,
+    train,
+)
+from automl_nas.training._trainer import (
+    PROBE_STEPS,
+    PROBE_WARMUP_STEPS,
+    fitting_epochs,
+    training_loss,
+)
 
 PARAMS = {"lr": 1e-2, "weight_decay": 0.0, "batch_size": 16, "epochs": 8, "optimizer": "sgd"}
 
@@ -24,14 +36,25 @@ def data():
     return TensorData(X[:160], y[:160], X[160:], y[160:])
 
 
-def run(data, model=None, time_limit=None, **params):
+def run(data, model=None, time_limit=None, probe=False, **params):
     torch.manual_seed(0)
     model = model or nn.Linear(4, 2)
     return train(
         model, {**PARAMS, **params}, data, loss_fn=nn.CrossEntropyLoss(),
         score_fn=lambda out: 0.0, max_epochs=100, patience=100, seed=0,
-        time_limit=time_limit,
+        time_limit=time_limit, probe=probe,
     )
+
+
+class Slow(nn.Linear):
+    """5 ms a forward pass: an epoch of 160 rows in batches of 16 takes 50 ms or more."""
+
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        time.sleep(0.005)
+        return super().forward(x)
 
 
 def test_schedules_start_at_the_rate_and_cosines_end_at_zero():
@@ -94,16 +117,24 @@ def test_gradient_clipping_bounds_the_first_step(data):
 
 
 def test_time_limit_cuts_epochs_and_still_ends_the_schedule(data):
-    class Slow(nn.Linear):
-        def forward(self, x):
-            time.sleep(0.005)
-            return super().forward(x)
-
     started = time.monotonic()
     result = run(data, model=Slow(4, 2), epochs=1000, time_limit=0.6)
     elapsed = time.monotonic() - started
     assert 1 < len(result.history) < 1000 and result.stopped_by == "epochs"
     assert elapsed < 1.5
+
+
+def test_a_probed_run_gives_up_in_its_first_epoch_when_two_would_not_fit(data):
+    model = Slow(4, 2)
+    with pytest.raises(TooSlowForLimit, match="of a 0.08 s limit") as caught:
+        run(data, model=model, time_limit=0.08, probe=True)
+    # Decided after PROBE_STEPS timed steps, or fewer once they took PROBE_SHARE of the
+    # threshold: within the first epoch (10 steps) either way.
+    assert PROBE_WARMUP_STEPS < model.calls <= PROBE_WARMUP_STEPS + PROBE_STEPS < 10
+    assert caught.value.epoch_seconds > 0.04 and caught.value.time_limit == pytest.approx(0.08)
+    # Unprobed, the same run trains its one epoch past the limit; with room, a probed run trains.
+    assert len(run(data, model=Slow(4, 2), time_limit=0.08).history) == 1
+    assert len(run(data, model=Slow(4, 2), time_limit=0.6, probe=True).history) > 1
 
 
 def test_fitting_epochs_follows_the_pace():
