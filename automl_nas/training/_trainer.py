@@ -243,6 +243,8 @@ def train(
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     generator = torch.Generator(device=device).manual_seed(seed)
     n, batch_size = len(data.X_train), int(params["batch_size"])
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     n_steps = math.ceil(n / batch_size)
     probe = probe and time_limit is not None and n_steps > PROBE_WARMUP_STEPS
     slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
