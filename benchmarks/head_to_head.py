@@ -307,7 +307,7 @@ def merge(parts: list[str], out: str, drop: list[str]) -> None:
         command=[m["command"] for m in metas],
         datasets=[d for d in DATASETS if d in set(runs.dataset)],
         seeds=sorted({s for m in metas for s in m["seeds"]}),
-        systems=[s for s in metas[0]["systems"] if s not in drop],
+        systems=[s for s in dict.fromkeys(s for m in metas for s in m["systems"]) if s not in drop],
         started=min(m["started"] for m in metas),
         finished=max(m.get("finished", "") for m in metas),
         project_library="; ".join(sorted({m.get("project_library", "?") for m in metas})),
