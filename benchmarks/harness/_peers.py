@@ -389,6 +389,10 @@ PEERS = {
                                      families=["nn"], sized_trials=False),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),
+    # the search and the ensemble selected by log loss, as FLAML does for multiclass tasks
+    "automl_nas_logloss": partial(AutoNAS, "automl_nas metric=log_loss", metric="log_loss"),
+    "automl_nas_nn_logloss": partial(AutoNAS, "automl_nas families=nn, metric=log_loss",
+                                     families=["nn"], metric="log_loss"),
 }
 
 
