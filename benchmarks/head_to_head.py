@@ -223,11 +223,11 @@ def run(args: argparse.Namespace) -> None:
     threads = threads_label(args)
     done: set[tuple[str, int, str]] = set()
     if args.resume and csv_path.exists():
-        earlier = pd.read_csv(csv_path)
-        other = set(earlier.get("threads", pd.Series(dtype=str)).astype(str)) - {threads}
+        earlier_runs = pd.read_csv(csv_path)
+        other = set(earlier_runs.get("threads", pd.Series(dtype=str)).astype(str)) - {threads}
         if other:
             raise SystemExit(f"{csv_path} holds runs at threads {sorted(other)}, not {threads}")
-        done = {(r.dataset, int(r.seed), r.system) for r in earlier.itertuples()}
+        done = {(r.dataset, int(r.seed), r.system) for r in earlier_runs.itertuples()}
     else:
         write_csv(csv_path, [], FIELDS)
     run_meta = {
@@ -239,10 +239,15 @@ def run(args: argparse.Namespace) -> None:
                      "peers": versions(PEER_PKGS, str(peers_py))},
         "cores": {s: PEERS[s]().cores(cpus) for s in args.systems},
     }
+    earlier_minutes = None  # the wall time of the parts before this one, when resuming
     if args.resume and meta_path.exists():
-        run_meta["started"] = json.loads(meta_path.read_text()).get("started", run_meta["started"])
-    elif args.resume and done:  # an earlier part stopped without its JSON: its first run's date
-        run_meta["started"] = str(earlier.run_date.min())
+        earlier_meta = json.loads(meta_path.read_text())
+        run_meta["started"] = earlier_meta.get("started", run_meta["started"])
+        earlier_minutes = ((earlier_meta.get("wall_minutes") or 0)
+                           + (earlier_meta.get("wall_minutes_earlier_parts") or 0))
+    elif args.resume and done:  # an earlier part was killed before its JSON: read its runs
+        run_meta["started"] = str(earlier_runs.run_date.min())
+        earlier_minutes = round(earlier_runs.wall_s.sum() / 60, 1)
     total = len(args.datasets) * len(args.seeds) * len(args.systems)
     n, start = 0, time.monotonic()
     stop_after = None if args.stop_after is None else clock_time(args.stop_after)
@@ -285,9 +290,8 @@ def run(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp_root, ignore_errors=True)
     run_meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     run_meta["wall_minutes"] = round((time.monotonic() - start) / 60, 1)
-    if args.resume and meta_path.exists():
-        earlier = json.loads(meta_path.read_text()).get("wall_minutes")
-        run_meta["wall_minutes_earlier_parts"] = earlier
+    if earlier_minutes:
+        run_meta["wall_minutes_earlier_parts"] = round(earlier_minutes, 1)
     write_json(meta_path, run_meta)
     report(args.out)
 
@@ -408,7 +412,7 @@ def report(prefix: str) -> None:
         lines += [
             f"- Date: {meta.get('started')} to {meta.get('finished', '?')} "
             f"(wall {meta.get('wall_minutes', '?')} min"
-            + (f", plus {earlier} min in an earlier part" if earlier else "") + ")",
+            + (f", plus {earlier} min in earlier parts" if earlier else "") + ")",
             f"- Command: `{meta.get('command')}`",
             (f"- Machine: `{m['uname']}`; nproc {m['nproc']}; CPU {m['cpu']}; "
              f"{m['memory_gib']} GiB RAM; {'GPU ' + m['gpu'] if m.get('gpu') else 'no GPU used'}; "
