@@ -10,10 +10,13 @@ from automl_nas.search import TrialAttr
 
 def test_a_network_too_slow_for_its_time_is_pruned_once_the_search_has_a_model():
     X, y = make_classification(n_samples=6000, n_features=20, random_state=0)
-    # 16 members x 4 residual blocks of 512 units: one 64-row step is about 3 GFLOP, an epoch
-    # of 3,600 rows seconds on a CPU, against a trial's share of a 6 s search of about 0.5 s.
+    # 8 members x 2 residual blocks of 256 units: an epoch of 3,600 rows in 64-row steps takes
+    # seconds on a CPU, against a trial's share of a 6 s search of about 0.5 s. Each step stays
+    # short enough (0.02-0.1 s, loaded or not) for the probe to time some within a trial's hard
+    # stop: with 16 members x 4 blocks of 512 a loaded 2-core CI machine spent the first trial's
+    # time on the probe's warm-up steps, so no trial was probed.
     space = TabularSpace().replace(
-        block="resnet", n_blocks=4, width=512, ensemble_k=16, batch_size=64, embedding="none"
+        block="resnet", n_blocks=2, width=256, ensemble_k=8, batch_size=64, embedding="none"
     )
     clf = AutoNASClassifier(space=space, time_budget=6, random_state=0, verbose=0).fit(X, y)
     trials = clf.study_.trials
