@@ -250,7 +250,6 @@ def run(args: argparse.Namespace) -> None:
         earlier_minutes = round(earlier_runs.wall_s.sum() / 60, 1)
     total = len(args.datasets) * len(args.seeds) * len(args.systems)
     n, start = 0, time.monotonic()
-    stop_after = None if args.stop_after is None else clock_time(args.stop_after)
     tmp_root = Path(tempfile.mkdtemp(prefix="h2h_"))
     project_src = None
     run_meta["project_library"] = "automl_nas from the working tree"
@@ -259,7 +258,7 @@ def run(args: argparse.Namespace) -> None:
         run_meta["project_library"] = snapshot(args.project_ref, project_src)
     try:
         for name in args.datasets:
-            if stop_after is not None and time.time() >= stop_after and any(
+            if args.stop_after is not None and time.time() >= args.stop_after and any(
                 (name, seed, system) not in done for seed in args.seeds for system in args.systems
             ):
                 run_meta["stopped_before"] = name  # --stop-after: --resume goes on from here
@@ -529,14 +528,21 @@ def plot(ok, datasets, systems, labels, avg_rank, png_path, meta) -> None:
     plt.close(fig)
 
 
-def clock_time(hh_mm: str) -> float:
-    """Today's ``HH:MM`` (this machine's local time) as a Unix time."""
+def clock_time(hh_mm: str, now: float | None = None) -> float:
+    """The next ``HH:MM`` (this machine's local time) as a Unix time: today's, or tomorrow's
+    when today's has passed (at 23:10, 00:35 is in 85 minutes, not 22 hours ago)."""
     try:
         hour, minute = (int(part) for part in hh_mm.split(":"))
-        moment = time.localtime()
-        return time.mktime((*moment[:3], hour, minute, 0, 0, 0, -1))
-    except (ValueError, OverflowError) as exc:
-        raise SystemExit(f"--stop-after wants HH:MM, got {hh_mm!r}") from exc
+    except ValueError:
+        hour = minute = -1
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise SystemExit(f"--stop-after wants HH:MM (00:00 to 23:59), got {hh_mm!r}")
+    now = time.time() if now is None else now
+    day = time.localtime(now)[:3]
+    moment = time.mktime((*day, hour, minute, 0, 0, 0, -1))
+    if moment <= now:
+        moment = time.mktime((day[0], day[1], day[2] + 1, hour, minute, 0, 0, 0, -1))
+    return moment
 
 
 def expand_datasets(names: list[str]) -> list[str]:
@@ -592,6 +598,8 @@ def main() -> None:
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.datasets = expand_datasets(args.datasets)
+    if args.stop_after is not None:  # checked before any set-up: a typo fails at once
+        args.stop_after = clock_time(args.stop_after)
     if args.threads == "default" and args.cores != 1:
         parser.error("--cores applies to --threads one only")
     if args.out is None:
