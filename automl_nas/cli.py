@@ -236,7 +236,7 @@ def __getattr__(name: str) -> Any:
 # fmt: off
 PARSER_FACTS: dict[str, Any] = {
     "tasks": ("classification", "regression"),
-    "default_metrics": ("accuracy", "r2"),
+    "default_metrics": ("log_loss", "r2"),
     "stage_names": ("batch", "cmaes", "darts", "evolution", "gp", "nsga2", "promote", "qmc", "random", "rl", "tpe"),
     "family_names": ("gbdt", "nn", "linear"),
     "max_auto_classes": 20,

@@ -101,8 +101,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         trained on every row, so never refitted). None: the holdout split.
 
     metric : {"accuracy", "balanced_accuracy", "log_loss"}, default=None
-        Validation metric the search optimises (log loss is minimised, the others
-        maximised). None: "accuracy".
+        Validation metric the search optimises and ensemble selection uses (log loss is
+        minimised, the others maximised). None: "log_loss", a proper scoring rule: it
+        ranks trials by the probabilities they give, so on a few hundred validation rows
+        it tells apart trials whose accuracy ties, and it does not favour predicting the
+        majority class of an imbalanced table (``benchmarks/README.md`` compares it with
+        "accuracy"). ``score`` stays accuracy.
 
     device : str or torch.device, default="auto"
         Where trials train: "auto" (CUDA when present), "cpu", "cuda" or a
@@ -290,7 +294,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         return codes.astype(np.int64), len(self.classes_)
 
     def _metric(self) -> Metric:
-        return CLASSIFICATION_METRICS[self.metric or "accuracy"]
+        return CLASSIFICATION_METRICS[self.metric or "log_loss"]
 
     def _loss(self) -> nn.Module:
         return nn.CrossEntropyLoss()

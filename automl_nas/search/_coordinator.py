@@ -214,7 +214,9 @@ def open_search(
     """The coordinator of a new search, or of the stored one it resumes.
 
     Any storage but memory is shared: an existing study of that name is loaded (resumed),
-    and workers may join it.
+    and workers may join it. Its directions must be ``directions``: Optuna loads a study
+    whatever directions it is asked for, and a search that minimises a log loss in a study
+    that maximises would keep its worst trials.
     """
     shared = storage is not None and not isinstance(storage, optuna.storages.InMemoryStorage)
     study = optuna.create_study(
@@ -224,6 +226,15 @@ def open_search(
         pruner=pruner,
         load_if_exists=shared and study_name is not None,
     )
+    stored = [d.name.lower() for d in study.directions]
+    wanted = [optuna.study.StudyDirection[str(d).upper()].name.lower() for d in directions]
+    if stored != wanted:
+        raise ValueError(
+            f"study {study_name!r} in the storage was searched to {' and '.join(stored)} its "
+            f"objectives, this search would {' and '.join(wanted)}: its metric or cost_objective "
+            "differs. Fit with the ones it was searched with (a classifier's study from before "
+            "log_loss became the default needs metric='accuracy'), or use another study_name."
+        )
     if shared:
         return SharedCoordinator(study, storage, artifact_dir)
     return LocalCoordinator(study)

@@ -210,7 +210,7 @@ def test_leaderboard_of_a_stored_two_objective_study(tmp_path):
     front = {t.number for t in clf.study_.best_trials}
     assert set(board.loc[board["pareto"], "trial"]) == front
     complete = board[board["state"] == "COMPLETE"]
-    assert complete["score"].is_monotonic_decreasing  # accuracy, best first
+    assert complete["score"].is_monotonic_increasing  # log loss, best first
 
 
 @pytest.mark.parametrize("verb", [None, "fit", "predict", "leaderboard"])
@@ -280,7 +280,7 @@ def test_every_estimator_parameter_is_an_option_with_the_estimators_default(
         ("--cv", "{auto,none,K}"),
         ("--refit", "{auto,true,false}"),
         ("--n-trials", "(default: when the time budget is spent)"),
-        ("--metric", "(default: accuracy for classification, r2 for regression)"),
+        ("--metric", "(default: log_loss for classification, r2 for regression)"),
         ("--mlflow-uri", "URI"),
         ("--experiment", "NAME"),
         ("--register", "NAME"),

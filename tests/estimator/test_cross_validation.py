@@ -47,7 +47,7 @@ def test_small_data_trials_are_cross_validated_and_the_model_is_a_fold_bag(balan
     for trial in complete:
         folds = trial.user_attrs["fold_scores"]
         assert len(folds) == 5
-        # Out-of-fold accuracy over all 200 rows: with folds of 40 rows, the mean of the folds.
+        # The out-of-fold score over all 200 rows: with folds of 40 rows, the mean of the folds.
         assert trial.value == pytest.approx(np.mean(folds))
         # epochs >= 10 and patience 10: each of the 5 folds trains all max_epochs=4 epochs.
         assert trial.user_attrs["epochs"] == 5 * FAST["max_epochs"]

@@ -76,6 +76,11 @@ def test_a_shared_search_publishes_its_spec_deadline_and_cap(tmp_path):
             storage, study_name="s1", directions=["maximize"],
             pruner=optuna.pruners.NopPruner(), artifact_dir=tmp_path / "elsewhere",
         )
+    with pytest.raises(ValueError, match="to maximize its objectives, this search would minimize"):
+        open_search(
+            storage, study_name="s1", directions=["minimize"],
+            pruner=optuna.pruners.NopPruner(), artifact_dir=tmp_path / "art",
+        )
     resumed = open_search(
         storage, study_name="s1", directions=["maximize"], pruner=optuna.pruners.NopPruner(),
         artifact_dir=tmp_path / "art",
