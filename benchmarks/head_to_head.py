@@ -528,7 +528,7 @@ def plot(ok, datasets, systems, labels, avg_rank, png_path, meta) -> None:
     plt.close(fig)
 
 
-def clock_time(hh_mm: str, now: float | None = None) -> float:
+def clock_time(hh_mm: str) -> float:
     """The next ``HH:MM`` (this machine's local time) as a Unix time: today's, or tomorrow's
     when today's has passed (at 23:10, 00:35 is in 85 minutes, not 22 hours ago)."""
     try:
@@ -537,7 +537,7 @@ def clock_time(hh_mm: str, now: float | None = None) -> float:
         hour = minute = -1
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise SystemExit(f"--stop-after wants HH:MM (00:00 to 23:59), got {hh_mm!r}")
-    now = time.time() if now is None else now
+    now = time.time()
     day = time.localtime(now)[:3]
     moment = time.mktime((*day, hour, minute, 0, 0, 0, -1))
     if moment <= now:

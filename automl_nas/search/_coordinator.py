@@ -226,8 +226,7 @@ def open_search(
         pruner=pruner,
         load_if_exists=shared and study_name is not None,
     )
-    stored = [d.name.lower() for d in study.directions]
-    wanted = [optuna.study.StudyDirection[str(d).upper()].name.lower() for d in directions]
+    stored, wanted = [d.name.lower() for d in study.directions], [d.lower() for d in directions]
     if stored != wanted:
         raise ValueError(
             f"study {study_name!r} in the storage was searched to {' and '.join(stored)} its "
