@@ -124,12 +124,18 @@ def worker(system: str, workdir: Path, budget: float, seed: int, cpus: int | Non
     if meta["task"] == "regression":
         y_tr = y_tr.astype(float)
     task = Task(meta["task"], meta["n_classes"], budget, seed, cpus, workdir)
-    pred, info = run_peer(PEERS[system](), X_tr, y_tr, X_te, task)
+    peer = PEERS[system]()
+    pred, info = run_peer(peer, X_tr, y_tr, X_te, task)
     np.save(workdir / f"pred_{system}.npy", pred)
+    if task.classification:
+        np.save(workdir / f"labels_{system}.npy", np.asarray(peer.labels(X_te, pred), dtype=int))
     (workdir / f"info_{system}.json").write_text(json.dumps(info))
 
 
-def score(task: str, y_true: np.ndarray, pred: np.ndarray) -> dict:
+def score(task: str, y_true: np.ndarray, pred: np.ndarray, labels: np.ndarray | None = None
+          ) -> dict:
+    """Test metrics: balanced accuracy and accuracy of the system's own ``labels`` (argmax of
+    its probabilities when it saved none), log loss of its probabilities; R^2 and RMSE."""
     from sklearn.metrics import (
         accuracy_score,
         balanced_accuracy_score,
@@ -141,7 +147,7 @@ def score(task: str, y_true: np.ndarray, pred: np.ndarray) -> dict:
     if task == "classification":
         proba = np.clip(pred, 1e-15, None)
         proba = proba / proba.sum(axis=1, keepdims=True)
-        labels = proba.argmax(axis=1)
+        labels = proba.argmax(axis=1) if labels is None else labels
         return {
             "balanced_accuracy": balanced_accuracy_score(y_true, labels),
             "accuracy": accuracy_score(y_true, labels),
@@ -200,7 +206,9 @@ def run_one(system: str, split_dir: Path, budget: float, seed: int, cpus: int | 
         row.update(status="ok", fit_s=round(info["fit_s"], 2),
                    predict_s=round(info["predict_s"], 3), n_models=info["n_models"],
                    detail=info["detail"])
-        row.update({k: round(v, 5) for k, v in score(meta["task"], y_te, pred).items()})
+        labels_path = split_dir / f"labels_{system}.npy"
+        labels = np.load(labels_path) if labels_path.exists() else None
+        row.update({k: round(v, 5) for k, v in score(meta["task"], y_te, pred, labels).items()})
     return row
 
 

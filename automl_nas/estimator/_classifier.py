@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
 from automl_nas.estimator._base import BaseAutoNAS
-from automl_nas.training import CLASSIFICATION_METRICS, Metric, probabilities
+from automl_nas.training import CLASSIFICATION_METRICS, Metric, probabilities, rebalanced
 
 
 class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
@@ -106,7 +106,11 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         ranks trials by the probabilities they give, so on a few hundred validation rows
         it tells apart trials whose accuracy ties, and it does not favour predicting the
         majority class of an imbalanced table (``benchmarks/README.md`` compares it with
-        "accuracy"). ``score`` stays accuracy.
+        "accuracy"). ``score`` stays accuracy. With "balanced_accuracy", trials, the
+        ensemble and ``predict`` decide by the class whose probability is highest relative to
+        its share of the rows (``class_prior_``), the decision that metric rewards (on
+        imbalanced tables argmax rarely names a rare class); otherwise ``predict`` is the most
+        probable class.
 
     device : str or torch.device, default="auto"
         Where trials train: "auto" (CUDA when present), "cpu", "cuda" or a
@@ -197,6 +201,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+
+    class_prior_ : ndarray of shape (n_classes,)
+        Share of each class among the rows ``fit`` was given.
 
     n_features_in_ : int
         Number of features seen during ``fit`` (pixels, for images).
@@ -291,6 +298,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
             raise ValueError(
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2 classes"
             )
+        self.class_prior_ = np.bincount(codes) / len(codes)
         return codes.astype(np.int64), len(self.classes_)
 
     def _metric(self) -> Metric:
@@ -310,6 +318,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         return self._predict_output(X)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable class per row."""
+        """Most probable class per row; with ``metric="balanced_accuracy"``, the class whose
+        probability is highest relative to its share ``class_prior_``."""
         check_is_fitted(self)
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        if self._metric().name == "balanced_accuracy":
+            return self.classes_[rebalanced(proba, self.class_prior_)]
+        return self.classes_[proba.argmax(axis=1)]

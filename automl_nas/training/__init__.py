@@ -11,7 +11,12 @@ from automl_nas.training._device import (
     to_device,
 )
 from automl_nas.training._fitted import ROUNDS_PER_EPOCH, fit_boosted_trees, fit_linear_model
-from automl_nas.training._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
+from automl_nas.training._metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    Metric,
+    rebalanced,
+)
 from automl_nas.training._trainer import (
     SCHEDULES,
     DataInitialised,
@@ -48,6 +53,7 @@ __all__ = [
     "member_loss",
     "plan_parallelism",
     "probabilities",
+    "rebalanced",
     "resolve_device",
     "target_units",
     "to_device",

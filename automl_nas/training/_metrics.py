@@ -43,10 +43,25 @@ def _accuracy(y: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean(proba.argmax(1) == y))
 
 
+def rebalanced(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The class each row's ``proba / prior`` is highest for: the decision balanced accuracy
+    rewards.
+
+    Balanced accuracy weighs every class's recall equally, so with calibrated probabilities
+    its best decision is the class most over-represented relative to its share ``prior``, not
+    the most probable class (which rarely names a class of a few percent of the rows). A class
+    of share 0 is never chosen.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(prior > 0, proba / prior, -np.inf)
+    return ratio.argmax(1)
+
+
 def _balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
-    """Mean recall over the classes present in ``y`` (``balanced_accuracy_score``)."""
-    pred = proba.argmax(1)
+    """Mean recall over the classes present in ``y`` of the :func:`rebalanced` decision, the
+    prior being the class shares of ``y`` (``balanced_accuracy_score`` of those labels)."""
     support = np.bincount(y, minlength=proba.shape[1])
+    pred = rebalanced(proba, support / len(y))
     hits = np.bincount(y[pred == y], minlength=proba.shape[1])
     present = support > 0
     return float(np.mean(hits[present] / support[present]))

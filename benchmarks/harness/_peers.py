@@ -1,7 +1,10 @@
 """The systems a benchmark compares, behind one interface: fit on a frame, predict a frame.
 
 Every peer gets the same training frame (raw columns, strings as objects, NaN kept) and class
-codes 0..k-1 or float targets, and returns class probabilities in code order or predictions.
+codes 0..k-1 or float targets, and returns class probabilities in code order or predictions,
+and for classification the class codes its own ``predict`` gives (balanced accuracy and
+accuracy are scored on those: a system given balanced accuracy may decide otherwise than by
+the most probable class).
 Each imports its library only when it fits, so this module loads in any interpreter: the
 project's for automl_nas, the peers' virtual environment (``peers-requirements.txt``) for the
 others, which are no project dependencies.
@@ -68,6 +71,11 @@ class Peer(ABC):
     def predict(self, X: pd.DataFrame, task: Task) -> np.ndarray:
         """Class probabilities, one column per class code, or predictions."""
         return output(self.model_, as_object(X), task)
+
+    def labels(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
+        """The class codes its ``predict`` gives; by default (scikit-learn's classifiers)
+        the most probable class."""
+        return proba.argmax(axis=1)
 
     def models(self) -> tuple[int, str]:
         """Models it tried (trials, configurations) and a line of detail."""
@@ -187,6 +195,9 @@ class AutoNAS(Peer):
     def predict(self, X, task):
         return output(self.model_, X, task)
 
+    def labels(self, X, proba):
+        return self.model_.predict(X)  # by class share with metric="balanced_accuracy"
+
     def models(self):
         trials = self.model_.study_.trials
         states = [t.state.name for t in trials]
@@ -205,17 +216,31 @@ class AutoNAS(Peer):
         )
 
 
+def _balanced_error(X_val, y_val, estimator, labels, X_train, y_train, *args, **kwargs):
+    """FLAML's custom-metric form of 1 - balanced accuracy (it has no such metric built in)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    score = balanced_accuracy_score(y_val, estimator.predict(X_val))
+    return 1.0 - score, {"balanced_accuracy": score}
+
+
 class FLAML(Peer):
     label, threads = "FLAML", "n_jobs={cpus}; "
     default_threads = "n_jobs=-1 (its default: all cores); "
+    metric = None  # None: its default (roc_auc for binary, log_loss for multiclass, r2)
 
     def fit(self, X, y, task):
         from flaml import AutoML
 
         threads = {} if task.cpus is None else {"n_jobs": task.cpus}
+        if self.metric is not None and task.classification:
+            threads["metric"] = self.metric
         self.model_ = AutoML()
         self.model_.fit(X_train=as_object(X), y_train=y, task=task.kind, time_budget=task.budget,
                         seed=task.seed, verbose=0, **threads)
+
+    def labels(self, X, proba):
+        return np.asarray(self.model_.predict(as_object(X)))
 
     def models(self):
         # config_history holds the configurations that improved the best, not every one evaluated
@@ -230,6 +255,7 @@ class AutoGluon(Peer):
     label, threads = "AutoGluon", "num_cpus={cpus}, num_gpus=0; "
     default_threads = "num_cpus='auto' (its default: all cores), num_gpus=0; "
     hyperparameters: dict | None = None  # None: the preset's models
+    eval_metric: str | None = None  # None: its default (accuracy, root_mean_squared_error)
 
     def fit(self, X, y, task):
         from autogluon.tabular import TabularPredictor
@@ -242,8 +268,10 @@ class AutoGluon(Peer):
         kwargs = {} if task.cpus is None else {"num_cpus": task.cpus}
         if self.hyperparameters is not None:
             kwargs["hyperparameters"] = self.hyperparameters
+        metric = {"eval_metric": self.eval_metric} if self.eval_metric and task.classification else {}
         self.model_ = TabularPredictor(  # its models seed themselves (0)
-            label="__target__", problem_type=problem, path=str(task.workdir / "ag"), verbosity=0
+            label="__target__", problem_type=problem, path=str(task.workdir / "ag"), verbosity=0,
+            **metric,
         ).fit(train, time_limit=task.budget, num_gpus=0, **kwargs)
 
     def predict(self, X, task):
@@ -252,6 +280,10 @@ class AutoGluon(Peer):
             return self.model_.predict(X).to_numpy()
         proba = self.model_.predict_proba(X, as_multiclass=True)
         return aligned_proba(proba.to_numpy(), proba.columns, task.n_classes)
+
+    def labels(self, X, proba):
+        # with a balanced-accuracy metric on binary tasks it calibrates a decision threshold
+        return self.model_.predict(as_object(X)).to_numpy()
 
     def models(self):
         names = self.model_.model_names()
@@ -264,6 +296,20 @@ class AutoGluonNN(AutoGluon):
 
     label = "AutoGluon NN"
     hyperparameters = {"NN_TORCH": {}}  # noqa: RUF012 - read only
+
+
+class FLAMLBalanced(FLAML):
+    """FLAML searching by balanced accuracy (a custom metric of its predict)."""
+
+    label = "FLAML metric=balanced_accuracy"
+    metric = staticmethod(_balanced_error)
+
+
+class AutoGluonBalanced(AutoGluon):
+    """AutoGluon with eval_metric="balanced_accuracy" (binary: a calibrated threshold)."""
+
+    label = "AutoGluon eval_metric=balanced_accuracy"
+    eval_metric = "balanced_accuracy"
 
 
 def _hgb_frame(X: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
@@ -363,7 +409,7 @@ class OptunaMLP(Peer):
 
 #: Name -> a fresh peer. The first seven are the default comparison; the rest measure variants of
 #: this project (trials at once, networks only, batching, no portfolio, issue 14's ablation,
-#: selecting on balanced accuracy).
+#: selecting on balanced accuracy, and the peers given balanced accuracy too).
 PEERS = {
     "automl_nas": AutoNAS,
     "flaml": FLAML,
@@ -389,6 +435,8 @@ PEERS = {
                                      families=["nn"], sized_trials=False),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),
+    "flaml_bacc": FLAMLBalanced,
+    "autogluon_bacc": AutoGluonBalanced,
     # the search and the ensemble selected by log loss, as FLAML does for multiclass tasks
     "automl_nas_logloss": partial(AutoNAS, "automl_nas metric=log_loss", metric="log_loss"),
     "automl_nas_nn_logloss": partial(AutoNAS, "automl_nas families=nn, metric=log_loss",

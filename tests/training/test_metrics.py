@@ -1,4 +1,5 @@
-"""The numpy classification metrics give scikit-learn's values."""
+"""The numpy classification metrics give scikit-learn's values (balanced accuracy of the
+decision it rewards, argmax of probability over class share)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import pytest
 from scipy.special import softmax
 from sklearn import metrics
 
-from automl_nas.training import CLASSIFICATION_METRICS
+from automl_nas.training import CLASSIFICATION_METRICS, rebalanced
 
 REFERENCE = {
     "accuracy": lambda y, p: metrics.accuracy_score(y, p.argmax(1)),
-    "balanced_accuracy": lambda y, p: metrics.balanced_accuracy_score(y, p.argmax(1)),
+    "balanced_accuracy": lambda y, p: metrics.balanced_accuracy_score(  # every class in y
+        y, (p / np.bincount(y, minlength=p.shape[1])).argmax(1)
+    ),
     "log_loss": lambda y, p: metrics.log_loss(y, p, labels=np.arange(p.shape[1])),
 }
 
@@ -37,10 +40,23 @@ def test_metric_equals_scikit_learn(name, n_classes, dtype):
         assert ours == pytest.approx(ref, rel=1e-6 if dtype is np.float32 else 1e-12)
 
 
-def test_balanced_accuracy_ignores_predicted_classes_absent_from_y():
+def test_rebalanced_names_a_rare_class_argmax_never_names():
+    y = np.array([0] * 8 + [1] * 2)
+    proba = np.tile([0.7, 0.3], (10, 1))
+    proba[8:] = [0.6, 0.4]  # the rare class's rows: more likely than its share, never likeliest
+    assert (proba.argmax(1) == 0).all()
+    assert rebalanced(proba, np.array([0.8, 0.2])).tolist() == [1] * 10
+    # below its share (0.15 < 0.2) the rare class is not named
+    assert rebalanced(np.array([[0.85, 0.15]]), np.array([0.8, 0.2])).tolist() == [0]
+    assert CLASSIFICATION_METRICS["balanced_accuracy"](y, proba) == 0.5  # all rows called rare
+    proba[:8] = [0.9, 0.1]
+    assert CLASSIFICATION_METRICS["balanced_accuracy"](y, proba) == 1.0
+    assert metrics.balanced_accuracy_score(y, proba.argmax(1)) == 0.5
+
+
+def test_balanced_accuracy_never_decides_for_a_class_absent_from_y():
     y = np.array([0, 0, 1, 1])
-    proba = np.eye(4)[[0, 2, 1, 3]]  # predicts classes 2 and 3, which y never has
-    ours = CLASSIFICATION_METRICS["balanced_accuracy"](y, proba)
-    with pytest.warns(UserWarning, match="not in y_true"):
-        ref = REFERENCE["balanced_accuracy"](y, proba)
-    assert ours == ref == 0.5
+    proba = np.array([[0.6, 0.3, 0.1, 0.0], [0.1, 0.0, 0.9, 0.0], [0.2, 0.7, 0.1, 0.0],
+                      [0.0, 0.1, 0.0, 0.9]])  # rows 1 and 3 most likely in classes y never has
+    assert rebalanced(proba, np.array([0.5, 0.5, 0.0, 0.0])).tolist() == [0, 0, 1, 1]
+    assert CLASSIFICATION_METRICS["balanced_accuracy"](y, proba) == 1.0
