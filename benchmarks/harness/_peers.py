@@ -224,6 +224,20 @@ def _balanced_error(X_val, y_val, estimator, labels, X_train, y_train, *args, **
     return 1.0 - score, {"balanced_accuracy": score}
 
 
+class AutoNASRebalanced(AutoNAS):
+    """automl_nas at its defaults (searching by log loss), its labels decided as
+    ``metric="balanced_accuracy"`` decides them (probability over class share): whether the
+    decision alone, on the log-loss search's model, does as well as searching by that metric."""
+
+    def __init__(self) -> None:
+        super().__init__("automl_nas log loss, labels by probability / class share")
+
+    def labels(self, X, proba):
+        from automl_nas.training import rebalanced
+
+        return rebalanced(proba, self.model_.class_prior_)
+
+
 class FLAML(Peer):
     label, threads = "FLAML", "n_jobs={cpus}; "
     default_threads = "n_jobs=-1 (its default: all cores); "
@@ -435,6 +449,7 @@ PEERS = {
                                      families=["nn"], sized_trials=False),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),
+    "automl_nas_rebalanced": AutoNASRebalanced,
     "flaml_bacc": FLAMLBalanced,
     "autogluon_bacc": AutoGluonBalanced,
     # the search and the ensemble selected by log loss, as FLAML does for multiclass tasks
