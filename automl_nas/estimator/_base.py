@@ -48,10 +48,12 @@ from automl_nas.search import (
     TrialAttr,
     TrialModel,
     TrialObjective,
+    TrialRecord,
     end_progress_line,
     make_pruner,
     open_search,
     optuna_verbosity,
+    refit_seconds,
     run_search,
     trial_counts,
     trials_frame,
@@ -619,25 +621,39 @@ class BaseAutoNAS(BaseEstimator):
     ) -> list[nn.Module]:
         """Members retrained on train + validation; one that misses ``deadline`` keeps its own.
 
-        A late refit warns with ``refit=True`` (the user asked for it); with ``"auto"`` it is
-        the expected end of the budget's refit share.
+        A refit whose expected time (its trial's training seconds, scaled to the refit's epochs
+        and rows: :func:`~automl_nas.search.refit_seconds`) does not fit before ``deadline`` is
+        not started. A late or skipped refit warns with ``refit=True`` (the user asked for it);
+        with ``"auto"`` it is the expected end of the budget's refit share.
         """
         data = objective.context.data
         full = TensorData(
             torch.cat([data.X_train, data.X_val]), torch.cat([data.y_train, data.y_val]),
             data.X_val, data.y_val,
         )
+        rows_ratio = len(full.X_train) / len(data.X_train)
+        trials = self.study_.get_trials(deepcopy=False)
         refitted = []
         for entry, member in zip(entries, members):
-            try:
-                model = objective.refit(entry, full, deadline)
-            except Exception as exc:  # a refit that diverges must not lose the searched model
-                model, reason = None, f"failed ({type(exc).__name__}: {exc})"
+            record = TrialRecord.from_trial(trials[entry.number])
+            epochs_run = int(record.history[-1]["epoch"]) if record.history else 0
+            expected = refit_seconds(
+                record.train_seconds, epochs_run, max(1, entry.best_epoch), rows_ratio
+            )
+            left = deadline - time.monotonic()
+            late = True  # the refit share ran out: expected with refit="auto", so no warning
+            if expected > left:
+                model = None
+                reason = f"would take about {expected:.1f} s, {max(left, 0.0):.1f} s were left"
             else:
-                reason = "passed the refit deadline"
-                if model is None and self.refit == "auto":
-                    refitted.append(member)
-                    continue
+                try:
+                    model = objective.refit(entry, full, deadline)
+                    reason = "passed the refit deadline"
+                except Exception as exc:  # a refit that diverges must not lose the searched model
+                    model, reason, late = None, f"failed ({type(exc).__name__}: {exc})", False
+            if model is None and late and self.refit == "auto":
+                refitted.append(member)
+                continue
             if model is None:
                 warnings.warn(
                     f"Refit of trial {entry.number} {reason}; the ensemble keeps its network "

@@ -10,6 +10,7 @@ by the same MLflow model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -77,18 +78,27 @@ class TreeEnsemble(nn.Module):
         out = self.baseline.to(x.dtype).expand(x.shape[0], self.n_outputs)
         if self.n_trees == 0:
             return out.clone()
-        n_nodes = self.left.shape[1]
-        offset = torch.arange(self.n_trees, device=x.device) * n_nodes
-        flat = {name: getattr(self, name).reshape(-1) for name in NODE_FIELDS}
-        node = offset.expand(x.shape[0], -1)  # (rows, trees): the flat index of each row's node
-        for _ in range(int(self.depth)):
-            values = x.gather(1, flat["feature"][node])
-            left = torch.where(
-                values.isnan(), flat["missing_left"][node], values <= flat["threshold"][node]
-            )
-            child = torch.where(left, flat["left"][node], flat["right"][node]) + offset
-            node = torch.where(flat["is_leaf"][node], node, child)
-        leaf_values = flat["value"][node].to(x.dtype)
+        n_trees, n_nodes = self.left.shape
+        index = torch.int32 if 2 * n_trees * n_nodes < 2**31 else torch.long
+        own = torch.arange(n_trees * n_nodes, device=x.device).view(n_trees, n_nodes)
+        # children[2 * node + goes_right] is a node's next node (flat index over all trees); a
+        # leaf is its own child, so a row that reached one stays there: no leaf test per level.
+        left = torch.where(self.is_leaf, own, self.left + own[:, :1])
+        right = torch.where(self.is_leaf, own, self.right + own[:, :1])
+        walk = _Walk(
+            roots=own[:, 0].to(index),
+            children=torch.stack([left, right], dim=-1).reshape(-1).to(index),
+            feature=self.feature.reshape(-1).to(index),
+            threshold=self.threshold.reshape(-1),
+            missing_left=self.missing_left.reshape(-1),
+            depth=int(self.depth),
+        )
+        # Rows in parts of about WALK_ENTRIES (row, tree) pairs: the walk's index tensors then
+        # stay in cache (twice as fast on CPU as one pass over 2,000 trees x 2,400 rows).
+        rows = max(1, WALK_ENTRIES // n_trees)
+        leaves = torch.cat([walk.leaves(part) for part in x.split(rows)])
+        leaf_values = self.value.reshape(-1).index_select(0, leaves.reshape(-1))
+        leaf_values = leaf_values.view(leaves.shape).to(x.dtype)
         return out.index_add(1, self.tree_output, leaf_values)
 
     def _load_from_state_dict(
@@ -100,6 +110,48 @@ class TreeEnsemble(nn.Module):
             if key in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[key], device=self.left.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+#: (row, tree) pairs walked at once by :meth:`TreeEnsemble.forward`.
+WALK_ENTRIES = 1 << 19
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """A tree ensemble's nodes as flat tables, and the walk of rows from the roots to leaves.
+
+    The walk is 1-D ``index_select`` on int32 indices, one entry per (row, tree): several
+    times faster on CPU than advanced indexing of (rows, trees) with int64 indices.
+    """
+
+    roots: torch.Tensor
+    children: torch.Tensor
+    feature: torch.Tensor
+    threshold: torch.Tensor
+    missing_left: torch.Tensor
+    depth: int
+
+    def leaves(self, x: torch.Tensor) -> torch.Tensor:
+        """The flat index of the leaf each row of ``x`` reaches in each tree: (rows, trees)."""
+        n_rows, n_features = x.shape
+        n_trees = len(self.roots)
+        step = torch.tensor(n_features, dtype=self.roots.dtype, device=x.device)
+        starts = torch.arange(n_rows, device=x.device).to(self.roots.dtype) * step
+        starts = starts.unsqueeze(1).expand(n_rows, n_trees).reshape(-1)
+        node = self.roots.unsqueeze(0).expand(n_rows, n_trees).reshape(-1)
+        flat_x = x.contiguous().reshape(-1)
+        # Preprocessed inputs have no NaN: the missing-value rule is applied only when needed.
+        missing = bool(x.isnan().any())
+        for _ in range(self.depth):
+            values = flat_x.index_select(0, starts + self.feature.index_select(0, node))
+            goes_left = values <= self.threshold.index_select(0, node)
+            if missing:
+                goes_left |= values.isnan() & self.missing_left.index_select(0, node)
+            child = self.children.index_select(0, 2 * node + (~goes_left).to(node.dtype))
+            if torch.equal(child, node):  # every row is at a leaf of every tree
+                break
+            node = child
+        return node.view(n_rows, n_trees)
 
 
 class LinearModel(nn.Linear):

@@ -14,6 +14,7 @@ from automl_nas.search._budget import (
     TRIAL_SHARE,
     WORKER_GRACE,
     BudgetPlan,
+    refit_seconds,
     wall_deadline,
 )
 from automl_nas.search._context import SearchContext, is_failed_elsewhere, optimize
@@ -96,6 +97,7 @@ __all__ = [
     "optimize",
     "optuna_verbosity",
     "predict_output",
+    "refit_seconds",
     "run_search",
     "safe_load",
     "sampler_name",

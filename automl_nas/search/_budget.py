@@ -158,6 +158,21 @@ class BudgetPlan:
         return 1.0 / stages_left, trials
 
 
+def refit_seconds(
+    train_seconds: float | None, epochs_run: int, refit_epochs: int, rows_ratio: float
+) -> float:
+    """Seconds a refit of a trial is expected to take: the trial's training seconds per epoch
+    run, times the refit's epochs, times its rows over the trial's training rows.
+
+    A refit that would not end before its deadline is not started (it would be cut short
+    and thrown away, past the end of ``time_budget`` by up to one boosting fit). 0.0 when
+    the trial recorded no training time (nothing to go by: the refit is tried).
+    """
+    if not train_seconds or epochs_run <= 0:
+        return 0.0
+    return train_seconds * min(1.0, refit_epochs / epochs_run) * rows_ratio
+
+
 def wall_deadline(deadline: float) -> float:
     """A ``time.monotonic()`` deadline as Unix time, the clock processes share."""
     return time.time() + (deadline - time.monotonic())

@@ -186,9 +186,9 @@ def fit_boosted_trees(
     Boosting runs in warm-started fits of doubling size (:data:`FIRST_ROUNDS`, then as many
     again) up to ``max_epochs`` x :data:`ROUNDS_PER_EPOCH` rounds; after each fit the
     validation score goes to ``on_epoch`` (the pruner) and ``deadline`` and ``time_limit``
-    are checked, the next fit sized to what the limit leaves. scikit-learn stops early on the
-    validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the round of
-    lowest validation loss are dropped. ``patience`` and ``probe`` are for networks: boosting
+    are checked, the next fit sized to what the earlier of the two leaves. scikit-learn stops
+    early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the
+    round of lowest validation loss are dropped. ``patience`` and ``probe`` are for networks: boosting
     uses that rule, and sizes each fit to the time left by itself.
     Threads: as many OpenMP threads as torch has here (the search's thread plan).
     """
@@ -221,14 +221,18 @@ def fit_boosted_trees(
     max_rounds = max(1, max_epochs) * ROUNDS_PER_EPOCH
     history: list[dict[str, float]] = []
     stopped_by, target = "epochs", 0
+    # Each fit after the first is sized to end by the time limit and the deadline, whichever
+    # is first: a doubling fit started just before the deadline would otherwise run as long
+    # as all the fits before it (a refit at the end of the budget, or the search's last trial).
+    end = deadline if time_limit is None else min(deadline, started + time_limit)
     with threadpool_limits(limits=torch.get_num_threads(), user_api="openmp"):
         while True:
             fit_started = time.monotonic()
             before = getattr(estimator, "n_iter_", 0)
             target = min(max_rounds, max(FIRST_ROUNDS, 2 * before))
-            if time_limit is not None and before:
+            if before and math.isfinite(end):
                 per_round = (fit_started - started) / before
-                left = started + time_limit - fit_started
+                left = end - fit_started
                 fitting = before + int(max(left, 0.0) / max(per_round, 1e-9))
                 # whole epochs only: each fit reports a new epoch to the pruner
                 target = min(target, fitting // ROUNDS_PER_EPOCH * ROUNDS_PER_EPOCH)

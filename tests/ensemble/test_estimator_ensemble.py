@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
+import automl_nas.estimator._base as estimator_base
 from automl_nas import AutoNASClassifier, AutoNASRegressor, MLPSpace
 from automl_nas.ensemble import EnsembleModel
 from automl_nas.search import TrialObjective, predict_output
@@ -112,3 +113,19 @@ def test_a_failed_or_late_refit_keeps_the_searched_member(monkeypatch, iris, ref
     assert clf.refitted_ == []
     plain = AutoNASClassifier(refit=False, cv=None, **params).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+
+
+def test_a_refit_that_would_pass_the_deadline_is_not_started(monkeypatch, iris):
+    """Its trial's seconds say it cannot end in time: it is not begun, and so not thrown away
+    after running past the budget; refit=True says so, "auto" keeps quiet."""
+    started = []
+    monkeypatch.setattr(
+        TrialObjective, "refit", lambda self, *args: started.append(args) or _REFIT(self, *args)
+    )
+    monkeypatch.setattr(estimator_base, "refit_seconds", lambda *args: 1e9)
+    X, y = iris
+    params = dict(TINY, n_trials=2)
+    with pytest.warns(RuntimeWarning, match=r"Refit of trial .* would take about 1000000000\.0 s"):
+        clf = AutoNASClassifier(refit=True, **params).fit(X, y)
+    auto = AutoNASClassifier(cv=None, **params).fit(X, y)  # 150 rows: refit="auto" refits
+    assert started == [] and clf.refitted_ == [] and auto.refitted_ == []

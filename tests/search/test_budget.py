@@ -12,6 +12,7 @@ from automl_nas.search import (
     TRIAL_HARD_STOP,
     WORKER_GRACE,
     BudgetPlan,
+    refit_seconds,
     wall_deadline,
 )
 
@@ -80,3 +81,10 @@ def test_a_search_bound_by_a_trial_count_does_not_size_its_trials():
     assert plan.trial_seconds is None
     until_deadline = plan.search_deadline - time.monotonic()
     assert plan.worker_wait() == pytest.approx(until_deadline + WORKER_GRACE, abs=0.1)
+
+
+def test_a_refit_is_expected_to_take_its_trials_seconds_per_epoch_on_its_rows():
+    # 8 s for 40 epochs, the best at 10: a refit trains 10 epochs on 1.25 x the rows
+    assert refit_seconds(8.0, 40, 10, 1.25) == pytest.approx(2.5)
+    assert refit_seconds(8.0, 10, 40, 1.0) == pytest.approx(8.0)  # never more than it trained
+    assert refit_seconds(None, 10, 5, 1.25) == 0.0 and refit_seconds(3.0, 0, 1, 1.0) == 0.0

@@ -12,6 +12,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import LogisticRegression, Ridge
 from torch import nn
 
+import automl_nas.nn._trees as trees_module
+import automl_nas.training._fitted as fitted_module
 from automl_nas.nn import FoldBag, LinearModel, TreeEnsemble
 from automl_nas.space import BoostingSpace
 from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, train
@@ -40,14 +42,63 @@ def accuracy(y):
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_copied_trees_predict_as_scikit_learn(n_classes):
-    X, y = classes(n_classes)
+@pytest.mark.parametrize("nan", [True, False])
+def test_copied_trees_predict_as_scikit_learn(n_classes, nan):
+    X, y = classes(n_classes, nan=nan)
     hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X, y)
     trees = TreeEnsemble(X.shape[1], n_classes)
     columns, baseline = _class_columns(hgb.classes_, n_classes)
     load_boosted_trees(trees, hgb, 30, columns, baseline)
     ours = torch.softmax(trees(torch.as_tensor(X)), dim=1).detach().numpy()
     np.testing.assert_allclose(ours, hgb.predict_proba(X), atol=1e-5)
+
+
+def test_trees_walk_rows_in_parts_with_the_same_result(monkeypatch):
+    X, y = classes(3)
+    hgb = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    trees = TreeEnsemble(X.shape[1], 3)
+    load_boosted_trees(trees, hgb, 20, *_class_columns(hgb.classes_, 3))
+    x = torch.as_tensor(X)
+    whole, whole_double = trees(x), trees(x.double())
+    monkeypatch.setattr(trees_module, "WALK_ENTRIES", 7 * trees.n_trees + 3)  # 7 rows a part
+    torch.testing.assert_close(trees(x), whole, rtol=0, atol=0)
+    torch.testing.assert_close(trees(x.double()), whole_double, rtol=0, atol=0)
+
+
+class _Clock:
+    """A fake ``time.monotonic`` that moves only as boosting adds rounds (1/64 s a round:
+    binary fractions, so the sizing's arithmetic is exact)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_boosting_sizes_its_last_fit_to_the_deadline(monkeypatch):
+    """A doubling fit started before the deadline would run as long as all fits before it."""
+    clock = _Clock()
+    real_fit = HistGradientBoostingClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        before = getattr(self, "n_iter_", 0)
+        real_fit(self, *args, **kwargs)
+        clock.now += (self.n_iter_ - before) / 64
+        return self
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", fit)
+    monkeypatch.setattr(fitted_module, "time", clock)
+    X, y = make_classification(3000, 12, n_informative=8, random_state=0)
+    data = tensors(X.astype(np.float32), y, 2400)
+    slow = {**GBDT, "gbdt_learning_rate": 0.01}  # the validation loss falls for every round
+    result = train(
+        TreeEnsemble(12, 2), slow, data, loss_fn=nn.CrossEntropyLoss(),
+        score_fn=accuracy(y[2400:]), max_epochs=100, patience=5, seed=0, deadline=100 / 64,
+    )
+    # fits to 10, 20, 40, 80 rounds; the next is cut from 160 rounds to the deadline's 100
+    assert [r["epoch"] for r in result.history] == [1, 2, 4, 8, 10]
+    assert clock.now == 100 / 64 and result.stopped_by == "time_budget"
 
 
 def test_copied_regression_trees_predict_as_scikit_learn():
