@@ -135,8 +135,9 @@ class _Walk:
         """The flat index of the leaf each row of ``x`` reaches in each tree: (rows, trees)."""
         n_rows, n_features = x.shape
         n_trees = len(self.roots)
-        step = torch.tensor(n_features, dtype=self.roots.dtype, device=x.device)
-        starts = torch.arange(n_rows, device=x.device).to(self.roots.dtype) * step
+        # where each row starts in the flat input (int64 when the part is too large for int32)
+        index = torch.int32 if n_rows * n_features < 2**31 else torch.long
+        starts = torch.arange(0, n_rows * n_features, n_features, dtype=index, device=x.device)
         starts = starts.unsqueeze(1).expand(n_rows, n_trees).reshape(-1)
         node = self.roots.unsqueeze(0).expand(n_rows, n_trees).reshape(-1)
         flat_x = x.contiguous().reshape(-1)

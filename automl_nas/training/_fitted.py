@@ -188,8 +188,8 @@ def fit_boosted_trees(
     validation score goes to ``on_epoch`` (the pruner) and ``deadline`` and ``time_limit``
     are checked, the next fit sized to what the earlier of the two leaves. scikit-learn stops
     early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the
-    round of lowest validation loss are dropped. ``patience`` and ``probe`` are for networks: boosting
-    uses that rule, and sizes each fit to the time left by itself.
+    round of lowest validation loss are dropped. ``patience`` and ``probe`` are for networks:
+    boosting uses that rule, and sizes each fit to the time left by itself.
     Threads: as many OpenMP threads as torch has here (the search's thread plan).
     """
     started = time.monotonic()
