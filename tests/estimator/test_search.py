@@ -65,8 +65,13 @@ def test_same_seed_same_trials_and_predictions(digits, space, n_trials):
 
 
 def test_parallel_trials_in_threads(digits):
+    """Networks trained two at a time in threads of one process. A small network space: the
+    default space's start networks took 60 s here, and every family in parallel threads is
+    ``test_mixed_families.py``'s."""
     Xtr, Xte, ytr, yte = digits
-    clf = AutoNASClassifier(n_trials=6, max_epochs=3, n_jobs=2, random_state=0).fit(Xtr, ytr)
+    space = MLPSpace(max_layers=2, max_units=64)
+    clf = AutoNASClassifier(space=space, n_trials=6, max_epochs=3, n_jobs=2, random_state=0)
+    clf.fit(Xtr, ytr)
     states = [t.state for t in clf.study_.trials]
     assert len(states) == 6 and optuna.trial.TrialState.FAIL not in states
     assert clf.score(Xte, yte) > 0.8
