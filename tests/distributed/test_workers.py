@@ -41,7 +41,7 @@ from automl_nas import AutoNASClassifier
 from automl_nas.distributed import make_storage
 X, y = load_digits(return_X_y=True)
 storage = make_storage(sys.argv[1], heartbeat_interval=1, grace_period=6)
-AutoNASClassifier(time_budget=300, max_epochs=5, storage=storage, study_name=sys.argv[2],
+AutoNASClassifier(time_budget=300, max_epochs=5, cv=None, storage=storage, study_name=sys.argv[2],
                   artifact_dir=sys.argv[3], random_state=0).fit(X[:600], y[:600])
 """
 
@@ -202,7 +202,7 @@ def test_killed_coordinator_resumes_without_retraining(sqlite_url, digits, tmp_p
     assert len(before) >= 3
     files = {n: os.stat(artifacts / "resume" / f"trial_{n}.pt").st_mtime_ns for n in before}
 
-    clf = make_clf(sqlite_url, "resume", tmp_path, budget=60, n_trials=3)
+    clf = make_clf(sqlite_url, "resume", tmp_path, budget=60, n_trials=3, cv=None)
     clf.fit(X, y)
     after = {t.number: t for t in clf.study_.trials}
     for number, trial in before.items():  # reused as they were: same value, same model file

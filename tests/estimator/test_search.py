@@ -103,7 +103,7 @@ def test_regressor_multioutput_and_original_units():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     Y = np.c_[1000 * X[:, 0] + 5000, -X[:, 1]]
-    reg = AutoNASRegressor(n_trials=3, max_epochs=30, random_state=0).fit(X, Y)
+    reg = AutoNASRegressor(n_trials=3, max_epochs=30, cv=None, random_state=0).fit(X, Y)
     assert reg.predict(X).shape == (300, 2)
     assert reg.score(X, Y) > 0.8
     assert abs(reg.predict(X)[:, 0].mean() - 5000) < 300
