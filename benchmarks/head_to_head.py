@@ -6,6 +6,7 @@ Usage:
         [--stop-after HH:MM]   # no new table after then; --resume continues where it stopped
     python benchmarks/head_to_head.py --report-only [--out PREFIX]   # table + plot from the CSV
     python benchmarks/head_to_head.py --merge PREFIX... --out PREFIX [--drop-systems ...]  # shards as one
+        [--stand-in VARIANT=SYSTEM]   # a variant's runs in SYSTEM's place, in the parts that have it
     python benchmarks/head_to_head.py --setup-only                   # create the peers venv
 
 Protocol (benchmarks/README.md): for each dataset and seed, one 75/25 train/test split
@@ -303,17 +304,33 @@ def run(args: argparse.Namespace) -> None:
     report(args.out)
 
 
-def merge(parts: list[str], out: str, drop: list[str]) -> None:
+def stand_in(runs: pd.DataFrame, stand_ins: dict[str, str]) -> pd.DataFrame:
+    """One part's runs with each ``variant`` it ran in its ``system``'s place (``stand_ins``:
+    variant -> system), that system's own runs dropped: a seed run before a default changed
+    (its new default as a variant) merged with seeds run after, under one name."""
+    for variant, system in stand_ins.items():
+        if (runs.system == variant).any():
+            runs = runs[runs.system != system].replace({"system": {variant: system}})
+    return runs
+
+
+def merge(
+    parts: list[str], out: str, drop: list[str], stand_ins: dict[str, str] | None = None
+) -> None:
     """The runs of several outputs (shards run at once, seeds run apart) as one ``out``: their
     CSVs concatenated, without the ``drop`` systems, and one JSON naming every part's command,
     the first start, the last finish and each automl_nas snapshot. Parts must share the budget
-    and the threads setting; a (dataset, seed, system) in two parts is an error."""
+    and the threads setting; a (dataset, seed, system) in two parts is an error.
+    ``stand_ins`` (variant -> system): in a part that ran the variant, its runs are the
+    system's (:func:`stand_in`); the JSON's note says so."""
+    stand_ins = stand_ins or {}
     metas = [json.loads(Path(f"{p}.json").read_text()) for p in parts]
     for key in ("budget_s", "threads"):
         values = {str(m.get(key)) for m in metas}
         if len(values) > 1:
             raise SystemExit(f"--merge: the parts differ in {key}: {sorted(values)}")
-    runs = pd.concat([pd.read_csv(f"{p}.csv") for p in parts], ignore_index=True)
+    runs = pd.concat([stand_in(pd.read_csv(f"{p}.csv"), stand_ins) for p in parts],
+                     ignore_index=True)
     runs = runs[~runs.system.isin(drop)]
     twice = runs.duplicated(["dataset", "seed", "system"])
     if twice.any():
@@ -327,12 +344,14 @@ def merge(parts: list[str], out: str, drop: list[str]) -> None:
         command=[m["command"] for m in metas],
         datasets=[d for d in DATASETS if d in set(runs.dataset)],
         seeds=sorted({s for m in metas for s in m["seeds"]}),
-        systems=[s for s in dict.fromkeys(s for m in metas for s in m["systems"]) if s not in drop],
+        systems=[s for s in dict.fromkeys(s for m in metas for s in m["systems"])
+                 if s not in drop and s not in stand_ins],
         started=min(m["started"] for m in metas),
         finished=max(m.get("finished", "") for m in metas),
         project_library="; ".join(sorted({m.get("project_library", "?") for m in metas})),
         note="merged from " + ", ".join(f"{p}.csv" for p in parts)
-        + (f"; without {drop}" if drop else ""),
+        + (f"; without {drop}" if drop else "")
+        + "".join(f"; {v} in {s}'s place where a part ran it" for v, s in stand_ins.items()),
     )
     runs.to_csv(f"{out}.csv", index=False)
     write_json(Path(f"{out}.json"), meta)
@@ -601,6 +620,10 @@ def main() -> None:
                         help="write --out from these outputs' runs (shards, seeds), then report")
     parser.add_argument("--drop-systems", nargs="+", default=[], metavar="SYSTEM",
                         help="with --merge: leave these systems' runs out")
+    parser.add_argument("--stand-in", nargs="+", default=[], metavar="VARIANT=SYSTEM",
+                        help="with --merge: in each part that ran VARIANT, its runs replace "
+                        "SYSTEM's (a seed run before SYSTEM's default changed, with the new "
+                        "default as VARIANT)")
     parser.add_argument("--setup-only", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -623,7 +646,10 @@ def main() -> None:
     elif args.setup_only:
         print(ensure_peers_venv(Path(args.peers_venv)))
     elif args.merge:
-        merge(args.merge, args.out, args.drop_systems)
+        pairs = [item.split("=", 1) for item in args.stand_in]
+        if any(len(pair) != 2 or not all(pair) for pair in pairs):
+            parser.error(f"--stand-in takes VARIANT=SYSTEM, got {args.stand_in}")
+        merge(args.merge, args.out, args.drop_systems, dict(pairs))
     elif args.report_only:
         report(args.out)
     else:
