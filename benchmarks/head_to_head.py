@@ -315,13 +315,15 @@ def stand_in(runs: pd.DataFrame, stand_ins: dict[str, str]) -> pd.DataFrame:
 
 
 def merge(
-    parts: list[str], out: str, drop: list[str], stand_ins: dict[str, str] | None = None
+    parts: list[str], out: str, drop: list[str], stand_ins: dict[str, str] | None = None,
+    replace: bool = False,
 ) -> None:
     """The runs of several outputs (shards run at once, seeds run apart) as one ``out``: their
     CSVs concatenated, without the ``drop`` systems, and one JSON naming every part's command,
     the first start, the last finish and each automl_nas snapshot. Parts must share the budget
-    and the threads setting; a (dataset, seed, system) in two parts is an error.
-    ``stand_ins`` (variant -> system): in a part that ran the variant, its runs are the
+    and the threads setting; a (dataset, seed, system) in two parts is an error, or, with
+    ``replace``, the last part's run counts (systems rerun at a later commit; the JSON's
+    note says so). ``stand_ins`` (variant -> system): in a part that ran the variant, its runs are the
     system's (:func:`stand_in`); the JSON's note says so."""
     stand_ins = stand_ins or {}
     metas = [json.loads(Path(f"{p}.json").read_text()) for p in parts]
@@ -332,6 +334,8 @@ def merge(
     runs = pd.concat([stand_in(pd.read_csv(f"{p}.csv"), stand_ins) for p in parts],
                      ignore_index=True)
     runs = runs[~runs.system.isin(drop)]
+    if replace:
+        runs = runs.drop_duplicates(["dataset", "seed", "system"], keep="last")
     twice = runs.duplicated(["dataset", "seed", "system"])
     if twice.any():
         first = runs[twice].iloc[0]
@@ -351,6 +355,8 @@ def merge(
         project_library="; ".join(sorted({m.get("project_library", "?") for m in metas})),
         note="merged from " + ", ".join(f"{p}.csv" for p in parts)
         + (f"; without {drop}" if drop else "")
+        + ("; a run in a later part replaces the same (dataset, seed, system) in an earlier one"
+           if replace else "")
         + "".join(f"; {v} in {s}'s place where a part ran it" for v, s in stand_ins.items()),
     )
     runs.to_csv(f"{out}.csv", index=False)
@@ -624,6 +630,9 @@ def main() -> None:
                         help="with --merge: in each part that ran VARIANT, its runs replace "
                         "SYSTEM's (a seed run before SYSTEM's default changed, with the new "
                         "default as VARIANT)")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --merge: a (dataset, seed, system) in several parts counts "
+                        "the last part's run (systems rerun at a later commit) instead of failing")
     parser.add_argument("--setup-only", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -649,7 +658,7 @@ def main() -> None:
         pairs = [item.split("=", 1) for item in args.stand_in]
         if any(len(pair) != 2 or not all(pair) for pair in pairs):
             parser.error(f"--stand-in takes VARIANT=SYSTEM, got {args.stand_in}")
-        merge(args.merge, args.out, args.drop_systems, dict(pairs))
+        merge(args.merge, args.out, args.drop_systems, dict(pairs), args.replace)
     elif args.report_only:
         report(args.out)
     else:

@@ -333,7 +333,8 @@ class BaseAutoNAS(BaseEstimator):
         X_all = self._preprocess(X)
         space = self.space_ = space.for_data(self._data_facts(X_all, plan, n_outputs))
         tracker = self._make_tracker()
-        n_jobs, threads = plan_parallelism(self.n_jobs, device, seeded=self.random_state is not None)
+        repeatable = self.random_state is not None and self.n_trials is not None
+        n_jobs, threads = plan_parallelism(self.n_jobs, device, repeatable=repeatable)
         with optuna_verbosity(self.verbose), cpu_threads(device, threads):
             coordinator = self._open_search()
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)

@@ -121,8 +121,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         sharing the CPU: each trial gets ``threads // n_jobs`` torch threads, where
         ``threads`` is what torch may use (``OMP_NUM_THREADS``, else the machine's). None
         uses the machine: on CPU as many single-threaded trials as ``threads``, or, with
-        ``random_state`` set, one trial at a time on all of them (parallel trials finish in
-        an order no seed fixes); on CUDA one trial at a time.
+        ``random_state`` and ``n_trials`` both set, one trial at a time on all of them
+        (parallel trials finish in an order no seed fixes; a search the clock ends is not
+        repeatable anyway); on CUDA one trial at a time.
 
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the samplers and the networks' initialisation. The same seed
