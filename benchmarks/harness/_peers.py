@@ -154,8 +154,9 @@ class AutoNAS(Peer):
         blas = "not set (library defaults)" if cpus is None else str(cpus)
         what = (
             f"{n} trials at once, sharing the cores" if n is not None else
-            "its default: a seeded search runs one trial at a time on all the threads torch may "
-            "use (OMP_NUM_THREADS)"
+            "its default: a time-budgeted search runs one single-threaded trial per thread "
+            "torch may use (OMP_NUM_THREADS); before 70e4eac a seeded one ran one trial at a "
+            "time on all of them"
         )
         return f"n_jobs={n} ({what}); OMP/MKL/OpenBLAS threads {blas}"
 
