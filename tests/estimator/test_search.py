@@ -1,10 +1,12 @@
 """The joint search itself: one study, both kinds of parameters, pruning, determinism, threads."""
 
+import os
 import time
 
 import numpy as np
 import optuna
 import pytest
+import torch
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
@@ -75,6 +77,30 @@ def test_parallel_trials_in_threads(digits):
     states = [t.state for t in clf.study_.trials]
     assert len(states) == 6 and optuna.trial.TrialState.FAIL not in states
     assert clf.score(Xte, yte) > 0.8
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+@pytest.mark.parametrize("n_trials", [None, 6])
+def test_seeded_search_the_clock_ends_trains_a_trial_per_core(digits, n_trials):
+    """``n_jobs=None`` with two torch threads: a seeded search that its time budget ends trains
+    two single-threaded trials at once (their times overlap); with ``n_trials`` as well it is
+    repeatable, so one trial at a time."""
+    Xtr, _, ytr, _ = digits
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the suite pins one thread per process (conftest.py)
+    try:
+        clf = AutoNASClassifier(
+            space=MLPSpace(max_layers=2, max_units=64), n_trials=n_trials, time_budget=6,
+            max_epochs=3, cv=None, verbose=0, random_state=0,
+        ).fit(Xtr[:600], ytr[:600])
+    finally:
+        torch.set_num_threads(threads)
+    spans = sorted(
+        (t.datetime_start, t.datetime_complete) for t in clf.study_.trials if t.datetime_complete
+    )
+    overlaps = sum(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+    assert len(spans) >= 3
+    assert (overlaps > 0) == (n_trials is None), spans
 
 
 def test_time_budget_holds_when_one_trial_is_long():
