@@ -323,8 +323,8 @@ def merge(
     the first start, the last finish and each automl_nas snapshot. Parts must share the budget
     and the threads setting; a (dataset, seed, system) in two parts is an error, or, with
     ``replace``, the last part's run counts (systems rerun at a later commit; the JSON's
-    note says so). ``stand_ins`` (variant -> system): in a part that ran the variant, its runs are the
-    system's (:func:`stand_in`); the JSON's note says so."""
+    note says so). ``stand_ins`` (variant -> system): in a part that ran the variant, its runs
+    are the system's (:func:`stand_in`); the JSON's note says so."""
     stand_ins = stand_ins or {}
     metas = [json.loads(Path(f"{p}.json").read_text()) for p in parts]
     for key in ("budget_s", "threads"):
