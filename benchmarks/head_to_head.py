@@ -26,7 +26,8 @@ Systems are interleaved within each (dataset, seed), in an order rotated per see
 1-minute load average is recorded before and after each run.
 
 Datasets: names, or groups: ``visible`` (the six default tables), ``meta`` (the 25 tables of
-``pmlb-meta/`` with 1,000 rows or more, ``harness.META_TABLES``), ``all`` (both).
+``pmlb-meta/`` with 1,000 rows or more, ``harness.META_TABLES``), ``all`` (both), ``tuning``
+(``harness.TUNING_TABLES``: tables neither visible nor held out, for choosing defaults).
 Threads: ``--threads one`` (the default) pins every system to ``--cores`` threads (1: n_jobs /
 num_cpus and OMP/MKL/OPENBLAS_NUM_THREADS); ``--threads default`` pins nothing, so each system
 runs at its own default (FLAML and AutoGluon all cores, automl_nas one trial with one torch
@@ -53,6 +54,7 @@ import numpy as np
 import pandas as pd
 from harness import (
     META_TABLES,
+    TUNING_TABLES,
     PEERS,
     TABLES,
     Task,
@@ -75,9 +77,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_DATASETS = ["credit_g", "phoneme", "car", "credit_data", "197_cpu_act", "503_wind"]
 META_DATASETS = list(META_TABLES)  # pmlb-meta/, every table with >= 1,000 rows, by name
-DATASETS = [*DEFAULT_DATASETS, "kr_vs_kp", "churn", "attrition", "227_cpu_small", *META_DATASETS]
+TUNING_DATASETS = list(TUNING_TABLES)  # for choosing defaults: not visible, not held out
+DATASETS = [*DEFAULT_DATASETS, "kr_vs_kp", "attrition", *TUNING_DATASETS, *META_DATASETS]
 #: Names ``--datasets`` takes for a list of tables.
-DATASET_GROUPS = {"visible": DEFAULT_DATASETS, "meta": META_DATASETS,
+DATASET_GROUPS = {"visible": DEFAULT_DATASETS, "meta": META_DATASETS, "tuning": TUNING_DATASETS,
                   "all": [*DEFAULT_DATASETS, *META_DATASETS]}
 DEFAULT_SYSTEMS = ["automl_nas", "flaml", "autogluon", "autogluon_nn", "optuna_mlp", "hgb", "mlp"]
 THREADS = ["one", "default"]  # --threads: pinned to --cores (1) threads, or each system's own
@@ -601,7 +604,8 @@ def main() -> None:
                         choices=[*DATASET_GROUPS, *DATASETS], metavar="DATASET",
                         help="table names and/or groups: visible (the six default tables), meta "
                         f"(the {len(META_DATASETS)} pmlb-meta tables with >= 1,000 rows), all "
-                        "(both); default visible")
+                        f"(both), tuning (the {len(TUNING_DATASETS)} tables for choosing "
+                        "defaults); default visible")
     parser.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, choices=list(PEERS))
     add_data_option(parser, "--data-dir")
     parser.add_argument("--out", help="prefix of the .csv/.md/.png/.json outputs; default "

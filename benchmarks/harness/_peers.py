@@ -183,6 +183,12 @@ class AutoNAS(Peer):
             # The benchmark's process is this one system's, so the patch reaches nothing else.
             _budget.TRIAL_SHARE = 1.0
             params["stages"] = ["tpe"]
+        if "family_floors" in params:  # the default strategy with other family floors (or none)
+            from automl_nas.stages import PROMOTE_SHARE, SamplerStage
+
+            floors = params.pop("family_floors")
+            params["stages"] = [SamplerStage("tpe", time_share=1 - PROMOTE_SHARE,
+                                             family_floors=floors), "promote"]
         if params.pop("batch", False):  # the default's stages, with the sampler's trials batched
             from automl_nas.stages import PROMOTE_SHARE, BatchStage
 
@@ -209,11 +215,18 @@ class AutoNAS(Peer):
             by_family[family] = by_family.get(family, 0.0) + weight
         families = " ".join(f"{f} {w:.2f}" for f, w in sorted(by_family.items(), key=lambda i: -i[1]))
         tried = dict(Counter(t.params.get("family", "nn") for t in trials))
+        seconds: dict[str, float] = {}  # trial-seconds per family (family floors' measure)
+        for t in trials:
+            if t.datetime_start is not None and t.datetime_complete is not None:
+                took = (t.datetime_complete - t.datetime_start).total_seconds()
+                family = t.params.get("family", "nn")
+                seconds[family] = round(seconds.get(family, 0.0) + took, 1)
         return len(states), (
             f"fit() alone {self.fit_alone_s_:.1f} s; "
             f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
             f"{states.count('PRUNED')}, failed {states.count('FAIL')}); epochs {epochs}; "
-            f"trials by family {tried}; ensemble weight by family: {families}"
+            f"trials by family {tried}; seconds by family {seconds}; "
+            f"ensemble weight by family: {families}"
         )
 
 
@@ -423,8 +436,8 @@ class OptunaMLP(Peer):
 
 
 #: Name -> a fresh peer. The first seven are the default comparison; the rest measure variants of
-#: this project (trials at once, networks only, batching, no portfolio, issue 14's ablation,
-#: selecting on balanced accuracy, and the peers given balanced accuracy too).
+#: this project (trials at once, networks only, batching, no portfolio, family floors, issue
+#: 14's ablation, selecting on balanced accuracy, and the peers given balanced accuracy too).
 PEERS = {
     "automl_nas": AutoNAS,
     "flaml": FLAML,
@@ -439,6 +452,10 @@ PEERS = {
     "automl_nas_nn_batch": partial(AutoNAS, "automl_nas families=nn, batched trials",
                                    families=["nn"], batch=True),
     "automl_nas_noportfolio": partial(AutoNAS, "automl_nas portfolio=off", portfolio=False),
+    # the family floors of the time-budgeted default: switched off, and a lighter one
+    "automl_nas_nofloors": partial(AutoNAS, "automl_nas family floors off", family_floors=None),
+    "automl_nas_floor_nn33": partial(AutoNAS, "automl_nas networks' floor 1/3",
+                                     family_floors={"nn": 1 / 3}),
     # issue 14's ablation: the networks-only search with one ingredient switched off
     "automl_nas_nn_noembed": partial(AutoNAS, "automl_nas nn, no embeddings",
                                      nn_fixed={"embedding": "none"}),
