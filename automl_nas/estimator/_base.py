@@ -68,14 +68,7 @@ from automl_nas.space import (
     TabularSpace,
     family_space,
 )
-from automl_nas.stages import (
-    FAMILY_FLOORS,
-    PROMOTE_SHARE,
-    BaseStage,
-    PromoteStage,
-    SamplerStage,
-    make_stage,
-)
+from automl_nas.stages import PROMOTE_SHARE, BaseStage, PromoteStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
 from automl_nas.training import (
     Metric,
@@ -535,19 +528,13 @@ class BaseAutoNAS(BaseEstimator):
         """The search strategy: ``stages`` in order, or one stage running ``sampler``.
 
         With ``stages`` None and the budget in seconds only (no ``n_trials``, one objective),
-        the sampler gets ``1 - PROMOTE_SHARE`` of the search, each model family at least its
-        ``FAMILY_FLOORS`` share of the trial-seconds, and a :class:`PromoteStage` trains the
-        best configurations again, best first, with the rest.
+        the sampler gets ``1 - PROMOTE_SHARE`` of the search and a :class:`PromoteStage` trains
+        the best configurations again, best first, with the rest.
         """
         if self.stages is None:
             stages: list[BaseStage] = [SamplerStage(self.sampler)]
             if self.n_trials is None and not self.cost_objective:
-                stages = [
-                    SamplerStage(
-                        self.sampler, time_share=1 - PROMOTE_SHARE, family_floors=FAMILY_FLOORS
-                    ),
-                    PromoteStage(),
-                ]
+                stages = [SamplerStage(self.sampler, time_share=1 - PROMOTE_SHARE), PromoteStage()]
         elif not self.stages:
             raise ValueError("stages must name at least one stage, e.g. ['tpe']")
         else:

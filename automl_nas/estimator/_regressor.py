@@ -66,10 +66,9 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         :class:`~automl_nas.stages.BaseStage` objects with their own ``n_trials`` or
         ``time_share``; a stage without a share gets an equal part of the remaining time.
         None: one stage running ``sampler``; when the budget is time alone (no ``n_trials``),
-        that stage runs ``1 - PROMOTE_SHARE`` of it with each model family's least share of
-        the trial-seconds (``FAMILY_FLOORS``: networks at least half; see
-        :class:`~automl_nas.samplers.FamilyShareSampler`), then a promotion stage trains the
-        best configurations again with the rest.
+        that stage runs ``1 - PROMOTE_SHARE`` of it and a promotion stage trains the best
+        configurations again with the rest. ``SamplerStage(..., family_floors={"nn": 0.5})``
+        gives each model family a least share of the trial-seconds.
 
     pruner : str, optuna.pruners.BasePruner or None, default="median"
         Stops weak trials early, epochs being the resource: "median", "hyperband",

@@ -5,10 +5,9 @@ from automl_nas.stages._batch import BatchStage, batch_members
 from automl_nas.stages._darts import DartsStage
 from automl_nas.stages._promote import PROMOTE_SHARE, PromoteStage, best_configurations
 from automl_nas.stages._registry import STAGES, make_stage, stage_names
-from automl_nas.stages._sampler import FAMILY_FLOORS, SamplerStage
+from automl_nas.stages._sampler import SamplerStage
 
 __all__ = [
-    "FAMILY_FLOORS",
     "PROMOTE_SHARE",
     "STAGES",
     "BaseStage",

@@ -18,11 +18,6 @@ from automl_nas.search import (
 from automl_nas.space import FamilySpace
 from automl_nas.stages._base import BaseStage
 
-#: The family floors of the estimators' default, time-budgeted strategy: boosting and linear
-#: trials are cheap, so a sampler left alone spends most of a search's trials, and much of its
-#: time, on them; networks get at least this share of the trial-seconds.
-FAMILY_FLOORS = {"nn": 0.5}
-
 
 class SamplerStage(BaseStage):
     """Trials proposed by one Optuna sampler, set on the shared study for this stage.

@@ -452,10 +452,13 @@ PEERS = {
     "automl_nas_nn_batch": partial(AutoNAS, "automl_nas families=nn, batched trials",
                                    families=["nn"], batch=True),
     "automl_nas_noportfolio": partial(AutoNAS, "automl_nas portfolio=off", portfolio=False),
-    # the family floors of the time-budgeted default: switched off, and a lighter one
-    "automl_nas_nofloors": partial(AutoNAS, "automl_nas family floors off", family_floors=None),
+    # family floors (SamplerStage(family_floors=...)): networks at least 1/2 or 1/3 of the
+    # trial-seconds, and none (the default; at fd9ff72 only, the default had {"nn": 0.5})
+    "automl_nas_floor_nn50": partial(AutoNAS, "automl_nas networks' floor 1/2",
+                                     family_floors={"nn": 0.5}),
     "automl_nas_floor_nn33": partial(AutoNAS, "automl_nas networks' floor 1/3",
                                      family_floors={"nn": 1 / 3}),
+    "automl_nas_nofloors": partial(AutoNAS, "automl_nas family floors off", family_floors=None),
     # issue 14's ablation: the networks-only search with one ingredient switched off
     "automl_nas_nn_noembed": partial(AutoNAS, "automl_nas nn, no embeddings",
                                      nn_fixed={"embedding": "none"}),
