@@ -5,11 +5,16 @@ not seconds: a boosting or linear trial takes a fraction of a second, a network 
 so the cheap families get most trials, lead the good-trial density and win the family choice
 again. On the held-out tables a 120 s search spent about a quarter of its trials on networks
 and 13 of 16 ensembles held one family only, while the same search restricted to networks
-scored higher on 6 of the 16 (lower on 7) (benchmarks/README.md, "120 s at default threads on the
-held-out tables"). This sampler budgets seconds per family instead, in the smallest way: the
+scored higher on 6 of the 16 and lower on 7 (benchmarks/README.md, "120 s at default threads on
+the held-out tables"). This sampler budgets seconds per family instead, in the smallest way: the
 family whose share of the trial-seconds spent so far is furthest under its floor is the next
 trial's family, and the wrapped sampler draws every other parameter (and the family, while
 every family is at or over its floor).
+
+Measured on tables kept for tuning, a networks' floor of 1/2 (at 30 s and 120 s) or 1/3 (at
+30 s) gained nothing (benchmarks/README.md, "Family floors"): in seconds, networks already get
+21% of a 30 s search and 42% of a 120 s one there. So floors are an option of
+``SamplerStage``, not the estimators' default.
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ def family_seconds(study: optuna.Study, param: str = "family") -> dict[str, floa
     return seconds
 
 
+def check_floors(floors: Mapping[str, float]) -> dict[str, float]:
+    """``floors`` as a dict of floats; raises unless each is a share and they add up to <= 1."""
+    bad = {name: share for name, share in floors.items() if not 0 <= share <= 1}
+    if bad:
+        raise ValueError(f"family floors must be shares in [0, 1], got {bad}")
+    if sum(floors.values()) > 1 + 1e-9:
+        raise ValueError(
+            f"family floors add up to {sum(floors.values()):.3g}, more than 1: {dict(floors)}"
+        )
+    return {name: float(share) for name, share in floors.items()}
+
+
 class FamilyShareSampler(BaseSampler):
     """``sampler``, except that a family under its floor share of the time is drawn first.
 
@@ -51,8 +68,8 @@ class FamilyShareSampler(BaseSampler):
     trained yet, the wrapped sampler draws the family as well. The family a trial was given is
     an ordinary value of its ``family`` parameter, so the wrapped sampler learns from it.
 
-    Seconds are wall-clock, so a search that uses floors is not repeatable from a seed; the
-    estimators use them only when the budget is time (see ``SamplerStage``).
+    Seconds are wall-clock, so a search that uses floors is not repeatable from a seed: use
+    them where the budget is time (``SamplerStage(family_floors=...)``).
 
     Args:
         sampler: The sampler that draws everything else.
@@ -77,15 +94,9 @@ class FamilyShareSampler(BaseSampler):
         families: Sequence[str],
         param: str = "family",
     ) -> None:
-        bad = {name: share for name, share in floors.items() if not 0 <= share <= 1}
-        if bad:
-            raise ValueError(f"family floors must be shares in [0, 1], got {bad}")
-        if sum(floors.values()) > 1 + 1e-9:
-            raise ValueError(
-                f"family floors add up to {sum(floors.values()):.3g}, more than 1: {dict(floors)}"
-            )
         self.sampler = sampler
-        self.floors = {name: float(share) for name, share in floors.items() if name in families}
+        self.floors = {name: share for name, share in check_floors(floors).items()
+                       if name in families}
         self.families = tuple(families)
         self.param = param
         self._given: dict[int, str] = {}  # trial number -> the family it was given

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import optuna
 
-from automl_nas.samplers import FamilyShareSampler
+from automl_nas.samplers import FamilyShareSampler, check_floors
 from automl_nas.search import (
     SINGLE_OBJECTIVE_SAMPLERS,
     SearchContext,
@@ -50,7 +50,7 @@ class SamplerStage(BaseStage):
         family_floors: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(n_trials=n_trials, time_share=time_share)
-        self.family_floors = dict(family_floors) if family_floors else None
+        self.family_floors = check_floors(family_floors) if family_floors else None
         check_requirements(sampler)
         self.sampler = sampler
         self.name = sampler_name(sampler)

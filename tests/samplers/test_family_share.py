@@ -123,9 +123,13 @@ def test_floors_are_checked_and_narrowed_to_the_space():
 def test_floors_are_a_sampler_stage_s_choice_and_not_the_default():
     timed = AutoNASClassifier(time_budget=5, random_state=0, verbose=0)._stages()
     assert isinstance(timed[0], SamplerStage) and isinstance(timed[1], PromoteStage)
-    assert timed[0].family_floors is None  # measured: no gain at 30 s (benchmarks/README.md)
+    assert timed[0].family_floors is None  # measured: no gain (benchmarks/README.md)
     stage = SamplerStage("tpe", time_share=0.7, family_floors={"nn": 0.5})
-    assert repr(stage) == "SamplerStage('tpe', n_trials=None, time_share=0.7, family_floors={'nn': 0.5})"
+    assert repr(stage) == (
+        "SamplerStage('tpe', n_trials=None, time_share=0.7, family_floors={'nn': 0.5})"
+    )
+    with pytest.raises(ValueError, match="more than 1"):  # when the stage is made, not in fit
+        SamplerStage("tpe", family_floors={"nn": 0.7, "gbdt": 0.6})
 
 
 def test_a_timed_fit_gives_networks_their_floor_though_the_sampler_never_draws_them():
