@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 from harness import (
     META_TABLES,
-    TUNING_TABLES,
     PEERS,
     TABLES,
+    TUNING_TABLES,
     Task,
     add_data_option,
     data_dir,

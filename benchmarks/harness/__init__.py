@@ -31,8 +31,8 @@ from harness._peers import PEERS, Peer, Task, ensure_peers_venv, run_peer
 from harness._results import RESULTS, markdown_table, result_path, write_csv, write_json, write_text
 
 __all__ = [  # noqa: RUF022 - grouped by concern, as the imports
-    "DATA_ENV", "META_TABLES", "TABLES", "TUNING_TABLES", "Table", "add_data_option", "data_dir", "holdout_split",
-    "load_table", "meta_tables_by_rule", "pmlb_task",
+    "DATA_ENV", "META_TABLES", "TABLES", "TUNING_TABLES", "Table", "add_data_option", "data_dir",
+    "holdout_split", "load_table", "meta_tables_by_rule", "pmlb_task",
     "Machine", "children_cpu_s", "command", "cpu_model", "load1", "machine", "versions",
     "PEERS", "Peer", "Task", "ensure_peers_venv", "run_peer",
     "RESULTS", "markdown_table", "result_path", "write_csv", "write_json", "write_text",

@@ -215,12 +215,15 @@ class AutoNAS(Peer):
             by_family[family] = by_family.get(family, 0.0) + weight
         families = " ".join(f"{f} {w:.2f}" for f, w in sorted(by_family.items(), key=lambda i: -i[1]))
         tried = dict(Counter(t.params.get("family", "nn") for t in trials))
-        seconds: dict[str, float] = {}  # trial-seconds per family (family floors' measure)
+        # Trial-seconds per family, the family floors' measure; summed here rather than with
+        # automl_nas.samplers.family_seconds so that commits before it report them too.
+        seconds: dict[str, float] = {}
         for t in trials:
             if t.datetime_start is not None and t.datetime_complete is not None:
                 took = (t.datetime_complete - t.datetime_start).total_seconds()
                 family = t.params.get("family", "nn")
-                seconds[family] = round(seconds.get(family, 0.0) + took, 1)
+                seconds[family] = seconds.get(family, 0.0) + took
+        seconds = {family: round(total, 1) for family, total in seconds.items()}
         return len(states), (
             f"fit() alone {self.fit_alone_s_:.1f} s; "
             f"trials {len(states)} (complete {states.count('COMPLETE')}, pruned "
