@@ -342,14 +342,13 @@ FIT_OPTIONS: dict[str, _Option] = {
         "largest parameter count of a trial and of the model", "N", none="no limit"
     ),
     "random_state": _Option(
-        "seed for a repeatable search, with --n-jobs unset or 1 and --n-trials as the binding "
-        "limit",
+        "seed for a repeatable search, with --n-trials as the binding limit",
         "SEED",
         none="a different search each run",
     ),
     "n_jobs": _Option(
         "trials trained at once, in threads sharing the cores", "N",
-        none="one per core; with --random-state one at a time on all cores",
+        none="one per core (with --random-state and --n-trials, in waves that repeat)",
     ),
     "device": _Option("auto (CUDA when present), cpu or cuda", "DEVICE"),
     "validation_fraction": _Option(

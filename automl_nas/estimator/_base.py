@@ -57,6 +57,7 @@ from automl_nas.search import (
     run_search,
     trial_counts,
     trials_frame,
+    waves_repeat,
 )
 from automl_nas.space import (
     FAMILIES,
@@ -333,17 +334,21 @@ class BaseAutoNAS(BaseEstimator):
         X_all = self._preprocess(X)
         space = self.space_ = space.for_data(self._data_facts(X_all, plan, n_outputs))
         tracker = self._make_tracker()
-        repeatable = self.random_state is not None and self.n_trials is not None
-        n_jobs, threads = plan_parallelism(self.n_jobs, device, repeatable=repeatable)
-        with optuna_verbosity(self.verbose), cpu_threads(device, threads):
+        with optuna_verbosity(self.verbose):
             coordinator = self._open_search()
+        # A seeded search of n_trials repeats: its parallel trials run in waves where they can.
+        repeatable = self.random_state is not None and self.n_trials is not None
+        waves = repeatable and not coordinator.shared and waves_repeat(coordinator.study.pruner)
+        n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable and not waves)
+        with optuna_verbosity(self.verbose), cpu_threads(device, threads):
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
-            tracker.start_search(self._search_info(coordinator, spec, stages))
+            parallel = {"trials_at_once": n_jobs, "threads_per_trial": threads, "waves": waves}
+            tracker.start_search(self._search_info(coordinator, spec, stages, parallel))
             try:
                 objective = run_search(
                     coordinator, spec, plan, stages, device=device, n_jobs=n_jobs,
                     seed=None if self.random_state is None else seed, n_trials=self.n_trials,
-                    callbacks=[tracker, *self._progress(spec, plan)],
+                    callbacks=[tracker, *self._progress(spec, plan)], waves=waves,
                 )
                 if self.verbose:
                     end_progress_line()
@@ -687,9 +692,10 @@ class BaseAutoNAS(BaseEstimator):
         )
 
     def _search_info(
-        self, coordinator: Coordinator, spec: SearchSpec, stages: list[BaseStage]
+        self, coordinator: Coordinator, spec: SearchSpec, stages: list[BaseStage], parallel: dict
     ) -> dict:
-        """What the tracker records of this search before its first trial."""
+        """What the tracker records of this search before its first trial (``parallel``: trials
+        at once, torch threads per trial, and whether they run in waves that repeat)."""
         return {
             "estimator": type(self).__name__,
             "params": self.get_params(deep=False),
@@ -704,6 +710,7 @@ class BaseAutoNAS(BaseEstimator):
             "space": {name: repr(dist) for name, dist in spec.space.distributions.items()},
             "stages": [repr(stage) for stage in stages],
             "time_budget": float(self.time_budget),
+            "parallel": parallel,
             "versions": {
                 "automl_nas": importlib.metadata.version("automl-nas"),
                 "optuna": optuna.__version__,

@@ -123,14 +123,17 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Trials trained at once, in threads sharing the in-memory study and data, and
         sharing the CPU: each trial gets ``threads // n_jobs`` torch threads, where
         ``threads`` is what torch may use (``OMP_NUM_THREADS``, else the machine's). None
-        uses the machine: on CPU as many single-threaded trials as ``threads``, or, with
-        ``random_state`` and ``n_trials`` both set, one trial at a time on all of them
-        (parallel trials finish in an order no seed fixes; a search the clock ends is not
-        repeatable anyway); on CUDA one trial at a time.
+        uses the machine: on CPU as many single-threaded trials as ``threads``; on CUDA one
+        trial at a time. With ``random_state`` and ``n_trials`` both set, parallel trials run
+        in waves that repeat from the seed: each wave's parameters are drawn in trial order
+        before it trains, and it is told in trial order when its last trial ends. Where that
+        cannot repeat (a ``storage`` other processes may join, or a pruner that compares
+        with running trials: "hyperband", "successive_halving"), None means one trial at a
+        time on all cores.
 
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the samplers and the networks' initialisation. The same seed
-        gives the same search with ``n_jobs`` None or 1 and ``n_trials`` as the binding limit.
+        gives the same search when ``n_trials`` is the binding limit (see ``n_jobs``).
 
     verbose : int, default=1
         0: silent; 1: progress on stderr (a bar redrawn in place on a terminal, else one line

@@ -2,6 +2,7 @@
 
 from automl_nas.nn._bag import FoldBag
 from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork, cell_edges
+from automl_nas.nn._dropout import Dropout, dropout_generator
 from automl_nas.nn._dtype import input_dtype
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
 from automl_nas.nn._numeric import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
@@ -24,6 +25,7 @@ __all__ = [
     "Cell",
     "CellNetwork",
     "DenseBlock",
+    "Dropout",
     "FeatureEncoder",
     "FoldBag",
     "LinearModel",
@@ -38,6 +40,7 @@ __all__ = [
     "TabularNet",
     "TreeEnsemble",
     "cell_edges",
+    "dropout_generator",
     "input_dtype",
     "stack_networks",
 ]

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from automl_nas.nn._dropout import Dropout
+
 #: Candidate operations of an edge, by name.
 CELL_OPS = (
     "sep_conv_3x3",
@@ -194,7 +196,7 @@ class CellBackbone(nn.Module):
             nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(width, n_outputs),
         )
 

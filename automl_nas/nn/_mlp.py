@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from automl_nas.nn._dropout import Dropout
+
 #: Activation names a space may choose from.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -48,7 +50,7 @@ class DenseBlock(nn.Module):
         self.linear = nn.Linear(n_in, n_out)
         self.norm = make_norm(norm, n_out)
         self.act = ACTIVATIONS[activation]()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.shortcut: nn.Module | None = None
         if skip:
             self.shortcut = nn.Identity() if n_in == n_out else nn.Linear(n_in, n_out, bias=False)

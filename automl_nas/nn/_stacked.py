@@ -155,11 +155,11 @@ class _RateDropout(nn.Module):
 
 
 def _with_rate_dropout(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` whose ``nn.Dropout`` layers keep their rate in a buffer."""
+    """A copy of ``module`` whose dropout layers keep their rate in a buffer."""
     module = copy.deepcopy(module)
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Dropout:
+            if isinstance(child, nn.Dropout):  # nn.Dropout or the trainer-seeded Dropout
                 setattr(parent, name, _RateDropout(child.p))
     return module
 
@@ -249,7 +249,7 @@ def _stack(layers: Sequence[nn.Module], path: str) -> nn.Module:
         return StackedLayerNorm(layers)
     if kind is nn.BatchNorm1d:
         return StackedBatchNorm(layers)
-    if kind is nn.Dropout:
+    if issubclass(kind, nn.Dropout):
         return StackedDropout(layers)
     if kind in _STATELESS:
         return copy.deepcopy(first)

@@ -26,6 +26,7 @@ import tabm
 import torch
 from torch import nn
 
+from automl_nas.nn._dropout import Dropout
 from automl_nas.nn._mlp import ACTIVATIONS, make_norm
 from automl_nas.nn._numeric import FeatureEncoder
 
@@ -40,9 +41,9 @@ class ResidualBlock(nn.Module):
         self.norm = make_norm(norm, width)
         self.linear1 = nn.Linear(width, width)
         self.act = ACTIVATIONS[activation]()
-        self.drop1 = nn.Dropout(dropout)
+        self.drop1 = Dropout(dropout)
         self.linear2 = nn.Linear(width, width)
-        self.drop2 = nn.Dropout(dropout)
+        self.drop2 = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop2(self.linear2(self.drop1(self.act(self.linear1(self.norm(x))))))
@@ -59,7 +60,7 @@ def _body(
                 nn.Linear(n_in if i == 0 else width, width),
                 make_norm(norm, width),
                 ACTIVATIONS[activation](),
-                nn.Dropout(dropout),
+                Dropout(dropout),
             ]
         return nn.Sequential(*layers)
     if block == "resnet":

@@ -17,7 +17,8 @@ from automl_nas.search._budget import (
     refit_seconds,
     wall_deadline,
 )
-from automl_nas.search._context import SearchContext, is_failed_elsewhere, optimize
+from automl_nas.search._asked import Heartbeats, ask_trial, tell_outcome
+from automl_nas.search._context import SearchContext
 from automl_nas.search._coordinator import (
     DEFAULT_ARTIFACT_DIR,
     Coordinator,
@@ -41,6 +42,12 @@ from automl_nas.search._keys import StudyAttr, TrialAttr, TrialRecord
 from automl_nas.search._leaderboard import trial_counts, trials_frame
 from automl_nas.search._model import TrialModel, model_bytes, predict_output
 from automl_nas.search._objective import TrialObjective, measure_latency
+from automl_nas.search._optimize import (
+    is_failed_elsewhere,
+    optimize,
+    optimize_in_waves,
+    waves_repeat,
+)
 from automl_nas.search._progress import ProgressPrinter, end_progress_line, optuna_verbosity
 from automl_nas.search._run import DEFAULT_STAGE, run_search
 from automl_nas.search._safe import UnsafeFileError, allow_in_files, inside, safe_load
@@ -69,6 +76,7 @@ __all__ = [
     "BudgetPlan",
     "Coordinator",
     "DiskTrialStore",
+    "Heartbeats",
     "LocalCoordinator",
     "MemoryTrialStore",
     "ProgressPrinter",
@@ -85,6 +93,7 @@ __all__ = [
     "UnsafeFileError",
     "allow_in_files",
     "artifact_root",
+    "ask_trial",
     "check_requirements",
     "end_progress_line",
     "inside",
@@ -95,6 +104,7 @@ __all__ = [
     "model_bytes",
     "open_search",
     "optimize",
+    "optimize_in_waves",
     "optuna_verbosity",
     "predict_output",
     "refit_seconds",
@@ -102,7 +112,9 @@ __all__ = [
     "safe_load",
     "sampler_name",
     "started_trials",
+    "tell_outcome",
     "trial_counts",
     "trials_frame",
     "wall_deadline",
+    "waves_repeat",
 ]

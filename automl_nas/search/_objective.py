@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import math
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -111,31 +112,28 @@ class TrialObjective:
         deadline, time_limit = self._limits(trial)
         results = []
         try:
-            with _own_rng(ctx.data.device):
-                networks = []
-                for _ in ctx.folds:  # the same initialisation on every fold
-                    torch.manual_seed(seed)
-                    networks.append(ctx.space.build(params, ctx.input_shape, ctx.n_outputs))
-                n_params = self._count_params(trial, networks)
-                for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
-                    if fold and time.monotonic() >= deadline:
-                        break  # the trial ends with the folds it finished
-                    results.append(
-                        train(
-                            network,
-                            params,
-                            data,
-                            loss_fn=ctx.loss_fn,
-                            score_fn=functools.partial(self.score, fold=fold),
-                            max_epochs=ctx.max_epochs,
-                            patience=self.patience,
-                            seed=seed,
-                            deadline=deadline,
-                            time_limit=time_limit,
-                            on_epoch=self._reporter(trial, history) if fold == 0 else None,
-                            probe=self.has_model,
-                        )
+            # the same initialisation on every fold
+            networks = [self.build(params, seed) for _ in ctx.folds]
+            n_params = self._count_params(trial, networks)
+            for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
+                if fold and time.monotonic() >= deadline:
+                    break  # the trial ends with the folds it finished
+                results.append(
+                    train(
+                        network,
+                        params,
+                        data,
+                        loss_fn=ctx.loss_fn,
+                        score_fn=functools.partial(self.score, fold=fold),
+                        max_epochs=ctx.max_epochs,
+                        patience=self.patience,
+                        seed=seed,
+                        deadline=deadline,
+                        time_limit=time_limit,
+                        on_epoch=self._reporter(trial, history) if fold == 0 else None,
+                        probe=self.has_model,
                     )
+                )
         except optuna.TrialPruned:
             raise
         except TooSlowForLimit as exc:
@@ -149,6 +147,20 @@ class TrialObjective:
         value = self.conclude(trial, params, results, n_params, history)
         self.has_model = True
         return value
+
+    def build(self, params: Mapping[str, Any], seed: int) -> Any:
+        """The model of ``params``, its initial weights drawn from ``seed``.
+
+        Initialisers draw from torch's global generator, which trials training in other
+        threads seed too: the seeding and the build hold a lock, so a trial's initial weights
+        depend on its seed alone, and the global generator is restored afterwards (the
+        training that follows draws its dropout masks and batch order from generators of its
+        own, :func:`~automl_nas.training.train`).
+        """
+        ctx = self.context
+        with _SEEDING, _own_rng(ctx.data.device):
+            torch.manual_seed(seed)
+            return ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
 
     def begin(self, trial: optuna.Trial) -> dict[str, Any]:
         """Label ``trial`` with the running stage (unless its proposer did) and sample its params."""
@@ -169,8 +181,7 @@ class TrialObjective:
         ctx = self.context
         if self.cost_objective is not None or amp_dtype(ctx.data.device) == torch.float16:
             return False
-        with _own_rng(ctx.data.device):
-            network = ctx.space.build(params, ctx.input_shape, ctx.n_outputs)
+        network = self.build(params, 0)
         if not isinstance(network, nn.Module) or train.dispatch(type(network)) is not train.dispatch(nn.Module):
             return False
         try:
@@ -203,11 +214,11 @@ class TrialObjective:
         deadline, time_limit = self._limits(trials[0], factor=BATCH_TIME_FACTOR)
         counts: list[int] = []
         try:
+            # the stacked members' dropout draws from torch's global generator: restored after
             with _own_rng(ctx.data.device):
                 networks = []
                 for trial, recipe in zip(trials, params):
-                    torch.manual_seed(self.trial_seed(trial.number))
-                    first = ctx.space.build(recipe, ctx.input_shape, ctx.n_outputs)
+                    first = self.build(recipe, self.trial_seed(trial.number))
                     # the same initialisation on every fold
                     networks.append([first, *(copy.deepcopy(first) for _ in ctx.folds[1:])])
                 counts = [self._count_params(t, nets) for t, nets in zip(trials, networks)]
@@ -351,22 +362,23 @@ class TrialObjective:
         """
         seed = self.trial_seed(entry.number)
         epochs = max(1, entry.best_epoch)
-        with _own_rng(data.device):
-            torch.manual_seed(seed)
-            ctx = self.context
-            model = ctx.space.build(entry.params, ctx.input_shape, ctx.n_outputs)
-            result = train(
-                model,
-                entry.params,
-                data,
-                loss_fn=ctx.loss_fn,
-                score_fn=self.score,
-                max_epochs=epochs,
-                patience=epochs,
-                seed=seed,
-                deadline=deadline,
-            )
+        model = self.build(entry.params, seed)
+        result = train(
+            model,
+            entry.params,
+            data,
+            loss_fn=self.context.loss_fn,
+            score_fn=self.score,
+            max_epochs=epochs,
+            patience=epochs,
+            seed=seed,
+            deadline=deadline,
+        )
         return None if result.stopped_by == "time_budget" else result.model
+
+
+#: Held while a model is built from a seed (:meth:`TrialObjective.build`).
+_SEEDING = threading.Lock()
 
 
 def _own_rng(device: torch.device) -> contextlib.AbstractContextManager:

@@ -29,6 +29,7 @@ def run_search(
     seed: int | None = None,
     n_trials: int | None = None,
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+    waves: bool = False,
 ) -> TrialObjective:
     """Run ``stages`` in order on the coordinator's study until the plan's deadline.
 
@@ -49,9 +50,11 @@ def run_search(
         seed: Seed of the samplers (None: unseeded).
         n_trials: Most trials this search starts (None: only the deadline).
         callbacks: Progress and tracking callbacks.
+        waves: Run the ``n_jobs`` trials in waves that repeat from ``seed``
+            (:func:`~automl_nas.search.optimize_in_waves`; a study of this process alone).
     """
     study = coordinator.study
-    context = spec.context(plan.search_deadline, device, n_jobs=n_jobs, seed=seed)
+    context = spec.context(plan.search_deadline, device, n_jobs=n_jobs, seed=seed, waves=waves)
     store = coordinator.store(spec)
     coordinator.publish(spec, plan, n_trials)
     context.objective = spec.objective(context, store)

@@ -59,9 +59,16 @@ class SearchSpec:
     worker_batches: list = field(default_factory=list)
 
     def context(
-        self, deadline: float, device: torch.device, *, n_jobs: int = 1, seed: int | None = None
+        self,
+        deadline: float,
+        device: torch.device,
+        *,
+        n_jobs: int = 1,
+        seed: int | None = None,
+        waves: bool = False,
     ) -> SearchContext:
-        """A search context with every split's tensors on ``device`` (pinned copies on CUDA)."""
+        """A search context with every split's tensors on ``device`` (pinned copies on CUDA);
+        ``waves``: its ``n_jobs`` trials run in waves that repeat from the seed."""
         target_dtype = torch.long if self.y.dtype.kind in "iu" else torch.float32
         folds = [
             TensorData(
@@ -84,6 +91,7 @@ class SearchSpec:
             n_outputs=self.n_outputs,
             max_epochs=self.max_epochs,
             trial_seconds=self.trial_seconds,
+            waves=waves,
         )
 
     def objective(self, context: SearchContext, store: TrialStore) -> TrialObjective:

@@ -21,33 +21,34 @@ enqueued it) trains alone, as does a leader whose network cannot be stacked (boo
 models, embeddings with weights, TabM-style ensembles).
 
 Trials asked outside ``study.optimize`` get no heartbeat from Optuna, so the stage sends
-their heartbeats itself (:class:`_Heartbeats`): on a storage with heartbeats a batch whose
-process is killed is failed after the grace period and retried like any trial. A two-objective
-search runs this stage's trials one at a time (:meth:`TrialObjective.batchable`).
+their heartbeats itself (:class:`~automl_nas.search.Heartbeats`): on a storage with
+heartbeats a batch whose process is killed is failed after the grace period and retried like
+any trial. A two-objective search runs this stage's trials one at a time
+(:meth:`TrialObjective.batchable`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-import warnings
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from automl_nas.search import (
+    Heartbeats,
     SearchContext,
     StopAtTrialCap,
     TrialAttr,
     TrialObjective,
+    ask_trial,
     check_requirements,
     make_sampler,
     optimize,
     sampler_name,
     started_trials,
+    tell_outcome,
 )
 from automl_nas.stages._base import BaseStage
 from automl_nas.training import MEMBER_PARAMS
@@ -68,77 +69,6 @@ def batch_members(device: str, batch_size: int, width: int) -> int:
     kind = "cuda" if device == "cuda" else "cpu"
     fit = STEP_ACTIVATIONS[kind] // max(1, batch_size * width)
     return int(min(MAX_MEMBERS[kind], max(2, fit)))
-
-
-class _Heartbeats:
-    """Heartbeats for the trials a round has asked and not yet told, from one thread.
-
-    ``study.optimize`` runs Optuna's heartbeat thread around each trial it runs; a trial asked
-    with ``study.ask`` has none, and Optuna takes only a trial whose heartbeats stopped for
-    stale, so a batch whose process was killed would stay RUNNING for ever (never failed,
-    never retried). Each trial is beaten from its ask until it is told; one thread beats for
-    all of them every ``heartbeat_interval`` seconds. Without heartbeats on the storage
-    (in memory, a journal file, an RDB storage without an interval) nothing runs.
-    """
-
-    def __init__(self, study: optuna.Study) -> None:
-        # Optuna has no public accessor for a study's storage; its RDB storages (and the cache
-        # around them) record heartbeats through these two methods.
-        self._storage = study._storage
-        interval = getattr(self._storage, "get_heartbeat_interval", lambda: None)()
-        self.interval: float | None = interval
-        self._ids: set[int] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> None:
-        if self.interval is not None:
-            self._thread = threading.Thread(target=self._beat, name="automl_nas-batch-heartbeat", daemon=True)
-            self._thread.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def add(self, trial: optuna.Trial) -> None:
-        """Beat for ``trial`` from now on (the first heartbeat at once)."""
-        if self.interval is None:
-            return
-        with self._lock:
-            self._ids.add(trial._trial_id)
-        self._storage.record_heartbeat(trial._trial_id)
-
-    def discard(self, trial: optuna.Trial) -> None:
-        """Stop beating for ``trial`` (it was told)."""
-        with self._lock:
-            self._ids.discard(trial._trial_id)
-
-    def _beat(self) -> None:
-        assert self.interval is not None
-        while not self._stop.wait(self.interval):
-            with self._lock:
-                ids = sorted(self._ids)
-            for trial_id in ids:
-                try:
-                    self._storage.record_heartbeat(trial_id)
-                except Exception as exc:  # noqa: BLE001 - a missed beat is retried next interval
-                    optuna.logging.get_logger("optuna").warning(
-                        f"heartbeat of trial id {trial_id} not recorded: {exc!r}"
-                    )
-
-
-def _ask(study: optuna.Study, beats: _Heartbeats) -> optuna.Trial:
-    """``study.ask()``, the trial's heartbeats started, without Optuna's warning that
-    heartbeats need ``optimize`` (:class:`_Heartbeats` sends them)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
-        trial = study.ask()
-    beats.add(trial)
-    return trial
 
 
 def _shared(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,10 +153,10 @@ class BatchStage(BaseStage):
         objective = context.objective
         if not isinstance(objective, TrialObjective):
             raise TypeError("a batch round needs the search's TrialObjective as the context's objective")
-        beats = _Heartbeats(study)
+        beats = Heartbeats(study)
         with beats:
             if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                trial = _ask(study, beats)
+                trial = ask_trial(study, beats)
                 params = objective.begin(trial)
                 self._tell(study, context, beats, [trial], None)
                 if objective.batchable(params):
@@ -234,7 +164,7 @@ class BatchStage(BaseStage):
                 return 1
             if self._pending:
                 return self._batch(study, context, beats, self._pending.pop(0), [], left)
-            leader = _ask(study, beats)
+            leader = ask_trial(study, beats)
             params = objective.begin(leader)
             if not objective.batchable(params):
                 self._tell(study, context, beats, [leader], None)
@@ -245,7 +175,7 @@ class BatchStage(BaseStage):
         self,
         study: optuna.Study,
         context: SearchContext,
-        beats: _Heartbeats,
+        beats: Heartbeats,
         params: dict[str, Any],
         group: list[optuna.Trial],
         left: int | None,
@@ -260,7 +190,7 @@ class BatchStage(BaseStage):
             study.enqueue_trial(_shared(params), user_attrs={TrialAttr.STAGE: self.name})
         alone = []
         for _ in range(siblings):
-            sibling = _ask(study, beats)
+            sibling = ask_trial(study, beats)
             # another process may have taken ours and left us its own
             (group if _key(objective.begin(sibling)) == _key(params) else alone).append(sibling)
         for trial in alone:
@@ -274,7 +204,7 @@ class BatchStage(BaseStage):
     def _tell(
         study: optuna.Study,
         context: SearchContext,
-        beats: _Heartbeats,
+        beats: Heartbeats,
         trials: list[optuna.Trial],
         outcomes: list[float | BaseException] | None,
     ) -> None:
@@ -287,16 +217,7 @@ class BatchStage(BaseStage):
                     outcome = exc
             else:
                 outcome = outcomes[index]
-            if isinstance(outcome, optuna.TrialPruned):
-                frozen = study.tell(trial, state=TrialState.PRUNED)
-            elif isinstance(outcome, BaseException):
-                optuna.logging.get_logger("optuna").warning(
-                    f"Trial {trial.number} failed: {outcome!r}"
-                )
-                frozen = study.tell(trial, state=TrialState.FAIL)
-            else:
-                frozen = study.tell(trial, outcome)
-            beats.discard(trial)
+            frozen = tell_outcome(study, trial, outcome, beats)
             for callback in context.callbacks:
                 # StopAtTrialCap stops study.optimize, which is not running here: _run
                 # checks the cap itself before every round

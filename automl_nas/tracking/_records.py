@@ -173,7 +173,8 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
 
 
 def search_params(info: Mapping[str, Any]) -> dict[str, str]:
-    """The parent run's params: estimator params, dataset shape, space, stages and budget."""
+    """The parent run's params: estimator params, dataset shape, space, how trials ran in
+    parallel, stages and budget."""
     params: dict[str, str] = {}
     for key, value in (info.get("params") or {}).items():
         params[metric_key(key)] = clip(value, MAX_PARAM_VALUE)
@@ -181,6 +182,8 @@ def search_params(info: Mapping[str, Any]) -> dict[str, str]:
         params[metric_key(f"dataset.{key}")] = clip(value, MAX_PARAM_VALUE)
     for key, value in (info.get("space") or {}).items():
         params[metric_key(f"space.{key}")] = clip(value, MAX_PARAM_VALUE)
+    for key, value in (info.get("parallel") or {}).items():
+        params[metric_key(f"parallel.{key}")] = clip(value, MAX_PARAM_VALUE)
     if "stages" in info:
         params["stages"] = clip(", ".join(map(str, info["stages"])), MAX_PARAM_VALUE)
     if "metric" in info:

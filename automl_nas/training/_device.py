@@ -52,16 +52,15 @@ def available_cores() -> int:
     return max(1, min(torch.get_num_threads(), allowed or 1))
 
 
-def plan_parallelism(n_jobs: int | None, device: torch.device, repeatable: bool) -> tuple[int, int]:
+def plan_parallelism(n_jobs: int | None, device: torch.device, serial: bool) -> tuple[int, int]:
     """(trials at once, intra-op threads per trial) for ``n_jobs`` on ``device``.
 
     ``n_jobs=None`` uses the machine: on CPU one trial per core, each single-threaded (small
     networks gain more from parallel trials than from splitting their matmuls: on 2 cores, 30 s
     searches completed 1.3-2.7x the trials of one trial at a time, benchmarks/README.md), or,
-    when the search must be ``repeatable`` (seeded, with a trial count as its limit), one
-    trial at a time on all cores, since trials in parallel threads finish in an order the seed
-    cannot fix. A seeded search that a time budget ends is not repeatable anyway (the clock
-    decides how many trials it gets), so it runs trials in parallel. On CUDA one trial at a
+    when the search must be ``serial`` (seeded, with a trial count as its limit, and unable to
+    run its trials in waves that repeat: a study other processes may join, or a pruner that
+    compares with running trials), one trial at a time on all cores. On CUDA one trial at a
     time. An explicit ``n_jobs`` shares the cores among its trials, so nothing is
     oversubscribed.
     """
@@ -69,7 +68,7 @@ def plan_parallelism(n_jobs: int | None, device: torch.device, repeatable: bool)
     if n_jobs is None:
         if device.type != "cpu":
             return 1, 1
-        return (1, cores) if repeatable else (cores, 1)
+        return (1, cores) if serial else (cores, 1)
     return n_jobs, max(1, cores // n_jobs)
 
 

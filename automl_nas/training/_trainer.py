@@ -15,6 +15,7 @@ import torch
 import torch._dynamo  # noqa: F401 - see below
 from torch import nn
 
+from automl_nas.nn import dropout_generator
 from automl_nas.training._device import amp_dtype, autocast
 
 #: Rows (times ensemble members) of one forward and backward pass in training. A larger batch
@@ -23,6 +24,8 @@ from automl_nas.training._device import amp_dtype, autocast
 #: network took 10 s on 2 cores, and ran a trial 2.5 s past the search's end.
 STEP_ROWS = 8192
 MIN_PART_ROWS = 64
+#: Added to a run's seed to seed its dropout masks, so they do not follow its batch order.
+DROPOUT_SEED_OFFSET = 7919
 
 # torch.optim imports torch._dynamo when the first optimizer of a process is made: 1.7-2.7 s on
 # a 2-core VM, which the first trial of every search paid inside its time (its first epoch then
@@ -223,6 +226,10 @@ def train(
     ``SLOW_EPOCH_SHARE`` of the limit raises :class:`TooSlowForLimit` within its first epoch
     (a search sets ``probe`` once it has a model, so it never ends with none).
 
+    ``seed`` fixes the batch order and the dropout masks (:class:`~automl_nas.nn.Dropout`
+    draws from a generator of the run's own), so a run repeats from its seed and its initial
+    weights whatever trains beside it in other threads.
+
     Dispatches on the type of ``model``: families that scikit-learn fits (tree ensembles,
     linear models) register their own fitting with the same contract
     (``automl_nas.training._fitted``).
@@ -256,93 +263,102 @@ def train(
     history: list[dict[str, float]] = []
     stopped_by, since_best = "epochs", 0
     epoch = 0
-    while epoch < epochs:
-        epoch += 1
-        epoch_started = time.monotonic()
-        for group, base in zip(optimizer.param_groups, base_lrs):
-            group["lr"] = base * lr_factor(schedule, (epoch - 1) / epochs)
-        model.train()
-        order = torch.randperm(n, device=device, generator=generator)
-        # Summed on the device and read once per epoch: a per-batch .item() would make the host
-        # wait for every step on a GPU.
-        total, seen = torch.zeros((), device=device), 0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            if len(idx) < 2 and n > 1:  # batch norm cannot train on a single row
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            # One step's gradient, accumulated over parts of the batch: the same update, in
-            # pieces the deadline can stop between.
-            step_loss = torch.zeros((), device=device)
-            for part in idx.split(part_rows):
-                with autocast(device, amp):
-                    out = model(data.X_train[part])
-                    loss = member_loss(train_loss_fn, out, data.y_train[part]) * (len(part) / len(idx))
-                (loss if scaler is None else scaler.scale(loss)).backward()
-                step_loss += loss.detach().float()
+    # Dropout masks from the trial's own generator: its training repeats from its seed
+    # whatever trains beside it in other threads (automl_nas.nn.Dropout).
+    masks = torch.Generator(device=device).manual_seed(seed + DROPOUT_SEED_OFFSET)
+    with dropout_generator(masks):
+        while epoch < epochs:
+            epoch += 1
+            epoch_started = time.monotonic()
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * lr_factor(schedule, (epoch - 1) / epochs)
+            model.train()
+            order = torch.randperm(n, device=device, generator=generator)
+            # Summed on the device and read once per epoch: a per-batch .item() would make the host
+            # wait for every step on a GPU.
+            total, seen = torch.zeros((), device=device), 0
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                if len(idx) < 2 and n > 1:  # batch norm cannot train on a single row
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                # One step's gradient, accumulated over parts of the batch: the same update, in
+                # pieces the deadline can stop between.
+                step_loss = torch.zeros((), device=device)
+                for part in idx.split(part_rows):
+                    with autocast(device, amp):
+                        out = model(data.X_train[part])
+                        share = len(part) / len(idx)
+                        loss = member_loss(train_loss_fn, out, data.y_train[part]) * share
+                    (loss if scaler is None else scaler.scale(loss)).backward()
+                    step_loss += loss.detach().float()
+                    if time.monotonic() >= deadline:
+                        stopped_by = "time_budget"
+                        break
+                if stopped_by == "time_budget":
+                    break  # the interrupted step is not taken
+                if scaler is None:
+                    if clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    optimizer.step()
+                else:
+                    if clip:
+                        scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                total += step_loss * len(idx)
+                seen += len(idx)
+                if probe:  # in the first epoch, decided once
+                    step = start // batch_size + 1
+                    if step == PROBE_WARMUP_STEPS:
+                        probe_started = time.monotonic()
+                    elif step > PROBE_WARMUP_STEPS:
+                        measured = step - PROBE_WARMUP_STEPS
+                        spent = time.monotonic() - probe_started
+                        if measured >= PROBE_STEPS or spent >= PROBE_SHARE * slow_epoch:
+                            probe = False
+                            projected = spent / measured * n_steps
+                            if projected > slow_epoch:
+                                raise TooSlowForLimit(projected, slow_epoch / SLOW_EPOCH_SHARE)
                 if time.monotonic() >= deadline:
                     stopped_by = "time_budget"
                     break
-            if stopped_by == "time_budget":
-                break  # the interrupted step is not taken
-            if scaler is None:
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
+            probe = False
+
+            output = forward_all(model, data.X_val, amp)
+            val_loss = loss_fn(output, data.y_val).item()
+            record = {
+                "epoch": epoch,
+                "train_loss": total.item() / max(seen, 1),
+                "val_loss": val_loss,
+                "val_score": score_fn(output),
+            }
+            history.append(record)
+            if not math.isfinite(val_loss):
+                raise FloatingPointError(
+                    f"validation loss is {val_loss} at epoch {epoch}: training diverged"
+                )
+            if val_loss < best["loss"]:
+                best.update(loss=val_loss, epoch=epoch, output=output, score=record["val_score"])
+                best["state"] = copy.deepcopy(model.state_dict())
+                since_best = 0
             else:
-                if clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                scaler.step(optimizer)
-                scaler.update()
-            total += step_loss * len(idx)
-            seen += len(idx)
-            if probe:  # in the first epoch, decided once
-                step = start // batch_size + 1
-                if step == PROBE_WARMUP_STEPS:
-                    probe_started = time.monotonic()
-                elif step > PROBE_WARMUP_STEPS:
-                    measured, spent = step - PROBE_WARMUP_STEPS, time.monotonic() - probe_started
-                    if measured >= PROBE_STEPS or spent >= PROBE_SHARE * slow_epoch:
-                        probe = False
-                        projected = spent / measured * n_steps
-                        if projected > slow_epoch:
-                            raise TooSlowForLimit(projected, slow_epoch / SLOW_EPOCH_SHARE)
+                since_best += 1
+            if on_epoch is not None:
+                on_epoch(epoch, record)
+            if time_limit is not None:
+                now = time.monotonic()
+                left = started + time_limit - now
+                epochs = fitting_epochs(planned, epoch, left, now - epoch_started)
+            if stopped_by == "time_budget":
+                break
             if time.monotonic() >= deadline:
                 stopped_by = "time_budget"
                 break
-        probe = False
-
-        output = forward_all(model, data.X_val, amp)
-        val_loss = loss_fn(output, data.y_val).item()
-        record = {
-            "epoch": epoch,
-            "train_loss": total.item() / max(seen, 1),
-            "val_loss": val_loss,
-            "val_score": score_fn(output),
-        }
-        history.append(record)
-        if not math.isfinite(val_loss):
-            raise FloatingPointError(f"validation loss is {val_loss} at epoch {epoch}: training diverged")
-        if val_loss < best["loss"]:
-            best.update(loss=val_loss, epoch=epoch, output=output, score=record["val_score"])
-            best["state"] = copy.deepcopy(model.state_dict())
-            since_best = 0
-        else:
-            since_best += 1
-        if on_epoch is not None:
-            on_epoch(epoch, record)
-        if time_limit is not None:
-            now = time.monotonic()
-            epochs = fitting_epochs(planned, epoch, started + time_limit - now, now - epoch_started)
-        if stopped_by == "time_budget":
-            break
-        if time.monotonic() >= deadline:
-            stopped_by = "time_budget"
-            break
-        if since_best >= patience:
-            stopped_by = "early_stopping"
-            break
+            if since_best >= patience:
+                stopped_by = "early_stopping"
+                break
 
     model.load_state_dict(best["state"])
     model.to("cpu").eval()

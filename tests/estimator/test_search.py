@@ -80,18 +80,24 @@ def test_parallel_trials_in_threads(digits):
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
-@pytest.mark.parametrize("n_trials", [None, 6])
-def test_seeded_search_the_clock_ends_trains_a_trial_per_core(digits, n_trials):
-    """``n_jobs=None`` with two torch threads: a seeded search that its time budget ends trains
-    two single-threaded trials at once (their times overlap); with ``n_trials`` as well it is
-    repeatable, so one trial at a time."""
+@pytest.mark.parametrize(
+    "n_trials, pruner, parallel",
+    [(None, "median", True), (6, "median", True), (6, "hyperband", False)],
+)
+def test_seeded_search_trains_a_trial_per_core_unless_it_cannot_repeat(
+    digits, n_trials, pruner, parallel
+):
+    """``n_jobs=None`` with two torch threads: a seeded search trains two single-threaded
+    trials at once (their times overlap), in waves when ``n_trials`` makes it repeatable; a
+    repeatable search whose pruner compares with running trials (Hyperband) trains one trial
+    at a time."""
     Xtr, _, ytr, _ = digits
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the suite pins one thread per process (conftest.py)
     try:
         clf = AutoNASClassifier(
             space=MLPSpace(max_layers=2, max_units=64), n_trials=n_trials, time_budget=6,
-            max_epochs=3, cv=None, verbose=0, random_state=0,
+            max_epochs=3, cv=None, verbose=0, random_state=0, pruner=pruner,
         ).fit(Xtr[:600], ytr[:600])
     finally:
         torch.set_num_threads(threads)
@@ -100,7 +106,29 @@ def test_seeded_search_the_clock_ends_trains_a_trial_per_core(digits, n_trials):
     )
     overlaps = sum(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
     assert len(spans) >= 3
-    assert (overlaps > 0) == (n_trials is None), spans
+    assert (overlaps > 0) == parallel, spans
+
+
+@pytest.mark.parametrize("space, n_trials", [(TabularSpace(), 8), (None, 4)])
+def test_parallel_trials_repeat_from_a_seed(digits, space, n_trials):
+    """``n_jobs=2`` with ``random_state`` and ``n_trials``: the trials run two at a time and
+    the search repeats: same parameters, states, values, epoch reports and predictions."""
+    Xtr, Xte, ytr, _ = digits
+    options = {"space": space, "n_trials": n_trials, "max_epochs": 3, "cv": None, "n_jobs": 2}
+    runs = [
+        AutoNASClassifier(**options, random_state=7, verbose=0).fit(Xtr[:600], ytr[:600])
+        for _ in range(2)
+    ]
+    first, second = (run.study_.trials for run in runs)
+    assert len(first) == n_trials
+    for a, b in zip(first, second):
+        assert (a.params, a.state, a.values, a.intermediate_values) == (
+            b.params, b.state, b.values, b.intermediate_values
+        )
+    np.testing.assert_array_equal(runs[0].predict_proba(Xte), runs[1].predict_proba(Xte))
+    assert first[1].datetime_start < first[0].datetime_complete  # trained side by side
+    if space is not None:
+        assert any(t.params.get("dropout", 0.0) > 0 for t in first)  # masks were drawn
 
 
 def test_time_budget_holds_when_one_trial_is_long():

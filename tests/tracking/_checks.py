@@ -29,6 +29,9 @@ def check_search_record(uri, experiment_id, estimator, model_name, X, outer_run_
     assert len(parent.data.tags["automl_nas.fingerprint"]) == 40
     assert parent.data.tags["automl_nas.version.optuna"]
     assert {"time_budget", "stages", "dataset.n_samples", "space.lr"} <= set(parent.data.params)
+    assert {"parallel.trials_at_once", "parallel.threads_per_trial", "parallel.waves"} <= set(
+        parent.data.params
+    )
     assert parent.data.metrics["n_trials"] == len(estimator.study_.trials)
 
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]

@@ -11,16 +11,16 @@ def test_default_uses_every_core(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     assert available_cores() <= 4
     cores = available_cores()
-    assert plan_parallelism(None, CPU, repeatable=False) == (cores, 1)  # a trial per core
-    assert plan_parallelism(None, CPU, repeatable=True) == (1, cores)  # repeatable: one at a time
-    assert plan_parallelism(None, CUDA, repeatable=False) == (1, 1)
+    assert plan_parallelism(None, CPU, serial=False) == (cores, 1)  # a trial per core
+    assert plan_parallelism(None, CPU, serial=True) == (1, cores)  # one at a time on every core
+    assert plan_parallelism(None, CUDA, serial=False) == (1, 1)
 
 
 def test_explicit_n_jobs_shares_the_cores(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     cores = available_cores()
-    assert plan_parallelism(1, CPU, repeatable=False) == (1, cores)
-    assert plan_parallelism(cores * 2, CPU, repeatable=False) == (cores * 2, 1)  # never below one
+    assert plan_parallelism(1, CPU, serial=False) == (1, cores)
+    assert plan_parallelism(cores * 2, CPU, serial=True) == (cores * 2, 1)  # never below one
 
 
 def test_cpu_threads_sets_and_restores():

@@ -1,13 +1,16 @@
-"""The trainer's optimizer (fused where torch can) and its per-epoch record."""
+"""The trainer's optimizer (fused where torch can), its per-epoch record, and its randomness."""
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 
 import pytest
 import torch
 from torch import nn
 
+from automl_nas.nn import MLP
 from automl_nas.training import TensorData, train
 from automl_nas.training._trainer import make_optimizer
 
@@ -52,3 +55,36 @@ def test_history_holds_the_mean_training_loss_per_epoch():
     losses = [row["train_loss"] for row in result.history]
     assert len(losses) == 3 and all(type(v) is float and math.isfinite(v) for v in losses)
     assert losses[-1] < losses[0]
+
+
+def test_a_run_repeats_from_its_seed_whatever_trains_beside_it():
+    """Batch order and dropout masks come from the run's seed, not torch's global generator:
+    two dropout networks trained at once in two threads end with the weights each gets when
+    trained alone (initial weights equal, global generator disturbed in between)."""
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(400, 6, generator=generator)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    data = TensorData(X[:300], y[:300], X[300:], y[300:])
+    torch.manual_seed(0)
+    start = MLP(6, [32, 32], 2, dropout=0.5)
+    params = {**PARAMS, "optimizer": "adamw", "epochs": 4}
+
+    def run(seed: int) -> nn.Module:
+        return train(
+            copy.deepcopy(start), params, data, loss_fn=nn.CrossEntropyLoss(),
+            score_fn=lambda out: 0.0, max_epochs=4, patience=10, seed=seed,
+        ).model
+
+    alone = {seed: run(seed) for seed in (1, 2)}
+    beside: dict[int, nn.Module] = {}
+    threads = [threading.Thread(target=lambda s=s: beside.__setitem__(s, run(s))) for s in (1, 2)]
+    for thread in threads:
+        thread.start()
+    torch.rand(10_000)  # the global generator moves while they train
+    for thread in threads:
+        thread.join()
+    for seed in (1, 2):
+        for a, b in zip(alone[seed].parameters(), beside[seed].parameters()):
+            assert torch.equal(a, b)
+    first = [p for p in alone[1].parameters()][0]
+    assert not torch.equal(first, [p for p in alone[2].parameters()][0])  # seeds differ
