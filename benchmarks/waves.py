@@ -1,0 +1,109 @@
+"""Seeded searches of a fixed number of trials: waves of a trial per core against one at a time.
+
+A search with ``random_state`` and ``n_trials`` repeats. Until waves it did so by training one
+trial at a time on every core; now ``n_jobs=None`` trains a single-threaded trial per core in
+waves (``automl_nas.search.optimize_in_waves``): each wave's parameters drawn in trial order,
+its trials told in trial order when the slowest ends. On each table, each run in its own
+process, one after the other, the default search (every family) with ``n_trials`` and a
+time budget too large to bind:
+
+- ``serial``: ``n_jobs=1``, one trial at a time on every core (the old default);
+- ``waves``: ``n_jobs=None``, twice, to check that the two runs hold the same trials (params,
+  states, values) and the same test predictions.
+
+Reports ``fit()`` seconds, trials per minute of ``fit``, complete / pruned trials and the
+test score (balanced accuracy / R^2), with the machine and load.
+
+    python benchmarks/waves.py --data ../shared/data --tables churn phoneme 537_houses --n-trials 20 --out benchmarks/results/waves
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, write_csv, write_json
+
+MODES = {"serial": 1, "waves": None}
+
+
+def run_one(table: str, mode: str, n_trials: int, data: str) -> dict:
+    """One fit in this process; its row."""
+    from optuna.trial import TrialState
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+
+    from automl_nas import AutoNASClassifier, AutoNASRegressor
+
+    X, y, task = load_table(table, data_dir(data))
+    classification = task == "classification"
+    X_train, X_test, y_train, y_test = holdout_split(X, y, classification=classification, seed=0)
+    estimator = AutoNASClassifier if classification else AutoNASRegressor
+    load_before = load1()
+    started = time.perf_counter()
+    model = estimator(
+        n_trials=n_trials, time_budget=3600, random_state=0, n_jobs=MODES[mode], verbose=0
+    ).fit(X_train, y_train)
+    fit_s = time.perf_counter() - started
+    trials = model.study_.trials
+    predicted = model.predict(X_test)
+    score = balanced_accuracy_score if classification else r2_score
+    record = [(t.params, t.state.name, t.values) for t in trials]
+    return {
+        "table": table,
+        "rows": len(y_train),
+        "mode": mode,
+        "n_jobs": MODES[mode],
+        "fit_s": round(fit_s, 1),
+        "trials": len(trials),
+        "trials_per_min": round(60 * len(trials) / fit_s, 1),
+        "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "failed": sum(t.state == TrialState.FAIL for t in trials),
+        "test_score": round(float(score(y_test, predicted)), 4),
+        "trials_sha": hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:12],
+        "predictions_sha": hashlib.sha256(np.ascontiguousarray(predicted).tobytes()).hexdigest()[:12],
+        "load1_before": load_before,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", nargs="+", default=["churn", "phoneme", "537_houses"])
+    parser.add_argument("--n-trials", type=int, default=20)
+    parser.add_argument("--out", default="benchmarks/results/waves")
+    add_data_option(parser)
+    if len(sys.argv) > 1 and sys.argv[1] == "_one":
+        print(json.dumps(run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])))
+        return
+    args = parser.parse_args()
+    data = str(data_dir(args.data))
+    rows = []
+    for table in args.tables:
+        for mode in ("serial", "waves", "waves"):
+            command = [sys.executable, __file__, "_one", table, mode, str(args.n_trials), data]
+            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    frame = pd.DataFrame(rows)
+    summary = {}
+    for table, part in frame.groupby("table", sort=False):
+        serial, waves = part[part["mode"] == "serial"].iloc[0], part[part["mode"] == "waves"]
+        summary[table] = {
+            "speedup_fit_s": round(float(serial["fit_s"] / waves["fit_s"].mean()), 2),
+            "waves_repeat": bool(waves["trials_sha"].nunique() == 1 and waves["predictions_sha"].nunique() == 1),
+        }
+    print(json.dumps(summary, indent=1))
+    write_csv(f"{args.out}.csv", rows)
+    write_json(f"{args.out}.json", {**machine().as_dict(), "n_trials": args.n_trials,
+                                    "summary": summary, "load1_end": load1()})
+    print(f"wrote {args.out}.csv and {args.out}.json")
+
+
+if __name__ == "__main__":
+    main()
