@@ -4,8 +4,9 @@ A search with ``random_state`` and ``n_trials`` repeats. Until waves it did so b
 trial at a time on every core; now ``n_jobs=None`` trains a single-threaded trial per core in
 waves (``automl_nas.search.optimize_in_waves``): each wave's parameters drawn in trial order,
 its trials told in trial order when the slowest ends. On each table, each run in its own
-process, one after the other, the default search (every family) with ``n_trials`` and a
-time budget too large to bind:
+process, one after the other, the default search (every family) with ``n_trials``, epochs
+capped by ``--max-epochs`` (each trial then takes seconds, not minutes, on 2 cores) and a time
+budget too large to bind:
 
 - ``serial``: ``n_jobs=1``, one trial at a time on every core (the old default);
 - ``waves``: ``n_jobs=None``, twice, to check that the two runs hold the same trials (params,
@@ -14,7 +15,7 @@ time budget too large to bind:
 Reports ``fit()`` seconds, trials per minute of ``fit``, complete / pruned trials and the
 test score (balanced accuracy / R^2), with the machine and load.
 
-    python benchmarks/waves.py --data ../shared/data --tables churn phoneme 537_houses --n-trials 20 --out benchmarks/results/waves
+    python benchmarks/waves.py --data ../shared/data --tables churn spambase --n-trials 16 --max-epochs 20 --out benchmarks/results/waves
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from harness import add_data_option, data_dir, holdout_split, load1, load_table,
 MODES = {"serial": 1, "waves": None}
 
 
-def run_one(table: str, mode: str, n_trials: int, data: str) -> dict:
+def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) -> dict:
     """One fit in this process; its row."""
     from optuna.trial import TrialState
     from sklearn.metrics import balanced_accuracy_score, r2_score
@@ -47,7 +48,8 @@ def run_one(table: str, mode: str, n_trials: int, data: str) -> dict:
     load_before = load1()
     started = time.perf_counter()
     model = estimator(
-        n_trials=n_trials, time_budget=3600, random_state=0, n_jobs=MODES[mode], verbose=0
+        n_trials=n_trials, max_epochs=max_epochs, time_budget=3600, random_state=0,
+        n_jobs=MODES[mode], verbose=0,
     ).fit(X_train, y_train)
     fit_s = time.perf_counter() - started
     trials = model.study_.trials
@@ -59,6 +61,7 @@ def run_one(table: str, mode: str, n_trials: int, data: str) -> dict:
         "rows": len(y_train),
         "mode": mode,
         "n_jobs": MODES[mode],
+        "max_epochs": max_epochs,
         "fit_s": round(fit_s, 1),
         "trials": len(trials),
         "trials_per_min": round(60 * len(trials) / fit_s, 1),
@@ -74,19 +77,22 @@ def run_one(table: str, mode: str, n_trials: int, data: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", nargs="+", default=["churn", "phoneme", "537_houses"])
-    parser.add_argument("--n-trials", type=int, default=20)
+    parser.add_argument("--tables", nargs="+", default=["churn", "spambase"])
+    parser.add_argument("--n-trials", type=int, default=16)
+    parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/results/waves")
     add_data_option(parser)
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
-        print(json.dumps(run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])))
+        table, mode, n_trials, max_epochs, data = sys.argv[2:7]
+        print(json.dumps(run_one(table, mode, int(n_trials), int(max_epochs), data)))
         return
     args = parser.parse_args()
     data = str(data_dir(args.data))
     rows = []
     for table in args.tables:
         for mode in ("serial", "waves", "waves"):
-            command = [sys.executable, __file__, "_one", table, mode, str(args.n_trials), data]
+            command = [sys.executable, __file__, "_one", table, mode, str(args.n_trials),
+                       str(args.max_epochs), data]
             out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
@@ -101,6 +107,7 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     write_csv(f"{args.out}.csv", rows)
     write_json(f"{args.out}.json", {**machine().as_dict(), "n_trials": args.n_trials,
+                                    "max_epochs": args.max_epochs,
                                     "summary": summary, "load1_end": load1()})
     print(f"wrote {args.out}.csv and {args.out}.json")
 
