@@ -5,8 +5,9 @@ trial at a time on every core; now ``n_jobs=None`` trains a single-threaded tria
 waves (``automl_nas.search.optimize_in_waves``): each wave's parameters drawn in trial order,
 its trials told in trial order when the slowest ends. On each table, each run in its own
 process, one after the other, the default search (every family) with ``n_trials``, epochs
-capped by ``--max-epochs`` (each trial then takes seconds, not minutes, on 2 cores) and a time
-budget too large to bind:
+capped by ``--max-epochs`` (each trial then takes seconds, not minutes, on 2 cores), one
+holdout split (``cv=None``: the budget below would make ``cv="auto"`` cross-validate) and a
+time budget too large to bind:
 
 - ``serial``: ``n_jobs=1``, one trial at a time on every core (the old default);
 - ``waves``: ``n_jobs=None``, twice, to check that the two runs hold the same trials (params,
@@ -48,7 +49,7 @@ def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) ->
     load_before = load1()
     started = time.perf_counter()
     model = estimator(
-        n_trials=n_trials, max_epochs=max_epochs, time_budget=3600, random_state=0,
+        n_trials=n_trials, max_epochs=max_epochs, time_budget=3600, cv=None, random_state=0,
         n_jobs=MODES[mode], verbose=0,
     ).fit(X_train, y_train)
     fit_s = time.perf_counter() - started
