@@ -348,7 +348,7 @@ FIT_OPTIONS: dict[str, _Option] = {
     ),
     "n_jobs": _Option(
         "trials trained at once, in threads sharing the cores", "N",
-        none="one per core (with --random-state and --n-trials, in waves that repeat)",
+        none="one per core; with --random-state and --n-trials one at a time on all cores",
     ),
     "device": _Option("auto (CUDA when present), cpu or cuda", "DEVICE"),
     "validation_fraction": _Option(

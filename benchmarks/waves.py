@@ -1,16 +1,16 @@
 """Seeded searches of a fixed number of trials: waves of a trial per core against one at a time.
 
-A search with ``random_state`` and ``n_trials`` repeats. Until waves it did so by training one
-trial at a time on every core; now ``n_jobs=None`` trains a single-threaded trial per core in
-waves (``automl_nas.search.optimize_in_waves``): each wave's parameters drawn in trial order,
+A search with ``random_state`` and ``n_trials`` repeats. With ``n_jobs=None`` it trains one
+trial at a time on every core; with ``n_jobs`` > 1 it trains single-threaded trials side by side
+in waves (``automl_nas.search.optimize_in_waves``): each wave's parameters drawn in trial order,
 its trials told in trial order when the slowest ends. On each table, each run in its own
 process, one after the other, the default search (every family) with ``n_trials``, epochs
 capped by ``--max-epochs`` (each trial then takes seconds, not minutes, on 2 cores), one
 holdout split (``cv=None``: the budget below would make ``cv="auto"`` cross-validate) and a
 time budget too large to bind:
 
-- ``serial``: ``n_jobs=1``, one trial at a time on every core (the old default);
-- ``waves``: ``n_jobs=None``, twice, to check that the two runs hold the same trials (params,
+- ``serial``: ``n_jobs=1``, one trial at a time on every core (what ``n_jobs=None`` does);
+- ``waves``: ``n_jobs=2``, twice, to check that the two runs hold the same trials (params,
   states, values) and the same test predictions.
 
 Reports ``fit()`` seconds, trials per minute of ``fit``, complete / pruned trials and the
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, write_csv, write_json
 
-MODES = {"serial": 1, "waves": None}
+MODES = {"serial": 1, "waves": 2}
 
 
 def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) -> dict:

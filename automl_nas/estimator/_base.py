@@ -336,10 +336,14 @@ class BaseAutoNAS(BaseEstimator):
         tracker = self._make_tracker()
         with optuna_verbosity(self.verbose):
             coordinator = self._open_search()
-        # A seeded search of n_trials repeats: its parallel trials run in waves where they can.
+        # A seeded search of n_trials repeats: one trial at a time on every core, or, with an
+        # explicit n_jobs, in waves of n_jobs trials where waves repeat.
         repeatable = self.random_state is not None and self.n_trials is not None
-        waves = repeatable and not coordinator.shared and waves_repeat(coordinator.study.pruner)
-        n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable and not waves)
+        waves = (
+            repeatable and (self.n_jobs or 1) > 1 and not coordinator.shared
+            and waves_repeat(coordinator.study.pruner)
+        )
+        n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable)
         with optuna_verbosity(self.verbose), cpu_threads(device, threads):
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
             parallel = {"trials_at_once": n_jobs, "threads_per_trial": threads, "waves": waves}

@@ -115,13 +115,14 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         Trials trained at once, in threads sharing the in-memory study and data, and
         sharing the CPU: each trial gets ``threads // n_jobs`` torch threads, where
         ``threads`` is what torch may use (``OMP_NUM_THREADS``, else the machine's). None
-        uses the machine: on CPU as many single-threaded trials as ``threads``; on CUDA one
-        trial at a time. With ``random_state`` and ``n_trials`` both set, parallel trials run
-        in waves that repeat from the seed: each wave's parameters are drawn in trial order
-        before it trains, and it is told in trial order when its last trial ends. Where that
-        cannot repeat (a ``storage`` other processes may join, or a pruner that compares
-        with running trials: "hyperband", "successive_halving"), None means one trial at a
-        time on all cores.
+        uses the machine: on CPU as many single-threaded trials as ``threads``, or, with
+        ``random_state`` and ``n_trials`` both set (a search that repeats), one trial at a
+        time on all of them; on CUDA one trial at a time. A repeatable search with
+        ``n_jobs`` > 1 runs its trials in waves that repeat from the seed: each wave's
+        parameters are drawn in trial order before it trains, and it is told in trial order
+        when its last trial ends; not with a ``storage`` other processes may join or a
+        pruner that compares with running trials ("hyperband", "successive_halving"), where
+        parallel trials do not repeat.
 
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the samplers and the networks' initialisation. The same seed

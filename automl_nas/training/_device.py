@@ -58,11 +58,10 @@ def plan_parallelism(n_jobs: int | None, device: torch.device, serial: bool) -> 
     ``n_jobs=None`` uses the machine: on CPU one trial per core, each single-threaded (small
     networks gain more from parallel trials than from splitting their matmuls: on 2 cores, 30 s
     searches completed 1.3-2.7x the trials of one trial at a time, benchmarks/README.md), or,
-    when the search must be ``serial`` (seeded, with a trial count as its limit, and unable to
-    run its trials in waves that repeat: a study other processes may join, or a pruner that
-    compares with running trials), one trial at a time on all cores. On CUDA one trial at a
-    time. An explicit ``n_jobs`` shares the cores among its trials, so nothing is
-    oversubscribed.
+    when the search must be ``serial`` (seeded, with a trial count as its limit, so that it
+    repeats), one trial at a time on all cores. On CUDA one trial at a time. An explicit
+    ``n_jobs`` shares the cores among its trials, so nothing is oversubscribed (a repeatable
+    search then runs them in waves, :func:`~automl_nas.search.optimize_in_waves`).
     """
     cores = available_cores()
     if n_jobs is None:

@@ -82,15 +82,14 @@ def test_parallel_trials_in_threads(digits):
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 @pytest.mark.parametrize(
     "n_trials, pruner, parallel",
-    [(None, "median", True), (6, "median", True), (6, "hyperband", False)],
+    [(None, "median", True), (6, "median", False), (6, "hyperband", False)],
 )
-def test_seeded_search_trains_a_trial_per_core_unless_it_cannot_repeat(
+def test_seeded_search_the_clock_ends_trains_a_trial_per_core(
     digits, n_trials, pruner, parallel
 ):
-    """``n_jobs=None`` with two torch threads: a seeded search trains two single-threaded
-    trials at once (their times overlap), in waves when ``n_trials`` makes it repeatable; a
-    repeatable search whose pruner compares with running trials (Hyperband) trains one trial
-    at a time."""
+    """``n_jobs=None`` with two torch threads: a seeded search that its time budget ends trains
+    two single-threaded trials at once (their times overlap); with ``n_trials`` as well it is
+    repeatable, so one trial at a time on both threads, whatever the pruner."""
     Xtr, _, ytr, _ = digits
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the suite pins one thread per process (conftest.py)
