@@ -17,7 +17,7 @@ from automl_nas.search._budget import (
     refit_seconds,
     wall_deadline,
 )
-from automl_nas.search._asked import Heartbeats, ask_trial, tell_outcome
+from automl_nas.search._asked import Heartbeats, ask_trial, tell_outcome, trial_outcome
 from automl_nas.search._context import SearchContext
 from automl_nas.search._coordinator import (
     DEFAULT_ARTIFACT_DIR,
@@ -114,6 +114,7 @@ __all__ = [
     "started_trials",
     "tell_outcome",
     "trial_counts",
+    "trial_outcome",
     "trials_frame",
     "wall_deadline",
     "waves_repeat",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from types import TracebackType
 
 import optuna
@@ -91,6 +92,17 @@ def ask_trial(study: optuna.Study, beats: Heartbeats) -> optuna.Trial:
         trial = study.ask()
     beats.add(trial)
     return trial
+
+
+def trial_outcome(
+    objective: Callable[[optuna.Trial], float | tuple[float, ...]], trial: optuna.Trial
+) -> float | tuple[float, ...] | Exception:
+    """``trial``'s value(s) from ``objective``, or the exception that ended it (which
+    :func:`tell_outcome` tells as PRUNED or FAIL): one trial failing ends that trial only."""
+    try:
+        return objective(trial)
+    except Exception as exc:  # noqa: BLE001 - the objective recorded it; the search goes on
+        return exc
 
 
 def tell_outcome(

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import optuna
 from optuna.trial import TrialState
 
-from automl_nas.search._asked import Heartbeats, ask_trial, tell_outcome
+from automl_nas.search._asked import Heartbeats, ask_trial, tell_outcome, trial_outcome
 from automl_nas.search._context import SearchContext
 from automl_nas.search._objective import TrialObjective
 
@@ -99,7 +99,7 @@ def optimize_in_waves(
             try:
                 for trial in wave:  # every draw in this thread, in trial order
                     objective.begin(trial)
-                futures = [pool.submit(_outcome, objective, trial) for trial in wave]
+                futures = [pool.submit(trial_outcome, objective, trial) for trial in wave]
                 outcomes = [future.result() for future in futures]
                 for trial, outcome in zip(wave, outcomes):
                     frozen = tell_outcome(study, trial, outcome, beats)
@@ -111,16 +111,6 @@ def optimize_in_waves(
                 for trial in untold:
                     study.tell(trial, state=TrialState.FAIL)
                     beats.discard(trial)
-
-
-def _outcome(
-    objective: TrialObjective, trial: optuna.Trial
-) -> float | tuple[float, float] | Exception:
-    """The trial's value, or the exception that ended it (the objective recorded it)."""
-    try:
-        return objective(trial)
-    except Exception as exc:  # noqa: BLE001 - one trial failing ends that trial only
-        return exc
 
 
 def waves_repeat(pruner: optuna.pruners.BasePruner) -> bool:

@@ -49,6 +49,7 @@ from automl_nas.search import (
     sampler_name,
     started_trials,
     tell_outcome,
+    trial_outcome,
 )
 from automl_nas.stages._base import BaseStage
 from automl_nas.training import MEMBER_PARAMS
@@ -211,10 +212,7 @@ class BatchStage(BaseStage):
         """Tell the study each trial's outcome (training it alone if ``outcomes`` is None)."""
         for index, trial in enumerate(trials):
             if outcomes is None:
-                try:
-                    outcome: float | BaseException = context.objective(trial)
-                except Exception as exc:  # noqa: BLE001 - recorded by the objective; the search goes on
-                    outcome = exc
+                outcome: float | BaseException = trial_outcome(context.objective, trial)
             else:
                 outcome = outcomes[index]
             frozen = tell_outcome(study, trial, outcome, beats)
