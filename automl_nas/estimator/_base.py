@@ -11,6 +11,7 @@ import warnings
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import Any
 
@@ -357,7 +358,7 @@ class BaseAutoNAS(BaseEstimator):
                 if self.verbose:
                     end_progress_line()
                 tracker.trials_done(coordinator.study)
-                self._finish(coordinator.study, objective, plan.refit_deadline())
+                self._finish(coordinator.study, objective, plan.refit_deadline(), n_jobs)
                 tracker.log_model(self, X[:5] if isinstance(X, pd.DataFrame) else np.asarray(X)[:5])
             except BaseException:
                 tracker.end_search("FAILED")
@@ -557,9 +558,16 @@ class BaseAutoNAS(BaseEstimator):
         return stages
 
     def _finish(
-        self, study: optuna.Study, objective: TrialObjective, refit_deadline: float | None
+        self,
+        study: optuna.Study,
+        objective: TrialObjective,
+        refit_deadline: float | None,
+        at_once: int = 1,
     ) -> None:
         """Select the ensemble from the kept trials (refitted if asked) and the best trial.
+
+        ``at_once``: members refitted side by side, as many as the search trained trials at
+        once (each on the threads its trials had).
 
         Trials the deadline cut to some of their folds (``partial``) are ranked last and only
         used, alone, when no trial finished all its folds.
@@ -590,7 +598,7 @@ class BaseAutoNAS(BaseEstimator):
         self.refitted_ = []
         if refit_deadline is not None:
             entries = [entry for entry, _ in chosen]
-            members = self._refit_members(entries, members, objective, refit_deadline)
+            members = self._refit_members(entries, members, objective, refit_deadline, at_once)
         # float64 for prediction: float32 matmuls differ in the last bits between batch sizes,
         # and a row's prediction must not depend on which other rows it is predicted with.
         self.ensemble_ = EnsembleModel(
@@ -628,13 +636,18 @@ class BaseAutoNAS(BaseEstimator):
         members: list[nn.Module],
         objective: TrialObjective,
         deadline: float,
+        at_once: int = 1,
     ) -> list[nn.Module]:
         """Members retrained on train + validation; one that misses ``deadline`` keeps its own.
 
-        A refit whose expected time (its trial's training seconds, scaled to the refit's epochs
-        and rows: :func:`~automl_nas.search.refit_seconds`) does not fit before ``deadline`` is
-        not started. A late or skipped refit warns with ``refit=True`` (the user asked for it);
-        with ``"auto"`` it is the expected end of the budget's refit share.
+        ``at_once`` members are retrained side by side (threads, as the search's trials: after
+        a search of one single-threaded trial per core, one refit at a time would leave all
+        cores but one idle). Each refit depends on its trial's seed alone, so the result does
+        not depend on ``at_once``. A refit whose expected time (its trial's training seconds,
+        scaled to the refit's epochs and rows: :func:`~automl_nas.search.refit_seconds`) does
+        not fit before ``deadline`` when it would start is not started. A late or skipped
+        refit warns with ``refit=True`` (the user asked for it); with ``"auto"`` it is the
+        expected end of the budget's refit share.
         """
         data = objective.context.data
         full = TensorData(
@@ -643,24 +656,28 @@ class BaseAutoNAS(BaseEstimator):
         )
         rows_ratio = len(full.X_train) / len(data.X_train)
         trials = self.study_.get_trials(deepcopy=False)
-        refitted = []
-        for entry, member in zip(entries, members):
+
+        def refit(entry: TrialModel) -> tuple[nn.Module | None, str, bool]:
+            """The refitted network, or None with why and whether it was only late."""
             record = TrialRecord.from_trial(trials[entry.number])
             epochs_run = int(record.history[-1]["epoch"]) if record.history else 0
             expected = refit_seconds(
                 record.train_seconds, epochs_run, max(1, entry.best_epoch), rows_ratio
             )
             left = deadline - time.monotonic()
-            late = True  # the refit share ran out: expected with refit="auto", so no warning
             if expected > left:
-                model = None
-                reason = f"would take about {expected:.1f} s, {max(left, 0.0):.1f} s were left"
-            else:
-                try:
-                    model = objective.refit(entry, full, deadline)
-                    reason = "passed the refit deadline"
-                except Exception as exc:  # a refit that diverges must not lose the searched model
-                    model, reason, late = None, f"failed ({type(exc).__name__}: {exc})", False
+                why = f"would take about {expected:.1f} s, {max(left, 0.0):.1f} s were left"
+                return None, why, True
+            try:
+                return objective.refit(entry, full, deadline), "passed the refit deadline", True
+            except Exception as exc:  # a refit that diverges must not lose the searched model
+                return None, f"failed ({type(exc).__name__}: {exc})", False
+
+        with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(entries)))) as pool:
+            outcomes = list(pool.map(refit, entries))
+        refitted = []
+        for entry, member, (model, reason, late) in zip(entries, members, outcomes):
+            # late: the refit share ran out, expected with refit="auto", so no warning
             if model is None and late and self.refit == "auto":
                 refitted.append(member)
                 continue

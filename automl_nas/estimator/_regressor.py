@@ -183,7 +183,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         ``time_budget`` seconds; a member not done by then keeps its search-trained network,
         with a warning. "auto": after a holdout search on at most ``REFIT_AUTO_MAX_ROWS``
         rows, inside ``time_budget`` (the search gets all but ``REFIT_SHARE`` of it); a
-        member not refitted in time keeps its network silently. False: never.
+        member not refitted in time keeps its network silently. False: never. Members are
+        refitted side by side, as many at once as the search trained trials (``n_jobs``).
 
     cost_objective : {"n_params", "latency"}, default=None
         Makes the search two-objective: maximise the validation score and minimise the

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -129,3 +131,36 @@ def test_a_refit_that_would_pass_the_deadline_is_not_started(monkeypatch, iris):
         clf = AutoNASClassifier(refit=True, **params).fit(X, y)
     auto = AutoNASClassifier(cv=None, **params).fit(X, y)  # 150 rows: refit="auto" refits
     assert started == [] and clf.refitted_ == [] and auto.refitted_ == []
+
+
+def test_members_are_refitted_side_by_side(monkeypatch):
+    """After a search of two trials at once the members are refitted two at a time (the first
+    two meet at a barrier, which times out if they run one after the other), and each refit is
+    the network it is when the members are refitted one at a time."""
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(TINY, n_trials=6, cv=None, n_jobs=2, refit=True)
+    barrier, calls = threading.Barrier(2, timeout=60), []
+
+    def side_by_side(self, *args):
+        calls.append(threading.get_ident())
+        if len(calls) <= 2:
+            barrier.wait()
+        return _REFIT(self, *args)
+
+    with monkeypatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a refit that failed would warn
+        patch.setattr(TrialObjective, "refit", side_by_side)
+        together = AutoNASRegressor(**params).fit(X, y)
+    assert len(together.ensemble_weights_) >= 2
+    assert together.refitted_ == list(together.ensemble_weights_)
+    assert len(set(calls[:2])) == 2
+
+    refit_members = estimator_base.BaseAutoNAS._refit_members
+
+    def one_at_a_time(self, entries, members, objective, deadline, at_once=1):
+        return refit_members(self, entries, members, objective, deadline, 1)
+
+    monkeypatch.setattr(estimator_base.BaseAutoNAS, "_refit_members", one_at_a_time)
+    alone = AutoNASRegressor(**params).fit(X, y)
+    assert alone.refitted_ == together.refitted_
+    np.testing.assert_array_equal(alone.predict(X), together.predict(X))
