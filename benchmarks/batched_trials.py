@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from harness import (
     load1,
     load_table,
     machine,
+    row_in_own_process,
     write_csv,
     write_json,
 )
@@ -114,11 +114,8 @@ def throughput(args: argparse.Namespace) -> None:
     rows = []
     for table in args.tables:
         for mode in MODES:
-            command = [sys.executable, __file__, "_one", table, mode, str(args.budget), str(data)]
-            if args.max_rows:
-                command.append(str(args.max_rows))
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            row = json.loads(out.strip().splitlines()[-1])
+            extra = [str(args.max_rows)] if args.max_rows else []
+            row = row_in_own_process(__file__, table, mode, str(args.budget), str(data), *extra)
             print(row, flush=True)
             rows.append(row)
     frame = pd.DataFrame(rows)

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 
 import pandas as pd
-from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, write_csv, write_json
+from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, row_in_own_process, write_csv, write_json
 
 MODES = ("one_at_a_time", "side_by_side")
 
@@ -97,9 +96,7 @@ def main() -> None:
     for seed in args.seeds:
         for table in args.tables:
             for mode in MODES:
-                command = [sys.executable, __file__, "_one", table, mode, str(args.budget), str(seed), data]
-                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-                rows.append(json.loads(out.strip().splitlines()[-1]))
+                rows.append(row_in_own_process(__file__, table, mode, str(args.budget), str(seed), data))
                 print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     summary = {

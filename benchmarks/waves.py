@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pandas as pd
-from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, write_csv, write_json
+from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, row_in_own_process, write_csv, write_json
 
 MODES = {"serial": 1, "waves": 2}
 
@@ -92,10 +91,7 @@ def main() -> None:
     rows = []
     for table in args.tables:
         for mode in ("serial", "waves", "waves"):
-            command = [sys.executable, __file__, "_one", table, mode, str(args.n_trials),
-                       str(args.max_epochs), data]
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+            rows.append(row_in_own_process(__file__, table, mode, str(args.n_trials), str(args.max_epochs), data))
             print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     summary = {}

@@ -125,3 +125,14 @@ def command(script: str, argv: list[str] | None = None) -> str:
     """The command line that produced a result, as a user would type it."""
     args = sys.argv[1:] if argv is None else argv
     return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+
+
+def row_in_own_process(script: str, *args: str) -> dict:
+    """``python SCRIPT _one ARGS`` in a fresh interpreter (nothing imported or warmed by the
+    runs before it), and the JSON row it prints on its last line: how the scripts that compare
+    modes of automl_nas run each fit."""
+    out = subprocess.run(
+        [sys.executable, script, "_one", *args], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
