@@ -108,7 +108,7 @@ def test_seeded_search_the_clock_ends_trains_a_trial_per_core(
     assert (overlaps > 0) == parallel, spans
 
 
-@pytest.mark.parametrize("space, n_trials", [(TabularSpace(), 8), (None, 4)])
+@pytest.mark.parametrize("space, n_trials", [(TabularSpace(), 4), (None, 4)])
 def test_parallel_trials_repeat_from_a_seed(digits, space, n_trials):
     """``n_jobs=2`` with ``random_state`` and ``n_trials``: the trials run two at a time and
     the search repeats: same parameters, states, values, epoch reports and predictions."""
