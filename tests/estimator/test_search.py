@@ -108,11 +108,12 @@ def test_seeded_search_the_clock_ends_trains_a_trial_per_core(
     assert (overlaps > 0) == parallel, spans
 
 
-@pytest.mark.parametrize("space, n_trials", [(TabularSpace(), 4), (None, 4)])
-def test_parallel_trials_repeat_from_a_seed(digits, space, n_trials):
+@pytest.mark.parametrize("space", [TabularSpace(), None])
+def test_parallel_trials_repeat_from_a_seed(digits, space):
     """``n_jobs=2`` with ``random_state`` and ``n_trials``: the trials run two at a time and
     the search repeats: same parameters, states, values, epoch reports and predictions."""
     Xtr, Xte, ytr, _ = digits
+    n_trials = 4  # two waves of two
     options = {"space": space, "n_trials": n_trials, "max_epochs": 3, "cv": None, "n_jobs": 2}
     runs = [
         AutoNASClassifier(**options, random_state=7, verbose=0).fit(Xtr[:600], ytr[:600])
