@@ -31,26 +31,38 @@ from harness import add_data_option, data_dir, holdout_split, load1, load_table,
 MODES = ("one_at_a_time", "side_by_side")
 
 
-def run_one(table: str, mode: str, budget: float, seed: int, data: str) -> dict:
-    """One fit in this process; its row."""
-    from optuna.trial import TrialState
-    from sklearn.metrics import balanced_accuracy_score, r2_score
+def time_refits(one_at_a_time: bool) -> list[dict]:
+    """Times the ensemble's refit of every ``fit`` in this process; the list fills as they run.
 
+    ``one_at_a_time`` refits the members one after the other (``at_once=1``) whatever the
+    search ran side by side; each refit depends on its trial's seed alone, so only the seconds
+    change, not the refitted networks.
+    """
     import automl_nas.estimator._base as estimator_base
-    from automl_nas import AutoNASClassifier, AutoNASRegressor
 
     refit_members = estimator_base.BaseAutoNAS._refit_members
     refits = []
 
     def timed(self, entries, members, objective, deadline, at_once=1):
         """The refit as fit calls it (or one member at a time), timed."""
-        at_once = 1 if mode == "one_at_a_time" else at_once
+        at_once = 1 if one_at_a_time else at_once
         started = time.perf_counter()
         result = refit_members(self, entries, members, objective, deadline, at_once)
         refits.append({"refit_s": time.perf_counter() - started, "at_once": at_once})
         return result
 
     estimator_base.BaseAutoNAS._refit_members = timed
+    return refits
+
+
+def run_one(table: str, mode: str, budget: float, seed: int, data: str) -> dict:
+    """One fit in this process; its row."""
+    from optuna.trial import TrialState
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+
+    from automl_nas import AutoNASClassifier, AutoNASRegressor
+
+    refits = time_refits(one_at_a_time=mode == "one_at_a_time")
     X, y, task = load_table(table, data_dir(data))
     classification = task == "classification"
     X_train, X_test, y_train, y_test = holdout_split(X, y, classification=classification, seed=seed)

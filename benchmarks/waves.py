@@ -11,12 +11,18 @@ time budget too large to bind:
 
 - ``serial``: ``n_jobs=1``, one trial at a time on every core (what ``n_jobs=None`` does);
 - ``waves``: ``n_jobs=2``, twice, to check that the two runs hold the same trials (params,
-  states, values) and the same test predictions.
+  states, values) and the same test predictions;
+- ``waves_refit_one_at_a_time`` (with ``--modes``): the same waves, the ensemble's members then
+  refitted one after the other on one thread (as before they were refitted side by side);
+  its trials and predictions must equal the waves runs', and its refit seconds compare
+  member for member.
 
-Reports ``fit()`` seconds, trials per minute of ``fit``, complete / pruned trials and the
-test score (balanced accuracy / R^2), with the machine and load.
+Reports ``fit()`` seconds, the refit's seconds within them and how many members it refitted
+side by side, trials per minute of ``fit``, complete / pruned trials and the test score
+(balanced accuracy / R^2), with the machine and load.
 
     python benchmarks/waves.py --data ../shared/data --tables churn spambase --n-trials 16 --max-epochs 20 --out benchmarks/results/waves
+    python benchmarks/waves.py --data ../shared/data --tables churn spambase --modes waves waves_refit_one_at_a_time --out benchmarks/results/waves_refit
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import time
 import numpy as np
 import pandas as pd
 from harness import add_data_option, data_dir, holdout_split, load1, load_table, machine, row_in_own_process, write_csv, write_json
+from refit import time_refits
 
-MODES = {"serial": 1, "waves": 2}
+MODES = {"serial": 1, "waves": 2, "waves_refit_one_at_a_time": 2}
 
 
 def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) -> dict:
@@ -41,6 +48,7 @@ def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) ->
 
     from automl_nas import AutoNASClassifier, AutoNASRegressor
 
+    refits = time_refits(one_at_a_time=mode == "waves_refit_one_at_a_time")
     X, y, task = load_table(table, data_dir(data))
     classification = task == "classification"
     X_train, X_test, y_train, y_test = holdout_split(X, y, classification=classification, seed=0)
@@ -63,6 +71,10 @@ def run_one(table: str, mode: str, n_trials: int, max_epochs: int, data: str) ->
         "n_jobs": MODES[mode],
         "max_epochs": max_epochs,
         "fit_s": round(fit_s, 1),
+        "refit_s": round(sum(r["refit_s"] for r in refits), 2),
+        "refit_at_once": refits[0]["at_once"] if refits else 0,
+        "members": len(model.ensemble_weights_),
+        "refitted": len(model.refitted_),
         "trials": len(trials),
         "trials_per_min": round(60 * len(trials) / fit_s, 1),
         "complete": sum(t.state == TrialState.COMPLETE for t in trials),
@@ -80,6 +92,8 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", default=["churn", "spambase"])
     parser.add_argument("--n-trials", type=int, default=16)
     parser.add_argument("--max-epochs", type=int, default=20)
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["serial", "waves", "waves"],
+                        help="runs on each table, in this order (a mode may repeat)")
     parser.add_argument("--out", default="benchmarks/results/waves")
     add_data_option(parser)
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
@@ -90,22 +104,25 @@ def main() -> None:
     data = str(data_dir(args.data))
     rows = []
     for table in args.tables:
-        for mode in ("serial", "waves", "waves"):
+        for mode in args.modes:
             rows.append(row_in_own_process(__file__, table, mode, str(args.n_trials), str(args.max_epochs), data))
             print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     summary = {}
     for table, part in frame.groupby("table", sort=False):
-        serial, waves = part[part["mode"] == "serial"].iloc[0], part[part["mode"] == "waves"]
-        summary[table] = {
-            "speedup_fit_s": round(float(serial["fit_s"] / waves["fit_s"].mean()), 2),
-            "waves_repeat": bool(waves["trials_sha"].nunique() == 1 and waves["predictions_sha"].nunique() == 1),
+        serial, waves = part[part["mode"] == "serial"], part[part["mode"].str.startswith("waves")]
+        summary[table] = {  # every waves run must hold the same trials and predictions
+            "waves_repeat": bool(waves["trials_sha"].nunique() == 1 and waves["predictions_sha"].nunique() == 1)
+            if len(waves) > 1 else None,
+            "refit_s": {mode: float(runs["refit_s"].mean()) for mode, runs in part.groupby("mode", sort=False)},
         }
+        if len(serial) and len(waves):
+            summary[table]["speedup_fit_s"] = round(float(serial["fit_s"].iloc[0] / waves["fit_s"].mean()), 2)
     print(json.dumps(summary, indent=1))
     write_csv(f"{args.out}.csv", rows)
     write_json(f"{args.out}.json", {**machine().as_dict(), "n_trials": args.n_trials,
                                     "max_epochs": args.max_epochs,
-                                    "summary": summary, "load1_end": load1()})
+                                    "modes": args.modes, "summary": summary, "load1_end": load1()})
     print(f"wrote {args.out}.csv and {args.out}.json")
 
 
