@@ -13,7 +13,7 @@ time budget too large to bind:
 - ``waves``: ``n_jobs=2``, twice, to check that the two runs hold the same trials (params,
   states, values) and the same test predictions;
 - ``waves_refit_one_at_a_time`` (with ``--modes``): the same waves, the ensemble's members then
-  refitted one after the other on one thread (as before they were refitted side by side);
+  refitted one after the other on one thread (as before 7be9dc8, instead of side by side);
   its trials and predictions must equal the waves runs', and its refit seconds compare
   member for member.
 
