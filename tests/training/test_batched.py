@@ -40,9 +40,10 @@ def build(config: dict, seed: int) -> nn.Module:
 
 def stacked(configs, **kwargs):
     nets = [build(c, 100 + i) for i, c in enumerate(configs)]
+    kwargs = {"max_epochs": 50, "patience": 50, **kwargs}
     return train_stacked(
         nets, configs, DATA, loss_fn=nn.CrossEntropyLoss(), score_fns=[accuracy] * len(configs),
-        max_epochs=50, patience=50, seed=7, **kwargs,
+        seed=7, **kwargs,
     )
 
 
@@ -104,7 +105,8 @@ def test_a_member_whose_callback_raises_leaves_and_the_rest_go_on():
 def test_the_deadline_stops_every_member_with_its_best_weights():
     configs = [{**BASE, **r, "epochs": 10_000} for r in RECIPES[:2]]
     started = time.monotonic()
-    results = stacked(configs, deadline=started + 1.0)
+    # no cap but the deadline: 50 epochs of 300 rows can end within a second on a fast machine
+    results = stacked(configs, deadline=started + 1.0, max_epochs=10_000, patience=10_000)
     assert time.monotonic() - started < 10
     for result in results:
         assert result.stopped_by == "time_budget"
@@ -118,7 +120,7 @@ def test_the_deadline_stops_every_member_with_its_best_weights():
 def test_a_time_limit_fits_each_members_epochs_to_it():
     configs = [{**BASE, **RECIPES[0], "epochs": 10_000}] * 2
     started = time.monotonic()
-    results = stacked(configs, time_limits=[1.0, 1.0])
+    results = stacked(configs, time_limits=[1.0, 1.0], max_epochs=10_000, patience=10_000)
     assert time.monotonic() - started < 10
     assert all(r.stopped_by == "epochs" and 1 <= len(r.history) < 10_000 for r in results)
 
