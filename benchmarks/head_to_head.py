@@ -67,6 +67,7 @@ from harness import (
     machine,
     result_path,
     run_peer,
+    snapshot,
     versions,
     write_csv,
     write_json,
@@ -214,17 +215,6 @@ def run_one(system: str, split_dir: Path, budget: float, seed: int, cpus: int | 
         labels = np.load(labels_path) if labels_path.exists() else None
         row.update({k: round(v, 5) for k, v in score(meta["task"], y_te, pred, labels).items()})
     return row
-
-
-def snapshot(ref: str, into: Path) -> str:
-    """``automl_nas`` as committed at ``ref`` into ``into`` (the working tree may be mid-edit)."""
-    into.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "automl_nas"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref],
-                           capture_output=True, text=True, check=True).stdout.strip()
-    return f"automl_nas from commit {short} ({ref})"
 
 
 def run(args: argparse.Namespace) -> None:

@@ -28,10 +28,8 @@ Linux only), in MiB and as a multiple of X's size. Threads are left as a user ge
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -42,7 +40,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import command, load1, machine, markdown_table, result_path, write_csv, write_text
+from harness import (
+    command,
+    load1,
+    machine,
+    markdown_table,
+    peak_rss_of,
+    result_path,
+    write_csv,
+    write_text,
+)
 
 #: name: (rows, columns, share of NaN, as a DataFrame)
 CASES = {
@@ -87,25 +94,18 @@ def _preprocessor(pipeline: str, X: Any) -> Any:
     return ColumnTransformer([("numeric", numeric, selector)], sparse_threshold=0.0)
 
 
-def _status_kib(field: str) -> int:
-    return int(re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())[1])
-
-
 def _phase(run: Callable[[], Any]) -> tuple[dict, Any]:
     """Time ``run`` and its peak RSS above the RSS before it."""
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")  # resets the kernel's peak RSS (VmHWM)
-    rss = _status_kib("VmRSS")
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    out = run()
+    peak, out = peak_rss_of(run)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "wall_s": round(wall, 3),
         "user_s": round(after.ru_utime - before.ru_utime, 3),
         "sys_s": round(after.ru_stime - before.ru_stime, 3),
-        "peak_mib": round((_status_kib("VmHWM") - rss) / 1024, 1),
+        "peak_mib": round(peak / 2**20, 1),
     }, out
 
 

@@ -25,7 +25,9 @@ from harness._machine import (
     cpu_model,
     load1,
     machine,
+    peak_rss_of,
     row_in_own_process,
+    snapshot,
     versions,
 )
 from harness._peers import PEERS, Peer, Task, ensure_peers_venv, run_peer
@@ -34,8 +36,8 @@ from harness._results import RESULTS, markdown_table, result_path, write_csv, wr
 __all__ = [  # noqa: RUF022 - grouped by concern, as the imports
     "DATA_ENV", "META_TABLES", "TABLES", "TUNING_TABLES", "Table", "add_data_option", "data_dir",
     "holdout_split", "load_table", "meta_tables_by_rule", "pmlb_task",
-    "Machine", "children_cpu_s", "command", "cpu_model", "load1", "machine", "row_in_own_process",
-    "versions",
+    "Machine", "children_cpu_s", "command", "cpu_model", "load1", "machine", "peak_rss_of",
+    "row_in_own_process", "snapshot", "versions",
     "PEERS", "Peer", "Task", "ensure_peers_venv", "run_peer",
     "RESULTS", "markdown_table", "result_path", "write_csv", "write_json", "write_text",
 ]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib.util
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 #: Packages whose versions a result records unless a script names others.
 PACKAGES = ("automl_nas", "torch", "optuna", "scikit-learn", "numpy", "pandas")
@@ -68,6 +72,39 @@ def commit() -> str:
     head = _run(*git, "rev-parse", "--short", "HEAD")
     dirty = _run(*git, "status", "--porcelain", "--", "automl_nas")
     return (head + ("+dirty" if dirty else "")) if head else "unknown"
+
+
+T = TypeVar("T")
+
+
+def snapshot(ref: str, into: Path) -> str:
+    """``automl_nas`` as committed at ``ref`` into ``into`` (the working tree may be mid-edit),
+    for a fresh interpreter to import with ``into`` first on ``PYTHONPATH``; the label a
+    result records."""
+    root = Path(__file__).resolve().parents[2]
+    into.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "automl_nas"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    short = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", ref],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return f"automl_nas from commit {short} ({ref})"
+
+
+def _status_bytes(field: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(rf"{field}:\s+(\d+) kB", text)[1]) * 1024
+
+
+def peak_rss_of(run: Callable[[], T]) -> tuple[int, T]:
+    """``run()``'s result and the bytes of peak RSS it added above this process's RSS before
+    it (threads included, child processes not). The kernel's peak (VmHWM) is reset first
+    through ``/proc/self/clear_refs``, so Linux only."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_bytes("VmRSS")
+    out = run()
+    return _status_bytes("VmHWM") - before, out
 
 
 @dataclass(frozen=True)

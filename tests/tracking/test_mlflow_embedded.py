@@ -123,3 +123,33 @@ def test_dates_durations_and_time_zones_still_give_a_served_model(clean_mlflow_e
     signature = mlflow.models.infer_signature(naive, np.array(["late"] * 3))
     assert describes(signature.inputs, naive)
     assert not describes(signature.inputs, X[["seen"]].head(3).rename(columns={"seen": "signup"}))
+
+
+def test_a_tabm_style_ensemble_is_served_as_the_estimator_predicts(clean_mlflow_env):
+    """Issue 14: a TabM-style network (k members sharing weights, piecewise-linear embeddings,
+    quantile inputs) registered as the champion predicts through pyfunc what the estimator
+    predicts, to the last class and within float tolerance on the probabilities."""
+    import mlflow
+    import tabm
+    from sklearn.datasets import load_breast_cancer
+
+    from automl_nas import AutoNASClassifier, TabularSpace
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    space = TabularSpace().replace(
+        ensemble_k=4, embedding="piecewise", d_embedding=8, numeric_transform="quantile",
+        block="resnet", n_blocks=1, width=32, epochs=3,
+    )
+    clf = AutoNASClassifier(
+        **{**TINY, "n_trials": 2}, space=space, cv=None, register_model="tabm-style"
+    ).fit(X, y)
+    # every network kept holds k = 4 members: their own input scalings on shared weights
+    for network in clf.ensemble_.members:
+        layers = [m for m in network.modules() if isinstance(m, tabm.LinearBatchEnsemble)]
+        assert layers and all(m.r.shape[0] == 4 for m in layers)
+
+    mlflow.set_tracking_uri(f"sqlite:///{clean_mlflow_env / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model("models:/tabm-style@champion")
+    np.testing.assert_array_equal(served.predict(X), clf.predict(X))
+    proba = served.predict(X, params={"method": "predict_proba"})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-5, atol=1e-7)
