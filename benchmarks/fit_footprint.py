@@ -13,7 +13,8 @@ Cases (a 25 % test split is held out of each, stratified, at the seed):
 - ``50k x 2,000``: 66,667 x 2,000 float64 (50,000 to train on), binary target.
 
 Each fit is ``AutoNASClassifier(time_budget=B, random_state=seed)`` with every other
-parameter at its default (threads, ``n_jobs`` unless ``--n-jobs``, the space, the portfolio),
+parameter at its default (threads, ``n_jobs`` unless ``--n-jobs``, the families unless
+``--families``, the space, the portfolio),
 in a fresh interpreter whose ``automl_nas`` is the commit named by ``--refs`` (``git archive``
 into a temporary folder put first on ``PYTHONPATH``; ``worktree`` is the checkout as it is).
 Per fit: ``fit`` wall seconds; trials finished, complete, pruned and failed; the first trial's
@@ -86,8 +87,8 @@ def synthetic(
     return X, y
 
 
-def one_fit(case: str, seed: int, budget: float, data: Path, n_jobs: int | None) -> dict:
-    """One default fit (``n_jobs`` as given) in this process, and its row."""
+def one_fit(case: str, seed: int, budget: float, data: Path, chosen: dict) -> dict:
+    """One fit, default but for the ``chosen`` estimator parameters, in this process; its row."""
     from optuna.trial import TrialState
     from sklearn.metrics import balanced_accuracy_score
 
@@ -101,7 +102,6 @@ def one_fit(case: str, seed: int, budget: float, data: Path, n_jobs: int | None)
         X, y = synthetic(*shape, seed=0)
     X_tr, X_te, y_tr, y_te = holdout_split(X, y, classification=True, seed=seed)
     del X, y
-    chosen = {} if n_jobs is None else {"n_jobs": n_jobs}  # an older commit may not take None
     est = AutoNASClassifier(time_budget=budget, random_state=seed, **chosen)
     load = load1()
     started = time.monotonic()
@@ -119,7 +119,8 @@ def one_fit(case: str, seed: int, budget: float, data: Path, n_jobs: int | None)
         "library": str(Path(automl_nas.__file__).parent.parent),
         "seed": seed,
         "budget_s": budget,
-        "n_jobs": "default" if n_jobs is None else n_jobs,
+        "n_jobs": chosen.get("n_jobs", "default"),
+        "families": "+".join(chosen.get("families", ["default"])),
         "train_rows": X_tr.shape[0],
         "columns": X_tr.shape[1],
         "fit_s": round(fit_s, 2),
@@ -139,13 +140,14 @@ def one_fit(case: str, seed: int, budget: float, data: Path, n_jobs: int | None)
 
 
 def run_fit(
-    case: str, seed: int, budget: float, data: Path, n_jobs: int | None, library: Path | None
+    case: str, seed: int, budget: float, data: Path, chosen: dict, library: Path | None
 ) -> dict:
     """:func:`one_fit` in a fresh interpreter, with ``library`` first on its path if given."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if library is not None:
         env["PYTHONPATH"] = str(library)
-    cmd = [sys.executable, __file__, "_one", case, str(seed), str(budget), str(data), str(n_jobs)]
+    cmd = [sys.executable, __file__, "_one", case, str(seed), str(budget), str(data),
+           json.dumps(chosen)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode:
         raise SystemExit(f"{case}, seed {seed} failed:\n{done.stderr[-4000:]}")
@@ -171,10 +173,13 @@ def report(rows: list[dict], budget: float, loads: tuple[float, float]) -> list[
     ]
     table, checks = [], []
     frame = pd.DataFrame(rows)
-    for (ref, case), group in frame.groupby(["ref", "case"], sort=False):
+    for (ref, case, n_jobs, families), group in frame.groupby(
+        ["ref", "case", "n_jobs", "families"], sort=False
+    ):
         runs = group.to_dict("records")
         cells = [
-            ref, case, f"{runs[0]['train_rows']:,} x {runs[0]['columns']:,}", len(runs),
+            ref, case, n_jobs, families,
+            f"{runs[0]['train_rows']:,} x {runs[0]['columns']:,}", len(runs),
             f"{_median(runs, 'fit_s'):.1f}", f"{_median(runs, 'complete'):g}",
             f"{_median(runs, 'pruned'):g}", f"{_median(runs, 'failed'):g}",
             f"{_median(runs, 'first_trial_s'):.2f} ({_median(runs, 'first_trial_share'):.0%})",
@@ -183,28 +188,30 @@ def report(rows: list[dict], budget: float, loads: tuple[float, float]) -> list[
             f"{_median(runs, 'balanced_accuracy'):.4f}",
         ]
         table.append(cells)
+        chosen = [f"{k}={v}" for k, v in (("n_jobs", n_jobs), ("families", families))
+                  if v != "default"]
+        label = ", ".join([ref, case, *chosen])
         least = int(group["complete"].min())
         if case in TRIALS_BAR:
             bar = TRIALS_BAR[case]
-            checks.append(f"- {ref}, {case}: complete trials {least}-{int(group['complete'].max())}"
+            checks.append(f"- {label}: complete trials {least}-{int(group['complete'].max())}"
                           f" (bar {bar} per 30 s): {'met' if least >= bar else 'NOT met'}")
         over = group[group["peak_mib"] > group["peak_bound_mib"]]
-        checks.append(f"- {ref}, {case}: peak within 2 x float32 + models on "
+        checks.append(f"- {label}: peak within 2 x float32 + models on "
                       f"{len(group) - len(over)} of {len(group)} fits")
         share = group["first_trial_share"].max()
-        checks.append(f"- {ref}, {case}: first trial at most {share:.0%} of the budget "
+        checks.append(f"- {label}: first trial at most {share:.0%} of the budget "
                       f"(bar {FIRST_TRIAL_SHARE_BAR:.0%})")
-    header = ["ref", "case", "train rows x columns", "fits", "fit s", "complete", "pruned",
-              "failed", "first trial s (share)", "peak MiB", "bound MiB", "peak / float32 X",
+    header = ["ref", "case", "n_jobs", "families", "train rows x columns", "fits", "fit s",
+              "complete", "pruned", "failed", "first trial s (share)", "peak MiB", "bound MiB", "peak / float32 X",
               "balanced accuracy"]
     return [*lines, *markdown_table(header, table), "", *checks]
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
-        case, seed, budget, data, n_jobs = sys.argv[2:7]
-        n_jobs = None if n_jobs == "None" else int(n_jobs)
-        print(json.dumps(one_fit(case, int(seed), float(budget), Path(data), n_jobs)))
+        case, seed, budget, data, chosen = sys.argv[2:7]
+        print(json.dumps(one_fit(case, int(seed), float(budget), Path(data), json.loads(chosen))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refs", nargs="+", default=["HEAD"],
@@ -214,12 +221,19 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="the estimator's n_jobs (default: its own default, None)")
+    parser.add_argument("--families", nargs="+", default=None,
+                        help="the estimator's families (default: its own default, all)")
     add_data_option(parser)
     parser.add_argument("--out", default=str(result_path("fit_footprint")),
                         help="prefix of the .csv and .md outputs")
     args = parser.parse_args()
     data = data_dir(args.data)
     rows, load_before = [], load1()
+    chosen = {}  # an older commit may not take n_jobs=None or families
+    if args.n_jobs is not None:
+        chosen["n_jobs"] = args.n_jobs
+    if args.families is not None:
+        chosen["families"] = args.families
     with tempfile.TemporaryDirectory() as tmp:
         for i, ref in enumerate(args.refs):
             library = None
@@ -229,7 +243,7 @@ def main() -> None:
                 print(label, flush=True)
             for case in args.cases:
                 for seed in args.seeds:
-                    fit = run_fit(case, seed, args.budget, data, args.n_jobs, library)
+                    fit = run_fit(case, seed, args.budget, data, chosen, library)
                     row = {"ref": ref, **fit}
                     print(json.dumps(row), flush=True)
                     write_csv(Path(f"{args.out}.csv"), [row], append=bool(rows))  # as it goes
