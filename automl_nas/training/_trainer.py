@@ -46,11 +46,16 @@ SLOW_EPOCH_SHARE = 0.5
 
 
 class TooSlowForLimit(RuntimeError):
-    """A run's first epoch would not fit its time limit twice (see ``SLOW_EPOCH_SHARE``)."""
+    """A run too slow for its time: its first epoch would not fit its time limit twice (see
+    ``SLOW_EPOCH_SHARE``), the deadline cut its first epoch, or too little of its time was left
+    to start it."""
 
-    def __init__(self, epoch_seconds: float, time_limit: float) -> None:
+    def __init__(
+        self, epoch_seconds: float, time_limit: float, message: str | None = None
+    ) -> None:
         super().__init__(
-            f"one epoch would take about {epoch_seconds:.2f} s of a {time_limit:.2f} s limit"
+            message
+            or f"one epoch would take about {epoch_seconds:.2f} s of a {time_limit:.2f} s limit"
         )
         self.epoch_seconds, self.time_limit = epoch_seconds, time_limit
 
@@ -224,7 +229,8 @@ def train(
     still returns the best weights seen: a long trial never overruns the search budget. With
     ``probe`` and a ``time_limit``, a network whose first steps project an epoch longer than
     ``SLOW_EPOCH_SHARE`` of the limit raises :class:`TooSlowForLimit` within its first epoch
-    (a search sets ``probe`` once it has a model, so it never ends with none).
+    (a search sets ``probe`` once it has a model, so it never ends with none); so does a
+    probed run that ``deadline`` cuts within its first epoch, before its validation pass.
 
     ``seed`` fixes the batch order and the dropout masks (:class:`~automl_nas.nn.Dropout`
     draws from a generator of the run's own), so a run repeats from its seed and its initial
@@ -253,6 +259,7 @@ def train(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     n_steps = math.ceil(n / batch_size)
+    may_give_up = probe  # the caller has a model already: this run may end without one
     probe = probe and time_limit is not None and n_steps > PROBE_WARMUP_STEPS
     slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
     probe_started = 0.0
@@ -311,6 +318,10 @@ def train(
                 seen += len(idx)
                 if probe:  # in the first epoch, decided once
                     step = start // batch_size + 1
+                    spent = time.monotonic() - epoch_started
+                    if step <= PROBE_WARMUP_STEPS and spent >= slow_epoch:
+                        # warm-up steps alone past the threshold: no need to time more of them
+                        raise TooSlowForLimit(spent / step * n_steps, slow_epoch / SLOW_EPOCH_SHARE)
                     if step == PROBE_WARMUP_STEPS:
                         probe_started = time.monotonic()
                     elif step > PROBE_WARMUP_STEPS:
@@ -325,6 +336,13 @@ def train(
                     stopped_by = "time_budget"
                     break
             probe = False
+            if may_give_up and epoch == 1 and stopped_by == "time_budget":
+                # Cut within its first epoch: its validation pass can cost as much again past
+                # the deadline (40,000 rows through 16 members x 647 units: a minute on one
+                # thread, a 30 s fit took 89 s), for a network that saw part of the rows once.
+                spent = time.monotonic() - epoch_started
+                limit = time_limit if time_limit is not None else deadline - started
+                raise TooSlowForLimit(spent / max(seen, 1) * n, limit)
 
             output = forward_all(model, data.X_val, amp)
             val_loss = loss_fn(output, data.y_val).item()

@@ -16,7 +16,7 @@ import automl_nas.nn._trees as trees_module
 import automl_nas.training._fitted as fitted_module
 from automl_nas.nn import FoldBag, LinearModel, TreeEnsemble
 from automl_nas.space import BoostingSpace
-from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, train
+from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, TooSlowForLimit, train
 from automl_nas.training._fitted import _class_columns, load_boosted_trees
 
 GBDT = BoostingSpace().default_params()
@@ -159,6 +159,25 @@ def test_boosting_stops_at_the_deadline_and_prunes_through_on_epoch():
 
     with pytest.raises(optuna.TrialPruned):
         train(TreeEnsemble(12, 2), GBDT, data, on_epoch=prune, **kwargs)
+
+
+def test_a_boosting_run_that_may_give_up_does_not_start_without_half_its_time(monkeypatch):
+    X, y = classes(2)
+    data = tensors(X, y, 900)
+    kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y[900:]), "max_epochs": 100,
+              "patience": 5, "seed": 0, "time_limit": 4.0}
+    fits = []
+    real_fit = HistGradientBoostingClassifier.fit
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit",
+                        lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    soon = time.monotonic() + 0.4 * 4.0  # under LEAST_START_SHARE of the 4 s limit
+    with pytest.raises(TooSlowForLimit, match="boosting's first fit is not sized"):
+        train(TreeEnsemble(12, 2), GBDT, data, deadline=soon, probe=True, **kwargs)
+    assert not fits  # given up before any fit
+    # the first model of a search (no probe) starts whatever is left, and so does one with time
+    assert train(TreeEnsemble(12, 2), GBDT, data, deadline=soon, **kwargs).history
+    later = time.monotonic() + 0.6 * 4.0
+    assert train(TreeEnsemble(12, 2), GBDT, data, deadline=later, probe=True, **kwargs).history
 
 
 def test_a_class_missing_from_the_training_rows_gets_no_probability():

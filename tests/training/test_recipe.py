@@ -137,6 +137,42 @@ def test_a_probed_run_gives_up_in_its_first_epoch_when_two_would_not_fit(data):
     assert len(run(data, model=Slow(4, 2), time_limit=0.6, probe=True).history) > 1
 
 
+class SlowCounting(Slow):
+    """Slow, and counts its passes in eval mode (the validation pass)."""
+
+    eval_calls = 0
+
+    def forward(self, x):
+        self.eval_calls += not self.training
+        return super().forward(x)
+
+
+def test_warm_up_steps_past_the_threshold_give_up_without_timing_more(data):
+    model = Slow(4, 2)
+    # 5 ms a step against a 2 ms threshold (half of a 4 ms limit): the first step decides
+    with pytest.raises(TooSlowForLimit, match="of a 0.00 s limit"):
+        run(data, model=model, time_limit=0.004, probe=True)
+    assert model.calls == 1
+
+
+@pytest.mark.parametrize("probe", [True, False])
+def test_a_probed_run_cut_within_its_first_epoch_gives_up_before_its_validation_pass(data, probe):
+    model = SlowCounting(4, 2)
+    kwargs = dict(loss_fn=nn.CrossEntropyLoss(), score_fn=lambda out: 0.0, max_epochs=100,
+                  patience=100, seed=0, probe=probe)
+    # no time limit (nothing to probe against): only the deadline, 3-4 of the epoch's 10 steps
+    deadline = time.monotonic() + 0.018
+    if probe:  # the caller has a model: this one ends, as too slow, with no validation pass
+        with pytest.raises(TooSlowForLimit) as caught:
+            train(model, PARAMS, data, deadline=deadline, **kwargs)
+        assert model.eval_calls == 0 and model.calls < 10
+        assert caught.value.epoch_seconds > 0.04  # 10 steps of 5 ms, projected from those run
+    else:  # the first model of a search: scored, so the search never ends with none
+        result = train(model, PARAMS, data, deadline=deadline, **kwargs)
+        assert result.stopped_by == "time_budget" and len(result.history) == 1
+        assert model.eval_calls > 0
+
+
 def test_fitting_epochs_follows_the_pace():
     assert fitting_epochs(planned=100, done=1, seconds_left=9.0, last_epoch_seconds=1.0) == 10
     assert fitting_epochs(planned=5, done=1, seconds_left=9.0, last_epoch_seconds=1.0) == 5
