@@ -1,11 +1,19 @@
 """A network too slow for its trial's time is pruned within its first epoch, once the search
 has a model, instead of spending up to twice its share on one epoch."""
 
+import time
+
+import numpy as np
+import optuna
+import pytest
+import torch
 from optuna.trial import TrialState
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_digits, make_classification
 
 from automl_nas import AutoNASClassifier, TabularSpace
-from automl_nas.search import TrialAttr
+from automl_nas.search import MemoryTrialStore, SearchContext, TrialAttr, TrialObjective
+from automl_nas.space import MLPSpace
+from automl_nas.training import CLASSIFICATION_METRICS, TensorData
 
 
 def test_a_network_too_slow_for_its_time_is_pruned_once_the_search_has_a_model():
@@ -27,3 +35,36 @@ def test_a_network_too_slow_for_its_time_is_pruned_once_the_search_has_a_model()
     first = trials[0].user_attrs[TrialAttr.TRAIN_SECONDS]
     assert all(t.user_attrs[TrialAttr.TRAIN_SECONDS] < first for t in slow)
     assert clf.predict(X[:5]).shape == (5,)
+
+
+def test_a_trial_is_not_started_when_its_familys_trials_took_longer_than_the_time_left():
+    """Boosting's first fit is not sized to the time left: once the search has a model, a trial
+    whose family never trained in less than the time left is pruned before it trains."""
+    X, y = load_digits(return_X_y=True)
+    X = ((X[:400] - X.mean()) / X.std()).astype(np.float32)
+    data = TensorData(*(torch.as_tensor(a) for a in (X[:300], y[:300], X[300:400], y[300:400])))
+    context = SearchContext(
+        space=MLPSpace(max_layers=1, max_units=16).replace(epochs=3),
+        deadline=time.monotonic() + 60, n_jobs=1, seed=0, data=data,
+        loss_fn=torch.nn.CrossEntropyLoss(), input_shape=(64,), n_outputs=10, max_epochs=3,
+    )
+    objective = TrialObjective(
+        context, y_folds=[y[300:400]], metric=CLASSIFICATION_METRICS["accuracy"],
+        decode=lambda z: z, patience=3, seed=0, store=MemoryTrialStore(4, True),
+    )
+    study = optuna.create_study(direction="maximize")
+    first = study.ask()
+    study.tell(first, objective(first))
+    took = study.trials[0].user_attrs[TrialAttr.TRAIN_SECONDS]
+
+    context.deadline = time.monotonic() + took / 4  # less than any trial of the family took
+    second = study.ask()
+    with pytest.raises(optuna.TrialPruned, match="its family's trials here took"):
+        objective(second)
+    study.tell(second, state=TrialState.PRUNED)
+    attrs = study.trials[1].user_attrs
+    assert attrs[TrialAttr.STOPPED_BY] == "too_slow" and attrs[TrialAttr.TRAIN_SECONDS] < took / 4
+
+    context.deadline = time.monotonic() + 60  # with time, the family trains again
+    third = study.ask()
+    assert isinstance(objective(third), float)
