@@ -121,11 +121,10 @@ class TrialObjective:
         results = []
         family = params.get("family")
         try:
-            least = self._least_seconds.get(family)
-            if self.has_model and least is not None and least > deadline - time.monotonic():
-                left = max(deadline - time.monotonic(), 0.0)
-                raise TooSlowForLimit(least, left, f"its family's trials here took {least:.1f} s "
-                                      f"or more, {left:.1f} s are left")
+            least, left = self._least_seconds.get(family), deadline - time.monotonic()
+            if self.has_model and least is not None and least > left:
+                raise TooSlowForLimit(least, max(left, 0.0), f"its family's trials here took "
+                                      f"{least:.1f} s or more, {max(left, 0.0):.1f} s are left")
             # the same initialisation on every fold
             networks = [self.build(params, seed) for _ in ctx.folds]
             n_params = self._count_params(trial, networks)
