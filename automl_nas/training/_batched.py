@@ -33,12 +33,12 @@ from automl_nas.training._device import amp_dtype, autocast
 from automl_nas.training._trainer import (
     EVAL_CHUNK,
     MIN_PART_ROWS,
-    STEP_ROWS,
     EpochCallback,
     TensorData,
     TrainResult,
     fitting_epochs,
     lr_factor,
+    step_rows,
 )
 
 #: Hyperparameters each member of a batch may have of its own; every other parameter (the
@@ -262,7 +262,7 @@ def train_stacked(
         stacked.train()
         order = torch.randperm(n, device=device, generator=generator)
         total, seen, out_of_time = torch.zeros(len(alive), device=device), 0, False
-        part_rows = max(MIN_PART_ROWS, STEP_ROWS // (len(alive) * k))
+        part_rows = max(MIN_PART_ROWS, step_rows(device) // (len(alive) * k))
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             if len(idx) < 2 and n > 1:  # batch norm cannot train on a single row

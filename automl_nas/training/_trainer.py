@@ -18,11 +18,18 @@ from torch import nn
 from automl_nas.nn import dropout_generator
 from automl_nas.training._device import amp_dtype, autocast
 
-#: Rows (times ensemble members) of one forward and backward pass in training. A larger batch
-#: is one step still, its gradient accumulated over parts this size, so that the deadline can
-#: stop it between parts: one pass of 2,048 rows x 16 members through a 369-wide residual
-#: network took 10 s on 2 cores, and ran a trial 2.5 s past the search's end.
+#: Rows (times ensemble members) of one forward and backward pass in training on an
+#: accelerator (:func:`step_rows`). A larger batch is one step still, its gradient accumulated
+#: over parts this size, so that the deadline can stop it between parts: one pass of 2,048 rows
+#: x 16 members through a 369-wide residual network took 10 s on 2 cores, and ran a trial 2.5 s
+#: past the search's end.
 STEP_ROWS = 8192
+#: The same on CPU, smaller: the activations a part keeps for its backward pass are most of a
+#: wide network's training memory. On one CPU thread, 20,480 rows in batches of 1,024, parts of
+#: 2,048 instead of 8,192 took the peak of a 16-member x 647-unit residual network from 2,141 to
+#: 571 MiB (67.8 s to 62.5 s) and of an 8 x 937 MLP from 1,116 to 586 MiB (43.7 s to 40.4 s);
+#: narrow networks kept their time (benchmarks/README.md, "One default fit").
+CPU_STEP_ROWS = 2048
 MIN_PART_ROWS = 64
 #: Added to a run's seed to seed its dropout masks, so they do not follow its batch order.
 DROPOUT_SEED_OFFSET = 7919
@@ -43,6 +50,11 @@ PROBE_WARMUP_STEPS = 2
 PROBE_STEPS = 4
 PROBE_SHARE = 0.25
 SLOW_EPOCH_SHARE = 0.5
+
+
+def step_rows(device: torch.device) -> int:
+    """Rows (times ensemble members) of one training part on ``device``."""
+    return CPU_STEP_ROWS if device.type == "cpu" else STEP_ROWS
 
 
 class TooSlowForLimit(RuntimeError):
@@ -264,7 +276,7 @@ def train(
     slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
     probe_started = 0.0
     # Rows of one forward pass: a network of k members (model.k) computes k rows per row.
-    part_rows = max(MIN_PART_ROWS, STEP_ROWS // int(getattr(model, "k", 1)))
+    part_rows = max(MIN_PART_ROWS, step_rows(device) // int(getattr(model, "k", 1)))
 
     best: dict[str, Any] = {"loss": math.inf, "state": None, "epoch": 0, "output": None}
     history: list[dict[str, float]] = []

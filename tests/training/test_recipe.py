@@ -19,9 +19,12 @@ from automl_nas.training import (
     train,
 )
 from automl_nas.training._trainer import (
+    CPU_STEP_ROWS,
     PROBE_STEPS,
     PROBE_WARMUP_STEPS,
+    STEP_ROWS,
     fitting_epochs,
+    step_rows,
     training_loss,
 )
 
@@ -192,11 +195,16 @@ def test_a_network_takes_its_input_statistics_from_the_training_rows(data):
 
 
 def test_a_batch_split_into_parts_takes_the_same_step(data, monkeypatch):
-    """Large steps accumulate their gradient over parts (STEP_ROWS): the same update."""
+    """Large steps accumulate their gradient over parts (``step_rows``): the same update."""
     import automl_nas.training._trainer as trainer
 
     whole = run(data, epochs=2, batch_size=160).model.weight.detach().clone()
-    monkeypatch.setattr(trainer, "STEP_ROWS", 32)
+    monkeypatch.setattr(trainer, "CPU_STEP_ROWS", 32)  # these tests train on CPU
     monkeypatch.setattr(trainer, "MIN_PART_ROWS", 8)
     parts = run(data, epochs=2, batch_size=160).model.weight.detach()
     torch.testing.assert_close(parts, whole)
+
+
+def test_parts_are_smaller_on_cpu_than_on_an_accelerator():
+    assert step_rows(torch.device("cpu")) == CPU_STEP_ROWS < STEP_ROWS
+    assert step_rows(torch.device("cuda")) == STEP_ROWS
