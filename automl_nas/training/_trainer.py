@@ -26,9 +26,9 @@ from automl_nas.training._device import amp_dtype, autocast
 STEP_ROWS = 8192
 #: The same on CPU, smaller: the activations a part keeps for its backward pass are most of a
 #: wide network's training memory. On one CPU thread, 20,480 rows in batches of 1,024, parts of
-#: 2,048 instead of 8,192 took the peak of a 16-member x 647-unit residual network from 2,141 to
-#: 571 MiB (67.8 s to 62.5 s) and of an 8 x 937 MLP from 1,116 to 586 MiB (43.7 s to 40.4 s);
-#: narrow networks kept their time (benchmarks/README.md, "One default fit").
+#: 2,048 instead of 8,192 took the peak of a 16-member x 647-unit residual network from 2,065 to
+#: 656 MiB (66.3 s to 63.7 s) and of an 8 x 937 MLP from 1,168 to 523 MiB (43.5 s to 40.1 s);
+#: narrow networks kept their time (``benchmarks/part_memory.py``).
 CPU_STEP_ROWS = 2048
 MIN_PART_ROWS = 64
 #: Added to a run's seed to seed its dropout masks, so they do not follow its batch order.
