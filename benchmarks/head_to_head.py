@@ -75,7 +75,6 @@ from harness import (
 )
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 DEFAULT_DATASETS = ["credit_g", "phoneme", "car", "credit_data", "197_cpu_act", "503_wind"]
 META_DATASETS = list(META_TABLES)  # pmlb-meta/, every table with >= 1,000 rows, by name
 TUNING_DATASETS = list(TUNING_TABLES)  # for choosing defaults: not visible, not held out
