@@ -5,6 +5,7 @@ from automl_nas.data._image import ImageScaler, flatten_images
 from automl_nas.data._split import (
     MIN_SAMPLES_FOR_SPLIT,
     cross_validation_folds,
+    subsample_rows,
     train_validation_split,
 )
 from automl_nas.data._tabular import (
@@ -29,5 +30,6 @@ __all__ = [
     "infer_task",
     "make_preprocessor",
     "preprocessing_warning",
+    "subsample_rows",
     "train_validation_split",
 ]

@@ -49,3 +49,24 @@ def cross_validation_folds(
     else:
         folds = KFold(n_folds, shuffle=True, random_state=seed).split(index)
     return [(train, val) for train, val in folds]
+
+
+def subsample_rows(n_samples: int, n_rows: int, y: np.ndarray | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``n_rows`` of ``n_samples`` rows, drawn without replacement.
+
+    Stratified on ``y`` (classes in proportion) when given and every class has at least two
+    members, as :func:`train_validation_split` does; a plain random draw otherwise. All rows
+    when ``n_rows >= n_samples``.
+    """
+    index = np.arange(n_samples)
+    if n_rows >= n_samples:
+        return index
+    stratify = None
+    if y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() >= 2 and n_rows >= len(counts) and n_samples - n_rows >= len(counts):
+            stratify = y
+    chosen, _ = train_test_split(
+        index, train_size=n_rows, random_state=seed, shuffle=True, stratify=stratify
+    )
+    return np.sort(chosen)

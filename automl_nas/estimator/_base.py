@@ -347,6 +347,7 @@ class BaseAutoNAS(BaseEstimator):
         n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable)
         with optuna_verbosity(self.verbose), cpu_threads(device, threads):
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
+            del X_all  # the spec holds the rows now (in its own order)
             parallel = {"trials_at_once": n_jobs, "threads_per_trial": threads, "waves": waves}
             tracker.start_search(self._search_info(coordinator, spec, stages, parallel))
             try:
@@ -430,13 +431,27 @@ class BaseAutoNAS(BaseEstimator):
         plan: BudgetPlan,
         seed: int,
     ) -> SearchSpec:
-        """The search as data. A resumed search keeps its own seed, hence its own split."""
+        """The search as data. A resumed search keeps its own seed, hence its own split.
+
+        A holdout's rows are put in order, training rows first, so that the split's tensors
+        are views; on many rows its trials train on ``plan.trial_rows`` of them (tabular data).
+        """
         fingerprint = _fingerprint(X, y, space, self._task)
         resumed = coordinator.resumed_seed(fingerprint)
         seed = seed if resumed is None else resumed
         stratify = y if self._task == "classification" else None
+        trial_rows = None
         if plan.n_folds is None:
-            splits = [train_validation_split(len(X), self.validation_fraction, stratify, seed)]
+            train, val = train_validation_split(len(X), self.validation_fraction, stratify, seed)
+            splits = [(train, val)]
+            if len(train) + len(val) == len(X):
+                # training rows first, then validation rows: the split's tensors are views of
+                # X, not a second copy of the data (issue 14's memory bound)
+                order = np.concatenate([train, val])
+                X, y = X[order], y[order]
+                splits = [(np.arange(len(train)), np.arange(len(train), len(X)))]
+            if not self.image_shape_:
+                trial_rows = plan.trial_rows(len(train), X.shape[1])
         else:
             splits = cross_validation_folds(len(X), plan.n_folds, stratify, seed)
         return SearchSpec(
@@ -461,6 +476,7 @@ class BaseAutoNAS(BaseEstimator):
             cost_objective=self.cost_objective,
             max_params=self.max_params,
             trial_seconds=plan.trial_seconds,
+            trial_rows=trial_rows,
         )
 
     def _progress(self, spec: SearchSpec, plan: BudgetPlan) -> list[ProgressPrinter]:

@@ -46,6 +46,9 @@ STATS_ROWS = 20_000
 #: Quantiles of the ``"quantile"`` transform (scikit-learn's default is 1,000; 128 keep the
 #: interpolation cheap and differ from it by less than the noise of a 20,000-row sample).
 N_QUANTILES = 128
+#: Cells (rows x columns) of the quantile transform at once (one thread, 12,500 x 2,000
+#: rows, benchmarks/README.md: 2.8 s in parts of 2**20 cells, 8.0 s in parts of 8,192 rows).
+QUANTILE_PART_CELLS = 1 << 20
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
 QUANTILE_CLIP = 1e-4
@@ -75,17 +78,27 @@ def _quantiles(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     return ordered[below] + frac * (ordered[above] - ordered[below])
 
 
-def _interp(x: torch.Tensor, knots: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear interpolation of ``x`` (batch, columns) through per-column ``knots``
-    (columns, n) to ``values`` (n,), constant beyond the ends."""
+def _quantile_level(x: torch.Tensor, knots: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """The quantile level of ``x`` (batch, columns) through per-column ``knots`` (columns, n)
+    at ``levels`` (n,): piecewise-linear, constant beyond the ends, and a value equal to
+    several knots (a level many rows share) at the middle of their levels.
+
+    One pass for both ends of a tie: the interpolation from the first knot >= x (its lowest
+    level) and from the last knot <= x (its highest), then their mean. Two interpolations
+    of their own (x, and -x through the flipped knots) took 9 of 11 s of a first trial on
+    2,000 columns (issue 14).
+    """
     xt = x.t().contiguous()
-    right = torch.searchsorted(knots, xt).clamp(1, knots.shape[1] - 1)
-    lo, hi = knots.gather(1, right - 1), knots.gather(1, right)
-    width = hi - lo
-    t = torch.where(width > 0, (xt - lo) / width.clamp_min(1e-12), torch.zeros_like(xt))
-    t = t.clamp(0.0, 1.0)
-    out = values[right - 1] + t * (values[right] - values[right - 1])
-    return out.t()
+    last = knots.shape[1] - 1
+    ends = []
+    for right, at_tie in ((False, 0.0), (True, 1.0)):
+        hi_index = torch.searchsorted(knots, xt, right=right).clamp(1, last)
+        lo, hi = knots.gather(1, hi_index - 1), knots.gather(1, hi_index)
+        width = hi - lo
+        # width 0 only where the index was clamped at an end: x at or beyond a tied end
+        t = torch.where(width > 0, (xt - lo) / width.clamp_min(1e-12), at_tie).clamp(0.0, 1.0)
+        ends.append(levels[hi_index - 1] + t * (levels[hi_index] - levels[hi_index - 1]))
+    return (0.5 * (ends[0] + ends[1])).t()
 
 
 class PiecewiseLinear(nn.Module):
@@ -215,9 +228,11 @@ class FeatureEncoder(nn.Module):
             # above: a value many rows share maps to the middle of its range of levels, not to
             # one end of it (as scikit-learn's QuantileTransformer); then its normal score.
             levels = self.levels.float()
-            up = _interp(x, knots, levels)
-            down = _interp(-x, (-knots).flip(1), levels.flip(0))
-            level = (0.5 * (up + down)).clamp(QUANTILE_CLIP, 1 - QUANTILE_CLIP)
+            # in row parts of about QUANTILE_PART_CELLS: the interpolation's temporaries then
+            # stay small (8,192 rows x 2,000 columns at once took 8.0 s, parts of 512: 2.8 s)
+            rows = max(1, QUANTILE_PART_CELLS // max(1, x.shape[1]))
+            level = torch.cat([_quantile_level(part, knots, levels) for part in x.split(rows)])
+            level = level.clamp(QUANTILE_CLIP, 1 - QUANTILE_CLIP)
             return torch.special.ndtri(level)
         if self.transform == "robust_clip":
             z = (x - self.center.float()) / self.scale.float()

@@ -6,8 +6,10 @@ The estimators are a scikit-learn front on this package: they turn data into a
 """
 
 from automl_nas.search._budget import (
+    CELLS_PER_TRIAL_SECOND,
     CV_AUTO_FOLDS,
     CV_AUTO_ROWS_PER_SECOND,
+    MIN_TRIAL_ROWS,
     REFIT_AUTO_MAX_ROWS,
     REFIT_SHARE,
     TRIAL_HARD_STOP,
@@ -60,6 +62,7 @@ from automl_nas.search._store import (
 )
 
 __all__ = [
+    "CELLS_PER_TRIAL_SECOND",
     "CV_AUTO_FOLDS",
     "CV_AUTO_ROWS_PER_SECOND",
     "DEFAULT_ARTIFACT_DIR",
@@ -67,6 +70,7 @@ __all__ = [
     "MODEL_MEMORY_LIMIT",
     "PRUNERS",
     "REFIT_AUTO_MAX_ROWS",
+    "MIN_TRIAL_ROWS",
     "REFIT_SHARE",
     "SAMPLERS",
     "SINGLE_OBJECTIVE_SAMPLERS",

@@ -33,6 +33,17 @@ CV_AUTO_FOLDS = 5
 TRIAL_SHARE = 0.1
 TRIAL_HARD_STOP = 2.0
 
+#: Low-fidelity trials (issue 14): on a holdout search whose training rows hold more than this
+#: many cells (rows x preprocessed columns) per second of a trial's time, the search's trials
+#: train on a stratified subsample of that many cells, and only trials a stage gives seconds of
+#: their own (promotion) train on all rows. One epoch of a network or ten boosting rounds over
+#: 50,000 x 2,000 cells took 10-14 s of a 3 s trial on one thread (benchmarks/README.md, "One
+#: default fit"): about 5-10 million cells a second, so this cap keeps a first epoch or fit
+#: within about half the trial's time.
+CELLS_PER_TRIAL_SECOND = 2_500_000
+#: Low-fidelity trials train on at least this many rows.
+MIN_TRIAL_ROWS = 2_000
+
 #: Seconds a shared search's coordinator gives a worker, beyond its last trial's training time,
 #: to save and report that trial.
 WORKER_GRACE = 10.0
@@ -122,6 +133,19 @@ class BudgetPlan:
         if not self.sized_trials:
             return None
         return TRIAL_SHARE * (self.search_deadline - self.started)
+
+    def trial_rows(self, n_train: int, n_columns: int) -> int | None:
+        """Training rows of a low-fidelity trial, or None when trials train on all ``n_train``.
+
+        Only a holdout search sized by time subsamples: at most ``CELLS_PER_TRIAL_SECOND`` x
+        :attr:`trial_seconds` cells, at least ``MIN_TRIAL_ROWS`` rows, and only when that is
+        under half the training rows (a smaller cut saves too little to cost fidelity).
+        """
+        seconds = self.trial_seconds
+        if seconds is None or self.n_folds is not None:
+            return None
+        rows = max(MIN_TRIAL_ROWS, int(CELLS_PER_TRIAL_SECOND * seconds) // max(1, n_columns))
+        return rows if 2 * rows <= n_train else None
 
     def worker_wait(self) -> float:
         """Seconds the coordinator waits, from now, for workers' last trials once it stops

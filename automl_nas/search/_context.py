@@ -27,6 +27,9 @@ class SearchContext:
     tensors on the training device), ``loss_fn``, ``input_shape`` and ``n_outputs``. ``folds``
     are the splits every trial trains on: the one holdout split (``data``), or the k folds of
     cross-validation, of which ``data`` is the first (default: ``data`` alone).
+    ``low_fidelity``: the holdout split with a subsample of its training rows, on which the
+    search's trials train when the rows are many (:meth:`BudgetPlan.trial_rows`); trials a
+    stage gives seconds of their own (promotion) train on ``data``.
     """
 
     space: SearchSpace
@@ -46,6 +49,7 @@ class SearchContext:
     trial_seconds: float | None = None
     #: Run ``n_jobs`` trials at once in waves that repeat from the seed (``optimize``).
     waves: bool = False
+    low_fidelity: TensorData | None = None
 
     def __post_init__(self) -> None:
         if not self.folds and self.data is not None:

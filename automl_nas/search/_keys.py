@@ -41,6 +41,9 @@ class TrialAttr:
     TRACEBACK = "traceback"
     #: Seconds the trial may train, when a stage sets it (promotion): it is then not pruned.
     TRIAL_SECONDS = "trial_seconds"
+    #: Training rows the trial trained on (per split): all of them, or a low-fidelity
+    #: subsample on many rows (:meth:`~automl_nas.search.BudgetPlan.trial_rows`).
+    TRAIN_ROWS = "train_rows"
     #: Trials trained side by side in one batch: ``{"leader": number, "size": members}``
     #: (the leader's seed orders the batches of all members).
     BATCH = "batch"
@@ -80,6 +83,7 @@ class TrialRecord:
     best_epoch: int | None = None
     stopped_by: str | None = None
     train_seconds: float | None = None
+    train_rows: int | None = None
     latency_ms: float | None = None
     partial_folds: str | None = None
     error: str | None = None
@@ -100,6 +104,7 @@ class TrialRecord:
             best_epoch=attrs.get(TrialAttr.BEST_EPOCH),
             stopped_by=attrs.get(TrialAttr.STOPPED_BY),
             train_seconds=attrs.get(TrialAttr.TRAIN_SECONDS),
+            train_rows=attrs.get(TrialAttr.TRAIN_ROWS),
             latency_ms=attrs.get(TrialAttr.LATENCY_MS),
             partial_folds=attrs.get(TrialAttr.PARTIAL_FOLDS),
             error=attrs.get(TrialAttr.ERROR),

@@ -27,7 +27,8 @@ def trials_frame(
     validation metric; NaN unless COMPLETE); with several objectives ``value_1`` .. (the
     others, e.g. the parameter count) and ``pareto`` (on the Pareto front); with ``weights``
     (trial number -> ensemble weight) ``ensemble_weight`` (0 outside the ensemble); then
-    ``train_seconds``, ``n_params``, ``best_epoch``; ``latency_ms`` when trials measured it;
+    ``train_seconds``, ``train_rows`` (the training rows a trial trained on: all, or a
+    low-fidelity subsample), ``n_params``, ``best_epoch``; ``latency_ms`` when trials measured it;
     ``feasible`` with ``max_params``; then one column per searched parameter (a name clashing
     with the columns before gets a ``param_`` prefix; ``family`` first, in a search of several
     model families). NaN where a trial has no value, e.g. a
@@ -58,6 +59,7 @@ def trials_frame(
         if weights is not None:
             row["ensemble_weight"] = weights.get(trial.number, 0.0)
         row["train_seconds"] = attrs.get(TrialAttr.TRAIN_SECONDS, np.nan)
+        row["train_rows"] = attrs.get(TrialAttr.TRAIN_ROWS, np.nan)
         row["n_params"] = attrs.get(TrialAttr.N_PARAMS, np.nan)
         row["best_epoch"] = attrs.get(TrialAttr.BEST_EPOCH, np.nan)
         if latency:

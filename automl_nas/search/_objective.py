@@ -38,6 +38,9 @@ from automl_nas.training import (
 #: members train slower per epoch than one network alone (more rows per step), and the batch
 #: replaces several trials.
 BATCH_TIME_FACTOR = 2.0
+#: A promoted trial trains on all rows (not the search's low-fidelity subsample) only if its
+#: family's fastest epoch, scaled to all rows, takes at most this share of its time.
+FULL_ROWS_EPOCH_SHARE = 0.5
 
 
 class TrialObjective:
@@ -98,13 +101,15 @@ class TrialObjective:
         #: its trial's time is pruned within its first epoch (``train``'s ``probe``), so a
         #: search where every network is too slow still ends with the first of them.
         self.has_model = False
-        #: The fewest seconds a trial of each family (``params["family"]``) trained in this
-        #: process, among trials that ran to an end of their own (complete, or pruned on their
+        #: The fewest seconds a trial of each family (``params["family"]``) on as many training
+        #: rows (a low-fidelity subsample or all) trained in this process, among trials that ran to an end of their own (complete, or pruned on their
         #: scores). Once the search has a model, a trial whose family's fewest seconds exceed
         #: its time left is not started: boosting's first fit is not sized to the time left
         #: (on 50,000 x 2,000 rows it takes 15 s; one begun 13 s before the end of a 30 s
         #: search ran 2.5 s past it).
-        self._least_seconds: dict[Any, float] = {}
+        self._least_seconds: dict[tuple[Any, int], float] = {}
+        #: The fewest seconds per epoch of each (family, training rows), the same trials.
+        self._epoch_seconds: dict[tuple[Any, int], float] = {}
         self._least_lock = threading.Lock()
 
     def score(self, output: torch.Tensor, fold: int = 0) -> float:
@@ -120,15 +125,17 @@ class TrialObjective:
         deadline, time_limit = self._limits(trial)
         results = []
         family = params.get("family")
+        folds = self._folds(trial, family, time_limit)
+        fidelity = (family, len(folds[0].X_train))
         try:
-            least, left = self._least_seconds.get(family), deadline - time.monotonic()
+            least, left = self._least_seconds.get(fidelity), deadline - time.monotonic()
             if self.has_model and least is not None and least > left:
                 raise TooSlowForLimit(least, max(left, 0.0), f"its family's trials here took "
                                       f"{least:.1f} s or more, {max(left, 0.0):.1f} s are left")
             # the same initialisation on every fold
-            networks = [self.build(params, seed) for _ in ctx.folds]
+            networks = [self.build(params, seed) for _ in folds]
             n_params = self._count_params(trial, networks)
-            for fold, (network, data) in enumerate(zip(networks, ctx.folds)):
+            for fold, (network, data) in enumerate(zip(networks, folds)):
                 if fold and time.monotonic() >= deadline:
                     break  # the trial ends with the folds it finished
                 results.append(
@@ -148,7 +155,7 @@ class TrialObjective:
                     )
                 )
         except optuna.TrialPruned:
-            self._note_seconds(family, time.perf_counter() - started)
+            self._note_seconds(fidelity, time.perf_counter() - started, len(history))
             raise
         except TooSlowForLimit as exc:
             trial.set_user_attr(TrialAttr.STOPPED_BY, "too_slow")
@@ -158,15 +165,46 @@ class TrialObjective:
             raise
         finally:
             trial.set_user_attr(TrialAttr.TRAIN_SECONDS, time.perf_counter() - started)
-        self._note_seconds(family, time.perf_counter() - started)
+        self._note_seconds(fidelity, time.perf_counter() - started, len(history))
         value = self.conclude(trial, params, results, n_params, history)
         self.has_model = True
         return value
 
-    def _note_seconds(self, family: Any, seconds: float) -> None:
-        """Keep ``seconds`` as ``family``'s fewest if they are (see ``_least_seconds``)."""
+    def _note_seconds(self, fidelity: tuple[Any, int], seconds: float, epochs: int) -> None:
+        """Keep ``seconds`` as the fewest of trials of ``fidelity`` (family, training rows) if
+        they are (``_least_seconds``), and the seconds per epoch (``_epoch_seconds``)."""
         with self._least_lock:
-            self._least_seconds[family] = min(seconds, self._least_seconds.get(family, math.inf))
+            least = self._least_seconds
+            least[fidelity] = min(seconds, least.get(fidelity, math.inf))
+            if epochs:
+                per_epoch = self._epoch_seconds
+                per_epoch[fidelity] = min(seconds / epochs, per_epoch.get(fidelity, math.inf))
+
+    def _folds(
+        self, trial: optuna.Trial, family: Any, time_limit: float | None
+    ) -> Sequence[TensorData]:
+        """The splits ``trial`` trains on, and record its training rows (``train_rows``).
+
+        With a low-fidelity split (many rows, :meth:`BudgetPlan.trial_rows`) the search's
+        trials train on its subsample; a trial a stage gives seconds of its own (promotion)
+        trains on all rows, unless its family's fastest epoch on the subsample, scaled to all
+        rows, would take more than ``FULL_ROWS_EPOCH_SHARE`` of its time (boosting's first fit
+        is not sized to the time left): it then trains on the subsample for longer.
+        """
+        ctx = self.context
+        folds: Sequence[TensorData] = ctx.folds
+        low = ctx.low_fidelity
+        if low is not None:
+            low_rows, all_rows = len(low.X_train), len(ctx.data.X_train)
+            per_epoch = self._epoch_seconds.get((family, low_rows))
+            full = TrialAttr.TRIAL_SECONDS in trial.user_attrs and (
+                per_epoch is None or time_limit is None
+                or per_epoch * all_rows / low_rows <= FULL_ROWS_EPOCH_SHARE * time_limit
+            )
+            if not full:
+                folds = [low]
+        trial.set_user_attr(TrialAttr.TRAIN_ROWS, len(folds[0].X_train))
+        return folds
 
     def build(self, params: Mapping[str, Any], seed: int) -> Any:
         """The model of ``params``, its initial weights drawn from ``seed``.
@@ -233,6 +271,9 @@ class TrialObjective:
         started = time.perf_counter()
         deadline, time_limit = self._limits(trials[0], factor=BATCH_TIME_FACTOR)
         counts: list[int] = []
+        folds = self._folds(trials[0], params[0].get("family"), time_limit)
+        for trial in trials[1:]:
+            trial.set_user_attr(TrialAttr.TRAIN_ROWS, len(folds[0].X_train))
         try:
             # the stacked members' dropout draws from torch's global generator: restored after
             with _own_rng(ctx.data.device):
@@ -240,9 +281,9 @@ class TrialObjective:
                 for trial, recipe in zip(trials, params):
                     first = self.build(recipe, self.trial_seed(trial.number))
                     # the same initialisation on every fold
-                    networks.append([first, *(copy.deepcopy(first) for _ in ctx.folds[1:])])
+                    networks.append([first, *(copy.deepcopy(first) for _ in folds[1:])])
                 counts = [self._count_params(t, nets) for t, nets in zip(trials, networks)]
-                for fold, data in enumerate(ctx.folds):
+                for fold, data in enumerate(folds):
                     active = [i for i in range(len(trials)) if i not in outcomes]
                     if not active or (fold and time.monotonic() >= deadline):
                         break  # the members end with the folds they finished

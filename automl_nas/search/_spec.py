@@ -11,6 +11,7 @@ import optuna
 import torch
 from torch import nn
 
+from automl_nas.data import subsample_rows
 from automl_nas.search._context import SearchContext
 from automl_nas.search._objective import TrialObjective
 from automl_nas.search._safe import UnsafeFileError, allow_in_files, safe_load, unreadable_globals
@@ -28,8 +29,12 @@ class SearchSpec:
     and a resumed ``fit`` can check it searches the same data (``fingerprint``). The file is
     read back with :func:`~automl_nas.search.safe_load`: only known classes and functions are
     rebuilt from it, so a planted file runs nothing. ``splits`` are (training rows,
-    validation rows) index pairs: one holdout split, or the k folds of cross-validation. ``y_metric`` is the target as the
-    metric reads it. Arrays are on CPU; :meth:`context` moves them to the training device.
+    validation rows) index pairs: one holdout split, or the k folds of cross-validation; a
+    split whose rows are a contiguous range (``fit`` orders a holdout's rows so) becomes views
+    of ``X``, not copies. ``y_metric`` is the target as the metric reads it. ``trial_rows``:
+    the training rows of the search's low-fidelity trials (:meth:`BudgetPlan.trial_rows`; None:
+    every trial trains on all of them). Arrays are on CPU; :meth:`context` moves them to the
+    training device.
     """
 
     space: SearchSpace
@@ -57,6 +62,8 @@ class SearchSpec:
     #: Per stage, how workers train its trials: None one at a time, else in batches of that
     #: many members (0: the batch stage's own rule, ``batch_members``).
     worker_batches: list = field(default_factory=list)
+    #: Training rows of a low-fidelity trial (None: all); a stratified draw from the seed.
+    trial_rows: int | None = None
 
     def context(
         self,
@@ -70,15 +77,30 @@ class SearchSpec:
         """A search context with every split's tensors on ``device`` (pinned copies on CUDA);
         ``waves``: its ``n_jobs`` trials run in waves that repeat from the seed."""
         target_dtype = torch.long if self.y.dtype.kind in "iu" else torch.float32
+
+        def rows(array: np.ndarray, index: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+            return to_device(_take(array, index), device, dtype)
+
         folds = [
             TensorData(
-                to_device(self.X[train], device, torch.float32),
-                to_device(self.y[train], device, target_dtype),
-                to_device(self.X[val], device, torch.float32),
-                to_device(self.y[val], device, target_dtype),
+                rows(self.X, train, torch.float32),
+                rows(self.y, train, target_dtype),
+                rows(self.X, val, torch.float32),
+                rows(self.y, val, target_dtype),
             )
             for train, val in self.splits
         ]
+        low_fidelity = None
+        if self.trial_rows is not None and len(self.splits) == 1:
+            train, val = self.splits[0]
+            stratify = self.y[train] if target_dtype == torch.long else None
+            chosen = train[subsample_rows(len(train), self.trial_rows, stratify, self.seed)]
+            low_fidelity = TensorData(
+                rows(self.X, chosen, torch.float32),
+                rows(self.y, chosen, target_dtype),
+                folds[0].X_val,
+                folds[0].y_val,
+            )
         return SearchContext(
             space=self.space,
             deadline=deadline,
@@ -92,6 +114,7 @@ class SearchSpec:
             max_epochs=self.max_epochs,
             trial_seconds=self.trial_seconds,
             waves=waves,
+            low_fidelity=low_fidelity,
         )
 
     def objective(self, context: SearchContext, store: TrialStore) -> TrialObjective:
@@ -140,6 +163,13 @@ class SearchSpec:
         if not isinstance(spec, SearchSpec):
             raise UnsafeFileError(f"{path} holds a {type(spec).__name__}, not a search spec")
         return spec
+
+
+def _take(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``array[index]``: a view when ``index`` is a contiguous ascending range, else a copy."""
+    if len(index) and index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
+        return array[index[0] : index[-1] + 1]
+    return array[index]
 
 
 allow_in_files(SearchSpec)

@@ -108,7 +108,8 @@ class MlflowTracker(BaseTracker):
     Each child run (``trial-0007``) has the trial's start and end times, status FINISHED / KILLED
     / FAILED for COMPLETE / PRUNED / FAIL (and the state as a tag), all sampled params, the
     per-epoch ``train_loss``/``val_loss``/``val_score`` with ``step`` = epoch, the objective,
-    ``duration_s``, ``train_seconds``, ``n_params``, the proposing ``stage`` and any error.
+    ``duration_s``, ``train_seconds``, ``train_rows``, ``n_params``, the proposing ``stage``
+    and any error.
     With a shared storage, trials that workers (other processes) finish get child runs too,
     tagged with their ``worker``: the writer's sender thread looks for them in the study every
     ``SWEEP_INTERVAL`` seconds during the search and once more when it ends.

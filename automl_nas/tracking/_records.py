@@ -141,7 +141,7 @@ def trial_record(trial: optuna.trial.FrozenTrial, objective_names: Sequence[str]
         if number is not None:
             metrics.append((metric_key(name), number, end_ms, 0))
     metrics.append(("duration_s", (end_ms - start_ms) / 1000.0, end_ms, 0))
-    for key in ("train_seconds", "n_params", "best_epoch", "epochs"):
+    for key in ("train_seconds", "train_rows", "n_params", "best_epoch", "epochs"):
         number = as_float(attrs.get(key))
         if number is not None:
             metrics.append((key, number, end_ms, 0))

@@ -38,6 +38,23 @@ def test_quantile_transform_matches_scikit_learn_within_its_resolution(X):
     np.testing.assert_array_equal(ours[:, 4], X[:, 4].numpy())  # the binary column untouched
 
 
+def test_the_quantile_transform_in_row_parts_is_the_transform_of_all_rows(X, monkeypatch):
+    """Rows are transformed in parts (small temporaries); the parts change no value, and
+    values beyond a continuous column's training range stay at the clipped ends."""
+    from automl_nas.nn import _numeric
+
+    encoder = FeatureEncoder(5, [0, 1, 2, 3], transform="quantile")
+    encoder.init_from_data(X)
+    rows = torch.cat([X, torch.full((1, 5), 1e9), torch.full((1, 5), -1e9)])
+    whole = encoder(rows)
+    monkeypatch.setattr(_numeric, "QUANTILE_PART_CELLS", 7)  # parts of one row
+    torch.testing.assert_close(encoder(rows), whole, rtol=0, atol=0)
+    top, bottom = norm.ppf(1 - _numeric.QUANTILE_CLIP), norm.ppf(_numeric.QUANTILE_CLIP)
+    continuous = [0, 1, 3]  # (column 2's top and bottom levels are ties of many knots)
+    np.testing.assert_allclose(whole[-2, continuous].numpy(), top, rtol=1e-4)
+    np.testing.assert_allclose(whole[-1, continuous].numpy(), bottom, rtol=1e-4)
+
+
 def test_robust_clip_centres_scales_and_bounds(X):
     encoder = FeatureEncoder(5, [0, 1, 3], transform="robust_clip")
     encoder.init_from_data(X * 100 + 7)
