@@ -19,7 +19,7 @@ from automl_nas.search import TrialObjective, predict_output
 _SPACE = MLPSpace(max_layers=2, max_units=64).replace(epochs=(3, 5))
 TINY = dict(space=_SPACE, n_trials=5, max_epochs=5, time_budget=120, random_state=0)
 FIXED_COLUMNS = ["trial", "stage", "state", "score", "ensemble_weight"]
-FIXED_COLUMNS += ["train_seconds", "n_params", "best_epoch"]
+FIXED_COLUMNS += ["train_seconds", "train_rows", "n_params", "best_epoch"]
 
 
 @pytest.fixture(scope="module")
