@@ -125,7 +125,7 @@ class TrialObjective:
         deadline, time_limit = self._limits(trial)
         results = []
         family = params.get("family")
-        folds = self._folds(trial, family, time_limit)
+        folds = self._folds(trial, params, time_limit)
         fidelity = (family, len(folds[0].X_train))
         try:
             least, left = self._least_seconds.get(fidelity), deadline - time.monotonic()
@@ -181,22 +181,24 @@ class TrialObjective:
                 per_epoch[fidelity] = min(seconds / epochs, per_epoch.get(fidelity, math.inf))
 
     def _folds(
-        self, trial: optuna.Trial, family: Any, time_limit: float | None
+        self, trial: optuna.Trial, params: Mapping[str, Any], time_limit: float | None
     ) -> Sequence[TensorData]:
         """The splits ``trial`` trains on, and record its training rows (``train_rows``).
 
         With a low-fidelity split (many rows, :meth:`BudgetPlan.trial_rows`) the search's
-        trials train on its subsample; a trial a stage gives seconds of its own (promotion)
-        trains on all rows, unless its family's fastest epoch on the subsample, scaled to all
-        rows, would take more than ``FULL_ROWS_EPOCH_SHARE`` of its time (boosting's first fit
-        is not sized to the time left): it then trains on the subsample for longer.
+        trials train on its subsample, if their space says they do
+        (:meth:`~automl_nas.space.SearchSpace.subsamples`); a trial a stage gives seconds of
+        its own (promotion) trains on all rows, unless its family's fastest epoch on the
+        subsample, scaled to all rows, would take more than ``FULL_ROWS_EPOCH_SHARE`` of its
+        time (boosting's first fit is not sized to the time left): it then trains on the
+        subsample for longer.
         """
         ctx = self.context
         folds: Sequence[TensorData] = ctx.folds
         low = ctx.low_fidelity
-        if low is not None:
+        if low is not None and ctx.space.subsamples(params):
             low_rows, all_rows = len(low.X_train), len(ctx.data.X_train)
-            per_epoch = self._epoch_seconds.get((family, low_rows))
+            per_epoch = self._epoch_seconds.get((params.get("family"), low_rows))
             full = TrialAttr.TRIAL_SECONDS in trial.user_attrs and (
                 per_epoch is None or time_limit is None
                 or per_epoch * all_rows / low_rows <= FULL_ROWS_EPOCH_SHARE * time_limit
@@ -271,7 +273,7 @@ class TrialObjective:
         started = time.perf_counter()
         deadline, time_limit = self._limits(trials[0], factor=BATCH_TIME_FACTOR)
         counts: list[int] = []
-        folds = self._folds(trials[0], params[0].get("family"), time_limit)
+        folds = self._folds(trials[0], params[0], time_limit)
         for trial in trials[1:]:
             trial.set_user_attr(TrialAttr.TRAIN_ROWS, len(folds[0].X_train))
         try:

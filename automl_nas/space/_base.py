@@ -213,6 +213,12 @@ class SearchSpace(ABC):
         """Whether this family can fit the task described by ``facts`` (default: yes)."""
         return True
 
+    def subsamples(self, params: Mapping[str, Any]) -> bool:
+        """Whether a search trial of ``params`` trains on the search's low-fidelity subsample
+        when the rows are many (:meth:`~automl_nas.search.BudgetPlan.trial_rows`; default:
+        yes). A family whose fit on all rows costs little beside scoring says no."""
+        return True
+
     def for_data(self, facts: DataFacts) -> SearchSpace:
         """This space adapted to the data it will search (``fit`` calls it after preprocessing).
 

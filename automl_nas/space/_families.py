@@ -265,6 +265,11 @@ class FamilySpace(SearchSpace):
             return set(params)
         return {"family"} | space.used_params({k: v for k, v in params.items() if k != "family"})
 
+    def subsamples(self, params: Mapping[str, Any]) -> bool:
+        """What the chosen family's space says (yes when ``params`` name no family here)."""
+        space = self._families.get(params.get("family"))
+        return True if space is None else space.subsamples(params)
+
     def required_params(self) -> Sequence[str]:
         return ("family",)
 

@@ -198,7 +198,8 @@ def fit_boosted_trees(
     Boosting runs in warm-started fits of doubling size (:data:`FIRST_ROUNDS`, then as many
     again) up to ``max_epochs`` x :data:`ROUNDS_PER_EPOCH` rounds; after each fit the
     validation score goes to ``on_epoch`` (the pruner) and ``deadline`` and ``time_limit``
-    are checked, the next fit sized to what the earlier of the two leaves. scikit-learn stops
+    are checked, the next fit sized to what the earlier of the two leaves (and not begun when
+    the fit before it took longer than that: each fit bins the rows again). scikit-learn stops
     early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the
     round of lowest validation loss are dropped. ``patience`` is for networks: boosting uses
     that rule. With ``probe`` and a ``time_limit``, a run with less than
@@ -246,6 +247,7 @@ def fit_boosted_trees(
     # is first: a doubling fit started just before the deadline would otherwise run as long
     # as all the fits before it (a refit at the end of the budget, or the search's last trial).
     end = deadline if time_limit is None else min(deadline, started + time_limit)
+    last_fit, last_added = 0.0, 0  # seconds and rounds added of the fit before
     with threadpool_limits(limits=torch.get_num_threads(), user_api="openmp"):
         while True:
             fit_started = time.monotonic()
@@ -253,8 +255,15 @@ def fit_boosted_trees(
             target = min(max_rounds, max(FIRST_ROUNDS, 2 * before))
             if before and math.isfinite(end):
                 per_round = (fit_started - started) / before
-                left = end - fit_started
-                fitting = before + int(max(left, 0.0) / max(per_round, 1e-9))
+                left = max(end - fit_started, 0.0)
+                fitting = before + int(left / max(per_round, 1e-9))
+                # Each warm-started fit bins the rows and scores the trees so far again: a
+                # fit costs at least its predecessor's seconds, and its seconds per round
+                # added (on 2,000 columns the binning alone took seconds, and a fit sized by
+                # the average round ended 2 s past a promoted trial's deadline).
+                fitting = min(fitting, before + int(left / last_fit * last_added))
+                if left < last_fit:
+                    fitting = before
                 # whole epochs only: each fit reports a new epoch to the pruner
                 target = min(target, fitting // ROUNDS_PER_EPOCH * ROUNDS_PER_EPOCH)
             if target <= before:
@@ -263,6 +272,7 @@ def fit_boosted_trees(
             estimator.set_params(max_iter=target)
             estimator.fit(X, y, X_val=X_val, y_val=y_val)
             rounds = estimator.n_iter_
+            last_fit, last_added = max(time.monotonic() - fit_started, 1e-9), target - before
             output = _raw_output(estimator, X_val, columns, n_outputs, baseline)
             epoch = math.ceil(rounds / ROUNDS_PER_EPOCH)
             record = _history_record(

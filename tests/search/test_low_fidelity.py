@@ -128,13 +128,17 @@ def test_a_split_of_contiguous_rows_is_a_view_and_the_subsample_a_copy_of_its_ro
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_a_wide_table_searches_on_a_subsample():
     # 5,000 x 500: 4,000 training rows; a 4 s budget without refit gives trials 0.4 s and
-    # 1,000,000 cells, 2,000 rows of 500 columns: the search's trials train on those
+    # 1,000,000 cells, 2,000 rows of 500 columns: the search's boosting trials train on those
     X, y = make_classification(n_samples=5_000, n_features=500, n_informative=20, random_state=0)
     clf = AutoNASClassifier(
-        families=["linear"], time_budget=4, random_state=0, verbose=0, refit=False
+        families=["gbdt", "linear"], time_budget=4, random_state=0, verbose=0, refit=False
     ).fit(X, y)
     board = clf.leaderboard()
     search = board[board["stage"] != "promote"]
-    assert len(search) and (search["train_rows"] == MIN_TRIAL_ROWS).all()
+    boosting = search[search["family"] == "gbdt"]
+    assert len(boosting) and (boosting["train_rows"] == MIN_TRIAL_ROWS).all()
+    # a linear model's fit on all rows is cheap, and it needs them: it never subsamples
+    linear = board[board["family"] == "linear"]
+    assert len(linear) and (linear["train_rows"] == 4_000).all()
     assert set(board["train_rows"]) <= {MIN_TRIAL_ROWS, 4_000}
     assert clf.predict(X[:5]).shape == (5,)

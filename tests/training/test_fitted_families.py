@@ -94,11 +94,38 @@ def test_boosting_sizes_its_last_fit_to_the_deadline(monkeypatch):
     slow = {**GBDT, "gbdt_learning_rate": 0.01}  # the validation loss falls for every round
     result = train(
         TreeEnsemble(12, 2), slow, data, loss_fn=nn.CrossEntropyLoss(),
+        score_fn=accuracy(y[2400:]), max_epochs=100, patience=5, seed=0, deadline=150 / 64,
+    )
+    # fits to 10, 20, 40, 80 rounds; the next is cut from 160 rounds to the deadline's 150
+    assert [r["epoch"] for r in result.history] == [1, 2, 4, 8, 15]
+    assert clock.now == 150 / 64 and result.stopped_by == "time_budget"
+
+
+def test_boosting_does_not_start_a_fit_that_costs_more_than_the_time_left(monkeypatch):
+    """A warm-started fit bins the rows and scores the trees so far again: its cost grows with
+    the rounds before it, so the average round underestimates the next fit."""
+    clock = _Clock()
+    real_fit = HistGradientBoostingClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        before = getattr(self, "n_iter_", 0)
+        real_fit(self, *args, **kwargs)
+        clock.now += self.n_iter_ / 64  # the rounds it adds and every round before, again
+        return self
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", fit)
+    monkeypatch.setattr(fitted_module, "time", clock)
+    X, y = make_classification(3000, 12, n_informative=8, random_state=0)
+    data = tensors(X.astype(np.float32), y, 2400)
+    slow = {**GBDT, "gbdt_learning_rate": 0.01}
+    result = train(
+        TreeEnsemble(12, 2), slow, data, loss_fn=nn.CrossEntropyLoss(),
         score_fn=accuracy(y[2400:]), max_epochs=100, patience=5, seed=0, deadline=100 / 64,
     )
-    # fits to 10, 20, 40, 80 rounds; the next is cut from 160 rounds to the deadline's 100
-    assert [r["epoch"] for r in result.history] == [1, 2, 4, 8, 10]
-    assert clock.now == 100 / 64 and result.stopped_by == "time_budget"
+    # fits of 10, 20 and 40 rounds end at 10, 30 and 70 / 64 s; a fit of 50 (sized by the
+    # average round, 1.75 / 64 s) would end at 120 / 64, so with 30 / 64 s left none starts
+    assert [r["epoch"] for r in result.history] == [1, 2, 4]
+    assert clock.now == 70 / 64 and result.stopped_by == "time_budget"
 
 
 def test_copied_regression_trees_predict_as_scikit_learn():
