@@ -199,9 +199,9 @@ def fit_boosted_trees(
     again) up to ``max_epochs`` x :data:`ROUNDS_PER_EPOCH` rounds; after each fit the
     validation score goes to ``on_epoch`` (the pruner) and ``deadline`` and ``time_limit``
     are checked, the next fit sized to what the earlier of the two leaves (and not begun when
-    the fit before it took longer than that: each fit bins the rows again). scikit-learn stops
-    early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and the trees after the
-    round of lowest validation loss are dropped. ``patience`` is for networks: boosting uses
+    the fit before it took longer than the deadline leaves: each fit bins the rows again).
+    scikit-learn stops early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and
+    the trees after the round of lowest validation loss are dropped. ``patience`` is for networks: boosting uses
     that rule. With ``probe`` and a ``time_limit``, a run with less than
     :data:`LEAST_START_SHARE` of its limit before ``deadline`` raises :class:`TooSlowForLimit`
     before any fit.
@@ -257,13 +257,16 @@ def fit_boosted_trees(
                 per_round = (fit_started - started) / before
                 left = max(end - fit_started, 0.0)
                 fitting = before + int(left / max(per_round, 1e-9))
-                # Each warm-started fit bins the rows and scores the trees so far again: a
-                # fit costs at least its predecessor's seconds, and its seconds per round
-                # added (on 2,000 columns the binning alone took seconds, and a fit sized by
-                # the average round ended 2 s past a promoted trial's deadline).
-                fitting = min(fitting, before + int(left / last_fit * last_added))
-                if left < last_fit:
+                # Before the deadline (hard, unlike the time limit), more careful: each
+                # warm-started fit bins the rows and scores the trees so far again, so it
+                # costs at least its predecessor's seconds, and its seconds per round added
+                # (on 2,000 columns the binning alone took seconds, and a fit sized by the
+                # average round ended 2 s past the search's deadline).
+                hard_left = max(deadline - fit_started, 0.0)
+                if hard_left < last_fit:
                     fitting = before
+                elif math.isfinite(hard_left):
+                    fitting = min(fitting, before + int(hard_left / last_fit * last_added))
                 # whole epochs only: each fit reports a new epoch to the pruner
                 target = min(target, fitting // ROUNDS_PER_EPOCH * ROUNDS_PER_EPOCH)
             if target <= before:
