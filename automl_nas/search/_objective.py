@@ -188,10 +188,10 @@ class TrialObjective:
         With a low-fidelity split (many rows, :meth:`BudgetPlan.trial_rows`) the search's
         trials train on its subsample, if their space says they do
         (:meth:`~automl_nas.space.SearchSpace.subsamples`); a trial a stage gives seconds of
-        its own (promotion) trains on all rows, unless its family's fastest epoch on the
-        subsample, scaled to all rows, would take more than ``FULL_ROWS_EPOCH_SHARE`` of its
-        time (boosting's first fit is not sized to the time left): it then trains on the
-        subsample for longer.
+        its own (promotion) trains on all rows if its family's fastest epoch on the
+        subsample, scaled to all rows, takes at most ``FULL_ROWS_EPOCH_SHARE`` of its time
+        (boosting's first fit is not sized to the time left); otherwise, or with no epoch of
+        its family measured, it trains on the subsample for longer.
         """
         ctx = self.context
         folds: Sequence[TensorData] = ctx.folds
@@ -199,9 +199,11 @@ class TrialObjective:
         if low is not None and ctx.space.subsamples(params):
             low_rows, all_rows = len(low.X_train), len(ctx.data.X_train)
             per_epoch = self._epoch_seconds.get((params.get("family"), low_rows))
-            full = TrialAttr.TRIAL_SECONDS in trial.user_attrs and (
-                per_epoch is None or time_limit is None
-                or per_epoch * all_rows / low_rows <= FULL_ROWS_EPOCH_SHARE * time_limit
+            full = (
+                TrialAttr.TRIAL_SECONDS in trial.user_attrs
+                and per_epoch is not None
+                and (time_limit is None
+                     or per_epoch * all_rows / low_rows <= FULL_ROWS_EPOCH_SHARE * time_limit)
             )
             if not full:
                 folds = [low]
