@@ -47,7 +47,8 @@ STATS_ROWS = 20_000
 #: interpolation cheap and differ from it by less than the noise of a 20,000-row sample).
 N_QUANTILES = 128
 #: Cells (rows x columns) of the quantile transform at once (one thread, 12,500 x 2,000
-#: rows, benchmarks/README.md: 2.8 s in parts of 2**20 cells, 8.0 s in parts of 8,192 rows).
+#: rows, benchmarks/quantile_parts.py: 3.4 s in parts of 2**20 cells, 7.3 s in parts of
+#: 8,192 rows, 13.0 s at once; the first pass, as a trial's validation pass meets it).
 QUANTILE_PART_CELLS = 1 << 20
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
@@ -229,7 +230,7 @@ class FeatureEncoder(nn.Module):
             # one end of it (as scikit-learn's QuantileTransformer); then its normal score.
             levels = self.levels.float()
             # in row parts of about QUANTILE_PART_CELLS: the interpolation's temporaries then
-            # stay small (8,192 rows x 2,000 columns at once took 8.0 s, parts of 512: 2.8 s)
+            # stay small (see QUANTILE_PART_CELLS)
             rows = max(1, QUANTILE_PART_CELLS // max(1, x.shape[1]))
             level = torch.cat([_quantile_level(part, knots, levels) for part in x.split(rows)])
             level = level.clamp(QUANTILE_CLIP, 1 - QUANTILE_CLIP)

@@ -102,11 +102,11 @@ class TrialObjective:
         #: search where every network is too slow still ends with the first of them.
         self.has_model = False
         #: The fewest seconds a trial of each family (``params["family"]``) on as many training
-        #: rows (a low-fidelity subsample or all) trained in this process, among trials that ran to an end of their own (complete, or pruned on their
-        #: scores). Once the search has a model, a trial whose family's fewest seconds exceed
-        #: its time left is not started: boosting's first fit is not sized to the time left
-        #: (on 50,000 x 2,000 rows it takes 15 s; one begun 13 s before the end of a 30 s
-        #: search ran 2.5 s past it).
+        #: rows (a low-fidelity subsample or all) trained in this process, among trials that
+        #: ran to an end of their own (complete, or pruned on their scores). Once the search
+        #: has a model, a trial whose family's fewest seconds exceed its time left is not
+        #: started: boosting's first fit is not sized to the time left (on 50,000 x 2,000 rows
+        #: it takes 15 s; one begun 13 s before the end of a 30 s search ran 2.5 s past it).
         self._least_seconds: dict[tuple[Any, int], float] = {}
         #: The fewest seconds per epoch of each (family, training rows), the same trials.
         self._epoch_seconds: dict[tuple[Any, int], float] = {}

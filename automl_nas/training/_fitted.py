@@ -201,8 +201,8 @@ def fit_boosted_trees(
     are checked, the next fit sized to what the earlier of the two leaves (and not begun when
     the fit before it took longer than the deadline leaves: each fit bins the rows again).
     scikit-learn stops early on the validation rows' loss (:data:`EARLY_STOPPING_ROUNDS`), and
-    the trees after the round of lowest validation loss are dropped. ``patience`` is for networks: boosting uses
-    that rule. With ``probe`` and a ``time_limit``, a run with less than
+    the trees after the round of lowest validation loss are dropped. ``patience`` is for
+    networks: boosting uses that rule. With ``probe`` and a ``time_limit``, a run with less than
     :data:`LEAST_START_SHARE` of its limit before ``deadline`` raises :class:`TooSlowForLimit`
     before any fit.
     Threads: as many OpenMP threads as torch has here (the search's thread plan).
