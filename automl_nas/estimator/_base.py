@@ -670,13 +670,14 @@ class BaseAutoNAS(BaseEstimator):
             torch.cat([data.X_train, data.X_val]), torch.cat([data.y_train, data.y_val]),
             data.X_val, data.y_val,
         )
-        rows_ratio = len(full.X_train) / len(data.X_train)
         trials = self.study_.get_trials(deepcopy=False)
 
         def refit(entry: TrialModel) -> tuple[nn.Module | None, str, bool]:
             """The refitted network, or None with why and whether it was only late."""
             record = TrialRecord.from_trial(trials[entry.number])
             epochs_run = int(record.history[-1]["epoch"]) if record.history else 0
+            # the rows its trial trained on: a low-fidelity trial's subsample, or all of them
+            rows_ratio = len(full.X_train) / (record.train_rows or len(data.X_train))
             expected = refit_seconds(
                 record.train_seconds, epochs_run, max(1, entry.best_epoch), rows_ratio
             )

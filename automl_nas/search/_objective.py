@@ -423,22 +423,28 @@ class TrialObjective:
         trainer still keeps the epoch of lowest loss on ``data``'s validation rows; when those
         rows are also training rows (refitting on train + validation) that is the last epoch
         or close to it. Returns None if ``deadline`` (``time.monotonic()``) cuts training
-        short, so the caller keeps the network the search trained.
+        short, so the caller keeps the network the search trained; a cut epoch is never
+        validated past the deadline (the caller has a model: ``probe``), as that pass over
+        the validation rows would be thrown away with the refit.
         """
         seed = self.trial_seed(entry.number)
         epochs = max(1, entry.best_epoch)
         model = self.build(entry.params, seed)
-        result = train(
-            model,
-            entry.params,
-            data,
-            loss_fn=self.context.loss_fn,
-            score_fn=self.score,
-            max_epochs=epochs,
-            patience=epochs,
-            seed=seed,
-            deadline=deadline,
-        )
+        try:
+            result = train(
+                model,
+                entry.params,
+                data,
+                loss_fn=self.context.loss_fn,
+                score_fn=self.score,
+                max_epochs=epochs,
+                patience=epochs,
+                seed=seed,
+                deadline=deadline,
+                probe=True,
+            )
+        except TooSlowForLimit:  # the deadline cut its first epoch
+            return None
         return None if result.stopped_by == "time_budget" else result.model
 
 

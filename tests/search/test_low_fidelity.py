@@ -142,3 +142,29 @@ def test_a_wide_table_searches_on_a_subsample():
     assert len(linear) and (linear["train_rows"] == 4_000).all()
     assert set(board["train_rows"]) <= {MIN_TRIAL_ROWS, 4_000}
     assert clf.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_refit_is_expected_to_take_its_trial_seconds_scaled_from_the_rows_it_trained_on(
+    monkeypatch,
+):
+    """A member trained on a subsample of 2,125 rows and refitted on all 6,000 is expected to
+    take 2.8 times its trial's seconds per epoch, not 6,000 / 4,800 (the holdout's training
+    rows): on 50,000 x 2,000 rows that underestimate started refits the deadline then cut."""
+    from automl_nas.estimator import _base as estimator_base
+
+    ratios = []
+    real = estimator_base.refit_seconds
+
+    def recorded(seconds, epochs_run, refit_epochs, rows_ratio):
+        ratios.append(rows_ratio)
+        return real(seconds, epochs_run, refit_epochs, rows_ratio)
+
+    monkeypatch.setattr(estimator_base, "refit_seconds", recorded)
+    # a 5 s budget with its refit share: trials of 0.425 s, 1,062,500 cells, 2,125 rows
+    X, y = make_classification(n_samples=6_000, n_features=500, n_informative=20, random_state=0)
+    clf = AutoNASClassifier(families=["gbdt"], time_budget=5, random_state=0, verbose=0).fit(X, y)
+    board = clf.leaderboard().set_index("trial")
+    members = sorted(6_000 / board.loc[n, "train_rows"] for n in clf.ensemble_weights_)
+    assert sorted(ratios) == pytest.approx(members)
+    assert max(members) > 2  # a member of the subsample (the search's trials all are)
