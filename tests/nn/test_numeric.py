@@ -55,6 +55,28 @@ def test_the_quantile_transform_in_row_parts_is_the_transform_of_all_rows(X, mon
     np.testing.assert_allclose(whole[-1, continuous].numpy(), bottom, rtol=1e-4)
 
 
+def test_the_quantile_level_is_the_middle_of_the_interpolations_from_either_end(X):
+    """At and between the knots, on columns with distinct knots (one search) and with tied
+    ones (two): the mean of the highest and the lowest level a value can take; beyond the
+    ends of distinct knots, the end's level."""
+    from automl_nas.nn._numeric import _quantile_level, _quantiles
+
+    levels = torch.linspace(0, 1, 128)
+    knots = _quantiles(X, levels).t().contiguous()
+    far = torch.full((1, 5), 1e9)
+    rows = torch.cat([X[:300], knots.t(), knots.t() + 1e-3, far, -far])
+    ours = _quantile_level(rows, knots, levels).numpy()
+    lv = levels.numpy()
+    for column in range(5):
+        k, v = knots[column].numpy(), rows[:, column].numpy()
+        highest = np.interp(v, k, lv)  # from the last knot <= v
+        lowest = np.interp(-v, -k[::-1], lv[::-1])  # from the first knot >= v
+        inside = (v >= k[0]) & (v <= k[-1])
+        if len(np.unique(k)) == len(k):
+            inside[:] = True
+        np.testing.assert_allclose(ours[inside, column], (highest + lowest)[inside] / 2, atol=1e-6)
+
+
 def test_robust_clip_centres_scales_and_bounds(X):
     encoder = FeatureEncoder(5, [0, 1, 3], transform="robust_clip")
     encoder.init_from_data(X * 100 + 7)
