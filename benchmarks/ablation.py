@@ -6,13 +6,15 @@ Usage:
 
 ``--ablation`` is a ``head_to_head.py`` run of the base (the networks-only search,
 ``automl_nas_nn``) and its variants (``automl_nas_nn_noembed``, ``_notabm``, ``_standard``,
-``_unsized``: see ``harness.PEERS``) on the same tables and seeds. ``--reference`` is a full
-head-to-head on those tables (the peers), of which the ablation's seeds are used. For the base
-and each variant the table gives: its average rank among the ablation's systems (same run, same load); its average rank
-when it takes the base's place among the reference's systems (the same splits, run at another
-hour); the tables where it scores above / below the base and the mean difference (balanced
-accuracy or R^2); trials that ran per fit (complete + pruned, from the ``detail`` column) and
-the median seconds of ``fit()`` itself where the CSV has them.
+``_unsized``: see ``harness.PEERS``) on the same tables and seeds; ``--variant-of-base
+LABEL=CSV`` adds the base's runs of another head-to-head (all cores: ``--threads default``) as
+one more row. ``--reference`` is a full head-to-head on those tables (the peers), of which the
+ablation's seeds are used. For the base and each variant the table gives: its average rank
+among the ablation's systems (same run, same load); its average rank when it takes the base's
+place among the reference's systems (the same splits, run at another hour); the tables where it
+scores above / below the base and the mean difference (balanced accuracy or R^2); trials that
+ran per fit (complete + pruned, from the ``detail`` column) and the median seconds of ``fit()``
+itself where the CSV has them.
 """
 
 from __future__ import annotations
@@ -46,11 +48,18 @@ def fit_alone(detail: str) -> float:
     return float(found[1]) if found else np.nan
 
 
-def table(ablation: Path, reference: Path, base: str) -> list[str]:
+def table(
+    ablation: Path, reference: Path, base: str, variants_of_base: list[str] = ()
+) -> list[str]:
     runs = pd.read_csv(ablation)
+    for given in variants_of_base:  # LABEL=CSV: the base's runs there, as a variant
+        label, _, path = given.partition("=")
+        other = pd.read_csv(path)
+        runs = pd.concat([runs, other[other.system == base].assign(system=label)])
+    labels = [given.partition("=")[0] for given in variants_of_base]
     seeds = sorted(runs.seed.unique().tolist())
     abl, ref = scores(runs, seeds), scores(pd.read_csv(reference), seeds)
-    systems = [s for s in PEERS if s in abl.columns]
+    systems = [s for s in [*PEERS, *labels] if s in abl.columns]
     if base not in systems:
         raise SystemExit(f"{ablation} has no runs of the base system {base!r}")
     variants = [base, *(s for s in systems if s != base)]
@@ -76,7 +85,7 @@ def table(ablation: Path, reference: Path, base: str) -> list[str]:
         alone = mine.detail.map(fit_alone).median()
         seconds = "-" if np.isnan(alone) else f"{alone:.1f}"
         lines.append(
-            f"| {PEERS[s]().label} | {within[s]:.2f} | {rank_there:.2f} | {vs} | {mean_diff} | "
+            f"| {PEERS[s]().label if s in PEERS else s} | {within[s]:.2f} | {rank_there:.2f} | {vs} | {mean_diff} | "
             f"{mine.detail.map(trials_ran).median():.0f} | {seconds} |"
         )
     return [*lines, ""]
@@ -87,9 +96,14 @@ def main() -> None:
     parser.add_argument("--ablation", type=Path, required=True)
     parser.add_argument("--reference", type=Path, required=True)
     parser.add_argument("--base", default="automl_nas_nn")
+    parser.add_argument(
+        "--variant-of-base", action="append", default=[], metavar="LABEL=CSV",
+        help="the base system's runs in another head-to-head CSV (the same tables and seeds, "
+        "run otherwise: at default threads) as one more variant named LABEL",
+    )
     parser.add_argument("--out", type=Path, help="also write the table here (markdown)")
     args = parser.parse_args()
-    lines = table(args.ablation, args.reference, args.base)
+    lines = table(args.ablation, args.reference, args.base, args.variant_of_base)
     print("\n".join(lines))
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
