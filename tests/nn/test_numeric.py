@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from scipy.stats import norm
 from sklearn.preprocessing import QuantileTransformer
 
@@ -56,25 +57,55 @@ def test_the_quantile_transform_in_row_parts_is_the_transform_of_all_rows(X, mon
 
 
 def test_the_quantile_level_is_the_middle_of_the_interpolations_from_either_end(X):
-    """At and between the knots, on columns with distinct knots (one search) and with tied
-    ones (two): the mean of the highest and the lowest level a value can take; beyond the
-    ends of distinct knots, the end's level."""
-    from automl_nas.nn._numeric import _quantile_level, _quantiles
+    """At and between the knots, on columns with distinct knots and with tied ones: the mean
+    of the highest and the lowest level a value can take; beyond the ends, the end's level
+    (0 or 1, a tied end too)."""
+    from automl_nas.nn._numeric import _quantile_level, _quantiles, _tie_middles
 
     levels = torch.linspace(0, 1, 128)
     knots = _quantiles(X, levels).t().contiguous()
     far = torch.full((1, 5), 1e9)
     rows = torch.cat([X[:300], knots.t(), knots.t() + 1e-3, far, -far])
-    ours = _quantile_level(rows, knots, levels).numpy()
+    ours = _quantile_level(rows, knots, levels, _tie_middles(knots, levels)).numpy()
     lv = levels.numpy()
+    assert any(len(np.unique(k)) < len(k) for k in knots.numpy())  # a tied column is tested
     for column in range(5):
         k, v = knots[column].numpy(), rows[:, column].numpy()
         highest = np.interp(v, k, lv)  # from the last knot <= v
         lowest = np.interp(-v, -k[::-1], lv[::-1])  # from the first knot >= v
         inside = (v >= k[0]) & (v <= k[-1])
-        if len(np.unique(k)) == len(k):
-            inside[:] = True
         np.testing.assert_allclose(ours[inside, column], (highest + lowest)[inside] / 2, atol=1e-6)
+        np.testing.assert_array_equal(ours[v > k[-1], column], 1.0)
+        np.testing.assert_array_equal(ours[v < k[0], column], 0.0)
+
+
+def test_a_quantile_encoder_loaded_from_a_state_dict_transforms_as_the_saved_one(X):
+    """The tie middles are not saved but follow the knots a network's state dict loads
+    (a saved trial's model, a batched member's copied statistics)."""
+    saved = nn.Sequential(FeatureEncoder(5, [0, 1, 2, 3], transform="quantile"))
+    saved[0].init_from_data(X)
+    loaded = nn.Sequential(FeatureEncoder(5, [0, 1, 2, 3], transform="quantile"))
+    loaded.load_state_dict(saved.state_dict())
+    torch.testing.assert_close(loaded(X), saved(X), rtol=0, atol=0)
+
+
+def test_the_quantile_transform_runs_vmapped_over_members_with_their_own_knots(X):
+    """Batched trials call the encoder under ``torch.func.vmap`` with each member's buffers
+    stacked: no operation may take a shape from the values (a tie in one member's knots and
+    not in another's), and each member's output is the one it gives alone."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    members = [FeatureEncoder(5, [0, 1, 2, 3], transform="quantile") for _ in range(2)]
+    members[0].init_from_data(X)
+    members[1].init_from_data(X * 2 + 1)
+    params, buffers = stack_module_state(members)
+
+    def one(p, b, x):
+        return functional_call(members[0], (p, b), (x,))
+
+    together = vmap(one, in_dims=(0, 0, None))(params, buffers, X)
+    for i, member in enumerate(members):
+        torch.testing.assert_close(together[i], member(X), rtol=0, atol=1e-6)
 
 
 def test_robust_clip_centres_scales_and_bounds(X):
