@@ -47,8 +47,8 @@ STATS_ROWS = 20_000
 #: interpolation cheap and differ from it by less than the noise of a 20,000-row sample).
 N_QUANTILES = 128
 #: Cells (rows x columns) of the quantile transform at once (one thread, 12,500 x 2,000
-#: rows, benchmarks/quantile_parts.py: 3.4 s in parts of 2**20 cells, 7.3 s in parts of
-#: 8,192 rows, 13.0 s at once; the first pass, as a trial's validation pass meets it).
+#: rows, benchmarks/quantile_parts.py: 2.2 s in parts of 2**20 cells, 5.0 s in parts of
+#: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it).
 QUANTILE_PART_CELLS = 1 << 20
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
