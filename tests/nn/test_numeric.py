@@ -5,9 +5,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from scipy.stats import norm
 from sklearn.preprocessing import QuantileTransformer
+from torch import nn
 
 from automl_nas.nn import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
 
