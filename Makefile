@@ -23,8 +23,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "== [1/3] virtual environment $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
 	@$(MAKE) --no-print-directory install-torch
-	@echo "== [3/3] automl_nas and its dependencies (numpy, pandas, scikit-learn, optuna, tabm, rtdl_num_embeddings, mlflow, dev tools): about 2 minutes"
+	@echo "== [3/3] automl_nas and its dependencies (numpy, pandas, scikit-learn, optuna, lightgbm, tabm, rtdl_num_embeddings, mlflow, dev tools): about 2 minutes"
 	$(PIP) install -c constraints.txt -e ".[dev]"
+	@$(PY) -c "import lightgbm" 2>/dev/null || { echo "== lightgbm does not load: its Linux wheel needs the system's OpenMP runtime libgomp.so.1 (Debian/Ubuntu: apt-get install -y libgomp1), then run make again"; exit 1; }
 	@echo "== installed: $$(du -sh $(VENV) | cut -f1) in $(VENV); torch $$($(PY) -c 'import torch; print(torch.__version__, f"(CUDA {torch.version.cuda} build)" if torch.version.cuda else "(CPU build)")')"
 	touch $@
 

@@ -47,7 +47,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     families : list of str, default=None
         The model families of the default space, all searched in one study and ensembled
-        together: "gbdt" (scikit-learn's histogram gradient boosting), "nn" (modern tabular
+        together: "gbdt" (LightGBM's histogram gradient boosting), "nn" (modern tabular
         networks: numeric embeddings, TabM-style ensembles, residual blocks, training
         recipe) and "linear" (logistic / ridge regression). None: all three, or networks only
         with ``cost_objective`` or ``max_params`` (goals about one network). ``["nn"]`` is a

@@ -1,10 +1,10 @@
 """Fitted tree ensembles and linear models as torch modules, so every family is one model type.
 
-A gradient-boosting or linear trial is fitted by scikit-learn (``automl_nas.training``), then
-its trees or coefficients are copied into one of these modules. From there it is a model like
-any network: kept as a ``state_dict`` (a shared search's trial files stay data, never
-pickles), bagged over folds, weighted in the ensemble, predicted in float32 chunks and served
-by the same MLflow model.
+A gradient-boosting trial is fitted by LightGBM, a linear one by scikit-learn
+(``automl_nas.training``); then its trees or coefficients are copied into one of these
+modules. From there it is a model like any network: kept as a ``state_dict`` (a shared
+search's trial files stay data, never pickles), bagged over folds, weighted in the ensemble,
+predicted in float32 chunks and served by the same MLflow model.
 """
 
 from __future__ import annotations

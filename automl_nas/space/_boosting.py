@@ -1,4 +1,4 @@
-"""The gradient-boosting family: scikit-learn's histogram gradient boosting, searched."""
+"""The gradient-boosting family: LightGBM's histogram gradient boosting, searched."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from torch import nn
 from automl_nas.nn import TreeEnsemble
 from automl_nas.space._base import DataFacts, SearchSpace
 
-#: The parameters of the family, as ``HistGradientBoosting*`` names them after ``gbdt_``.
+#: The parameters of the family, named after scikit-learn's ``HistGradientBoosting*`` (which
+#: fitted them before LightGBM did; stored studies and the portfolio keep the names): learning
+#: rate, ``num_leaves``, ``min_data_in_leaf``, ``lambda_l2``, ``feature_fraction_bynode``.
 BOOSTING_PARAMS = (
     "gbdt_learning_rate",
     "gbdt_max_leaf_nodes",
@@ -23,7 +25,7 @@ BOOSTING_PARAMS = (
 
 
 class BoostingSpace(SearchSpace):
-    """Histogram gradient-boosted trees (``HistGradientBoostingClassifier/Regressor``).
+    """Histogram gradient-boosted trees, fitted by LightGBM.
 
     Searched: ``gbdt_learning_rate``, ``gbdt_max_leaf_nodes``, ``gbdt_min_samples_leaf``,
     ``gbdt_l2_regularization`` and ``gbdt_max_features`` (the share of columns each split
@@ -56,7 +58,7 @@ class BoostingSpace(SearchSpace):
         return BOOSTING_PARAMS
 
     def supports(self, facts: DataFacts) -> bool:
-        """One target column only: scikit-learn's boosting has no multi-output regression."""
+        """One target column only: LightGBM has no multi-output regression."""
         return facts.n_outputs == 1 or facts.task == "classification"
 
     def _defaults(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from automl_nas.training._device import (
     resolve_device,
     to_device,
 )
-from automl_nas.training._fitted import ROUNDS_PER_EPOCH, fit_boosted_trees, fit_linear_model
+from automl_nas.training._boosting import ROUNDS_PER_EPOCH, fit_boosted_trees
+from automl_nas.training._fitted import fit_linear_model
 from automl_nas.training._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
