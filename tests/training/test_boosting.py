@@ -140,15 +140,19 @@ def test_boosting_stops_at_the_deadline_between_rounds(monkeypatch):
     assert clock.now == 40 / 64 and result.model.n_trees == 40
 
 
-def test_a_first_model_boosts_an_epoch_past_the_deadline_a_probe_one_round(monkeypatch):
-    _Clock(monkeypatch)
+def test_a_first_model_boosts_an_epoch_past_the_deadline_a_probe_gives_up(monkeypatch):
+    clock = _Clock(monkeypatch)
     data, y_val = slow_data()
     kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y_val), "max_epochs": 100,
               "patience": 5, "seed": 0, "deadline": 0.0}
     first = train(TreeEnsemble(12, 2), GBDT, data, **kwargs)
     assert first.model.n_trees == ROUNDS_PER_EPOCH and first.stopped_by == "time_budget"
-    probe = train(TreeEnsemble(12, 2), GBDT, data, probe=True, **kwargs)
-    assert probe.model.n_trees == 1 and len(probe.history) == 1
+    # a probe (a later trial, a refit) reaching the end before its first round: too slow
+    with pytest.raises(TooSlowForLimit, match="before the first round"):
+        train(TreeEnsemble(12, 2), GBDT, data, probe=True, **kwargs)
+    clock.now = 0.0
+    probe = train(TreeEnsemble(12, 2), GBDT, data, probe=True, **{**kwargs, "deadline": 3 / 64})
+    assert probe.model.n_trees == 3 and len(probe.history) == 1
 
 
 def test_boosting_trial_reports_epochs_keeps_the_best_round_and_reloads():
