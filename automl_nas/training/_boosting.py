@@ -269,8 +269,8 @@ def fit_boosted_trees(
     not improved for :data:`EARLY_STOPPING_ROUNDS` rounds, and stops at the ``deadline`` or
     after ``time_limit`` seconds, checked between rounds (a first model of a search, not a
     ``probe``, boosts at least one epoch; a probe that reaches the end before its first round,
-    binning the rows, raises :class:`TooSlowForLimit`); the trees after the round of lowest validation loss
-    are dropped. With ``probe`` and a ``time_limit``, a run with less than
+    binning the rows, raises :class:`TooSlowForLimit`); the trees after the round of lowest
+    validation loss are dropped. With ``probe`` and a ``time_limit``, a run with less than
     :data:`LEAST_START_SHARE` of its limit before ``deadline`` raises :class:`TooSlowForLimit`
     before any round. ``patience`` is for networks. Threads: as many as torch has here (the
     search's thread plan).
