@@ -76,7 +76,9 @@ def table(
         "|---|---|---|---|---|---|---|",
     ]
     for s in variants:
-        placed = ref.loc[shared, peers].join(abl.loc[shared, s].rename(s))
+        # a reference peer also run here (hgb) takes its own place
+        others = [p for p in peers if p != s]
+        placed = ref.loc[shared, others].join(abl.loc[shared, s].rename(s))
         rank_there = _ranks(placed, True)[s].mean()
         diff = (abl[s] - abl[base]).dropna()
         mine = runs[(runs.system == s) & (runs.status == "ok")]

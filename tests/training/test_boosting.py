@@ -122,6 +122,7 @@ def slow_data():
 
 def test_boosting_stops_at_the_deadline_between_rounds(monkeypatch):
     clock = _Clock(monkeypatch)
+    monkeypatch.setattr(boosting_module, "COPY_SECONDS_PER_LEAF", 0.0)
     data, y_val = slow_data()
     slow = {**GBDT, "gbdt_learning_rate": 0.01}  # the validation loss falls for every round
     result = train(
@@ -138,6 +139,23 @@ def test_boosting_stops_at_the_deadline_between_rounds(monkeypatch):
         score_fn=accuracy(y_val), max_epochs=100, patience=5, seed=0, time_limit=40 / 64,
     )
     assert clock.now == 40 / 64 and result.model.n_trees == 40
+
+
+def test_boosting_stops_the_seconds_its_copy_takes_before_the_deadline(monkeypatch):
+    """Copying the trees into the TreeEnsemble runs after the last round: it must end by the
+    deadline, not begin there."""
+    clock = _Clock(monkeypatch)
+    leaves = GBDT["gbdt_max_leaf_nodes"]  # per round of a binary task: one tree
+    monkeypatch.setattr(boosting_module, "COPY_SECONDS_PER_LEAF", 1 / 64 / leaves)
+    data, y_val = slow_data()
+    slow = {**GBDT, "gbdt_learning_rate": 0.01}
+    result = train(
+        TreeEnsemble(12, 2), slow, data, loss_fn=nn.CrossEntropyLoss(),
+        score_fn=accuracy(y_val), max_epochs=100, patience=5, seed=0, deadline=155 / 64,
+    )
+    # after 78 rounds (78 / 64 s) their copy would take 78 / 64 s more: past 155 / 64
+    assert result.model.n_trees == 78 and clock.now == 78 / 64
+    assert result.stopped_by == "time_budget"
 
 
 def test_a_first_model_boosts_an_epoch_past_the_deadline_a_probe_gives_up(monkeypatch):
