@@ -16,29 +16,11 @@ import automl_nas.nn._trees as trees_module
 import automl_nas.training._boosting as boosting_module
 from automl_nas.nn import FoldBag, TreeEnsemble
 from automl_nas.space import BoostingSpace
-from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, TooSlowForLimit, train
+from automl_nas.training import ROUNDS_PER_EPOCH, TooSlowForLimit, train
 from automl_nas.training._boosting import DATASET_PARAMS, load_lightgbm_trees
+from tests.training._tables import accuracy, classes, tensors
 
 GBDT = BoostingSpace().default_params()
-
-
-def classes(n_classes, n=1200, nan=True, seed=0):
-    X, y = make_classification(n, 12, n_informative=6, n_classes=n_classes, random_state=seed)
-    X = X.astype(np.float32)
-    if nan:
-        X[::9, 2] = np.nan  # missing values follow each split's learned direction
-    return X, y
-
-
-def tensors(X, y, n_train):
-    y_t = torch.as_tensor(y)
-    y_t = y_t.long() if not np.issubdtype(y.dtype, np.floating) else y_t.float().reshape(len(y), -1)
-    X_t = torch.as_tensor(X)
-    return TensorData(X_t[:n_train], y_t[:n_train], X_t[n_train:], y_t[n_train:])
-
-
-def accuracy(y):
-    return lambda output: float((output.argmax(1).numpy() == y).mean())
 
 
 def booster(X, y, objective, rounds, **extra):

@@ -3,34 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from torch import nn
 
 from automl_nas.nn import LinearModel, TreeEnsemble
 from automl_nas.space import BoostingSpace
-from automl_nas.training import TensorData, train
+from automl_nas.training import train
+from tests.training._tables import accuracy, classes, tensors
 
 GBDT = BoostingSpace().default_params()
-
-
-def classes(n_classes, n=1200, nan=True, seed=0):
-    X, y = make_classification(n, 12, n_informative=6, n_classes=n_classes, random_state=seed)
-    X = X.astype(np.float32)
-    if nan:
-        X[::9, 2] = np.nan  # missing values follow each split's learned direction
-    return X, y
-
-
-def tensors(X, y, n_train):
-    y_t = torch.as_tensor(y)
-    y_t = y_t.long() if not np.issubdtype(y.dtype, np.floating) else y_t.float().reshape(len(y), -1)
-    X_t = torch.as_tensor(X)
-    return TensorData(X_t[:n_train], y_t[:n_train], X_t[n_train:], y_t[n_train:])
-
-
-def accuracy(y):
-    return lambda output: float((output.argmax(1).numpy() == y).mean())
 
 
 def test_a_class_missing_from_the_training_rows_gets_no_probability():
