@@ -16,7 +16,7 @@ import automl_nas.nn._trees as trees_module
 import automl_nas.training._boosting as boosting_module
 from automl_nas.nn import FoldBag, TreeEnsemble
 from automl_nas.space import BoostingSpace
-from automl_nas.training import ROUNDS_PER_EPOCH, TooSlowForLimit, train
+from automl_nas.training import ROUNDS_PER_EPOCH, TensorData, TooSlowForLimit, train
 from automl_nas.training._boosting import DATASET_PARAMS, load_lightgbm_trees
 from tests.training._tables import accuracy, classes, tensors
 
@@ -255,3 +255,41 @@ def test_the_rows_are_binned_once_and_trials_at_once_match_trials_one_by_one(mon
     kwargs["score_fn"] = accuracy(y[1500:2000])
     train(TreeEnsemble(12, 3), GBDT, tensors(X[:2000], y[:2000], 1500), **kwargs)
     assert built == [2400, 1500]
+
+
+def test_training_rows_validated_on_the_same_rows_take_the_first_bins(monkeypatch):
+    """A low-fidelity subsample, then all training rows, then a refit's training + validation
+    rows: the validation rows are binned once, with the first rows' bins, for all three."""
+    X, y = classes(2, n=3000)
+    full = tensors(X, y, 2400)
+    subsample = TensorData(full.X_train[:1200], full.y_train[:1200], full.X_val, full.y_val)
+    refit = TensorData(torch.as_tensor(X), torch.as_tensor(y), full.X_val, full.y_val)
+    built = []
+    real_construct = lightgbm.Dataset.construct
+
+    def construct(self):
+        if self._handle is None:
+            built.append((len(self.data), self.reference is None))
+        return real_construct(self)
+
+    monkeypatch.setattr(lightgbm.Dataset, "construct", construct)
+    kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y[2400:]),
+              "max_epochs": 4, "patience": 5, "seed": 0}
+    for data in (subsample, full, refit):
+        train(TreeEnsemble(12, 2), GBDT, data, **kwargs)
+    # the subsample's own bins; the validation rows and every later set binned with them
+    assert built == [(1200, True), (600, False), (2400, False), (3000, False)]
+    sets = [boosting_module.binned_rows(data) for data in (subsample, full, refit)]
+    assert sets[0][1] is sets[1][1] is sets[2][1]
+    # LightGBM's loss on the shared binned validation rows is the loss of its prediction on
+    # the raw rows: the bins agree (a validation set binned otherwise would differ)
+    params = {**DATASET_PARAMS, "objective": "binary", "num_leaves": 15, "verbosity": -1}
+    for train_set, val_set in sets[1:]:
+        booster = lightgbm.Booster(params, train_set)
+        booster.add_valid(val_set, "validation")
+        for _ in range(15):
+            booster.update()
+        p = np.clip(booster.predict(full.X_val.numpy()), 1e-15, 1 - 1e-15)
+        y_val = full.y_val.numpy()
+        logloss = -np.mean(y_val * np.log(p) + (1 - y_val) * np.log(1 - p))
+        assert booster.eval_valid()[0][2] == pytest.approx(logloss, rel=1e-6)
