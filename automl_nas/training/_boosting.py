@@ -113,7 +113,9 @@ def binned_rows(data: TensorData) -> tuple[lightgbm.Dataset, lightgbm.Dataset]:
     training rows: on 50,000 x 2,000 rows a promoted or refitted boosting trial binned 12,500
     validation rows again, about as long as its own 37,500. The bin edges come from a sample of
     at most :data:`SAMPLE_CELLS` cells whichever rows are binned first (a low-fidelity
-    subsample holds at least that many). Labels: class indices, or the one regression target.
+    subsample holds that many from a budget of about 17 s: the search's
+    ``CELLS_PER_TRIAL_SECOND`` x its trial's seconds). Labels: class indices, or the one
+    regression target.
     """
     key = (id(data.X_train), id(data.X_val))
     found = _binned.get(key)
