@@ -193,15 +193,13 @@ def _parse_trees(text: str) -> list[dict[str, np.ndarray]]:
     has stopped the rounds, so its seconds are past the budget.
     """
     trees: list[dict[str, np.ndarray]] = []
-    wanted = {name + "=": name for name in _TREE_ARRAYS}
     for line in text[: text.find("end of trees")].splitlines():
         if line.startswith("Tree="):
             trees.append({})
             continue
-        head, sep, _ = line.partition("=")
-        name = wanted.get(head + sep)
-        if name is not None and trees:
-            trees[-1][name] = np.fromstring(line[len(head) + 1 :], dtype=np.float64, sep=" ")
+        name, sep, values = line.partition("=")
+        if sep and name in _TREE_ARRAYS and trees:
+            trees[-1][name] = np.fromstring(values, dtype=np.float64, sep=" ")
     return trees
 
 
