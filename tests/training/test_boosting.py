@@ -220,24 +220,35 @@ def test_a_boosting_run_that_may_give_up_does_not_start_without_half_its_time(mo
     assert train(TreeEnsemble(12, 2), GBDT, data, deadline=later, probe=True, **kwargs).history
 
 
-def test_the_rows_are_binned_once_and_trials_at_once_match_trials_one_by_one(monkeypatch):
-    X, y = classes(3, n=3000)
-    data = tensors(X, y, 2400)
+def record_binnings(monkeypatch):
+    """Every LightGBM binning from here on, as (rows, whether it found its own bins: no
+    ``reference`` to take them from)."""
     built = []
     real_construct = lightgbm.Dataset.construct
 
     def construct(self):
-        if self._handle is None and self.reference is None:
-            built.append(len(self.data))
+        if self._handle is None:
+            built.append((len(self.data), self.reference is None))
         return real_construct(self)
 
     monkeypatch.setattr(lightgbm.Dataset, "construct", construct)
+    return built
+
+
+def test_the_rows_are_binned_once_and_trials_at_once_match_trials_one_by_one(monkeypatch):
+    X, y = classes(3, n=3000)
+    data = tensors(X, y, 2400)
+    binnings = record_binnings(monkeypatch)
+
+    def own_bins():
+        return [rows for rows, own in binnings if own]
+
     configs = [{**GBDT, "gbdt_learning_rate": lr, "gbdt_min_samples_leaf": leaf}
                for lr, leaf in ((0.1, 5), (0.2, 40), (0.05, 2), (0.3, 100))]
     kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y[2400:]),
               "max_epochs": 8, "patience": 5, "seed": 0}
     one_by_one = [train(TreeEnsemble(12, 3), p, data, **kwargs).val_output for p in configs]
-    assert built == [2400]  # one binning for four trials, each with its own min_data_in_leaf
+    assert own_bins() == [2400]  # one binning for four trials, each with its own min_data_in_leaf
     at_once = [None] * len(configs)
 
     def run(i):
@@ -254,7 +265,7 @@ def test_the_rows_are_binned_once_and_trials_at_once_match_trials_one_by_one(mon
     # other rows (a low-fidelity subsample, a refit's rows): binned on their own
     kwargs["score_fn"] = accuracy(y[1500:2000])
     train(TreeEnsemble(12, 3), GBDT, tensors(X[:2000], y[:2000], 1500), **kwargs)
-    assert built == [2400, 1500]
+    assert own_bins() == [2400, 1500]
 
 
 def test_training_rows_validated_on_the_same_rows_take_the_first_bins(monkeypatch):
@@ -264,15 +275,7 @@ def test_training_rows_validated_on_the_same_rows_take_the_first_bins(monkeypatc
     full = tensors(X, y, 2400)
     subsample = TensorData(full.X_train[:1200], full.y_train[:1200], full.X_val, full.y_val)
     refit = TensorData(torch.as_tensor(X), torch.as_tensor(y), full.X_val, full.y_val)
-    built = []
-    real_construct = lightgbm.Dataset.construct
-
-    def construct(self):
-        if self._handle is None:
-            built.append((len(self.data), self.reference is None))
-        return real_construct(self)
-
-    monkeypatch.setattr(lightgbm.Dataset, "construct", construct)
+    built = record_binnings(monkeypatch)
     kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y[2400:]),
               "max_epochs": 4, "patience": 5, "seed": 0}
     for data in (subsample, full, refit):
