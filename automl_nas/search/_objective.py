@@ -30,6 +30,7 @@ from automl_nas.training import (
     TooSlowForLimit,
     TrainResult,
     amp_dtype,
+    release_freed_memory,
     train,
     train_stacked,
 )
@@ -165,6 +166,7 @@ class TrialObjective:
             raise
         finally:
             trial.set_user_attr(TrialAttr.TRAIN_SECONDS, time.perf_counter() - started)
+            release_freed_memory()  # the training's temporaries, before the next trial
         self._note_seconds(fidelity, time.perf_counter() - started, len(history))
         value = self.conclude(trial, params, results, n_params, history)
         self.has_model = True
@@ -316,6 +318,7 @@ class TrialObjective:
             seconds = (time.perf_counter() - started) / len(trials)
             for trial in trials:
                 trial.set_user_attr(TrialAttr.TRAIN_SECONDS, seconds)
+            release_freed_memory()
         values: list[float | BaseException] = []
         for i, trial in enumerate(trials):
             try:
@@ -445,6 +448,8 @@ class TrialObjective:
             )
         except TooSlowForLimit:  # the deadline cut its first epoch
             return None
+        finally:
+            release_freed_memory()
         return None if result.stopped_by == "time_budget" else result.model
 
 
