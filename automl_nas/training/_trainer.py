@@ -154,7 +154,6 @@ def make_optimizer(model: nn.Module, params: Mapping[str, Any]) -> torch.optim.O
 
 
 @torch.no_grad()
-@torch.no_grad()
 def forward_all(model: nn.Module, X: torch.Tensor, amp: torch.dtype | None = None) -> torch.Tensor:
     """Eval-mode outputs for all rows of ``X``, chunked, as float32 (float64 for a float64 model)."""
     model.eval()
