@@ -31,11 +31,11 @@ from torch import nn
 from automl_nas.nn import StackedNetwork, stack_networks
 from automl_nas.training._device import amp_dtype, autocast
 from automl_nas.training._trainer import (
-    EVAL_CHUNK,
     MIN_PART_ROWS,
     EpochCallback,
     TensorData,
     TrainResult,
+    eval_rows,
     fitting_epochs,
     lr_factor,
     step_rows,
@@ -161,7 +161,7 @@ def member_losses(
 def forward_stacked(network: StackedNetwork, X: torch.Tensor, amp: torch.dtype | None = None) -> torch.Tensor:
     """Eval-mode outputs (P, rows, outputs) of every member for all rows of ``X``, chunked."""
     network.eval()
-    rows = max(64, EVAL_CHUNK // network.size)
+    rows = eval_rows(network.size, X)
     chunks = []
     for start in range(0, len(X), rows):
         with autocast(X.device, amp):

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from automl_nas.nn import MLP
-from automl_nas.training import TensorData, train
-from automl_nas.training._trainer import make_optimizer
+from automl_nas.training import TensorData, forward_all, train
+from automl_nas.training._trainer import EVAL_CELLS, EVAL_CHUNK, make_optimizer
 
 PARAMS = {"lr": 1e-2, "weight_decay": 1e-4, "batch_size": 16, "epochs": 3}
 
@@ -88,3 +88,22 @@ def test_a_run_repeats_from_its_seed_whatever_trains_beside_it():
             assert torch.equal(a, b)
     first = [p for p in alone[1].parameters()][0]
     assert not torch.equal(first, [p for p in alone[2].parameters()][0])  # seeds differ
+
+
+@pytest.mark.parametrize(("columns", "k"), [(20, 1), (20, 4), (3_000, 1), (3_000, 4)])
+def test_scoring_passes_hold_at_most_eval_cells_input_cells_per_member(columns, k):
+    """A wide table is scored in fewer rows per pass (its input layer copies whole passes);
+    a narrow one keeps EVAL_CHUNK rows, and members divide either."""
+    model = nn.Linear(columns, 2)
+    model.k = k
+    passes: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: passes.append(len(args[0])))
+    X = torch.randn(10_000, columns)
+    out = forward_all(model, X)
+    rows = max(passes)
+    assert passes[0] == rows and sum(passes) == len(X)
+    if columns == 3_000:
+        assert rows * k * columns <= EVAL_CELLS < EVAL_CHUNK * columns
+    else:
+        assert rows == EVAL_CHUNK // k
+    torch.testing.assert_close(out, model(X), rtol=1e-5, atol=1e-5)
