@@ -4,17 +4,20 @@ glibc keeps what a thread frees in that thread's arena for its next allocations,
 time a large block served by ``mmap`` is freed it raises the size from which it serves blocks
 by ``mmap`` (up to 32 MiB on 64-bit), so later blocks of that size come from the arenas and
 stay resident after they are freed. A search allocates and frees such blocks in every trial
-(activations and gradients, the float64 copy scikit-learn's solvers make of a linear trial's
-rows, LightGBM's buffers), two or more trials at a time in threads with arenas of their own:
-the process's resident memory climbs to the sum of each arena's largest transient need and
-stays there, well above what is alive at any moment. On a default 30 s fit of 200,000 x 50
-rows (2 cores) the peak above the data was 1.24-1.32 GiB, 0.51 GiB with a trim every 0.2 s.
+(activations and gradients, optimizer state, LightGBM's buffers, a linear solver's work
+arrays), two or more trials at a time in threads with arenas of their own: the process's
+resident memory climbs to the sum of each arena's largest transient need and stays there,
+well above what is alive at any moment. A default 30 s fit of 200,000 x 50 rows (2 cores)
+peaked at 1.24-1.32 GiB above the data, 0.51 GiB with a trim every 0.2 s from another
+thread; with a trim when each trial ends, the median peak of six seeds went from 787 to 670
+MiB (``benchmarks/README.md``, "Freed memory handed back").
 
 :func:`release_freed_memory` asks the C library to return the free pages of every arena
-(``malloc_trim(0)``: ``madvise`` on whole free pages, about a millisecond there). Dask's
-workers do the same for the same reason (``distributed``'s "memory not released back to the
-OS"). It does not change the allocator's policy (no ``mallopt``): the host process keeps its
-settings. Where the C library has no ``malloc_trim`` (macOS, Windows) it does nothing.
+(``malloc_trim(0)``: ``madvise`` on whole free pages; 1-2 ms a call on a small table).
+Dask's documentation gives its workers the same call for the same reason ("memory not
+released back to the OS"). It does not change the allocator's policy (no ``mallopt``): the
+host process keeps its settings. Where the C library has no ``malloc_trim`` (macOS, Windows)
+it does nothing.
 """
 
 from __future__ import annotations

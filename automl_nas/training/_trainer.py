@@ -81,8 +81,8 @@ EVAL_CHUNK = 8192
 #: 2,000 columns a pass of 8,192 rows is 65 MB of input, and the input layer's copies of it
 #: (the continuous columns, their transform, a member's scaled copy) are as large. Scoring
 #: 12,500 x 2,000 rows on one thread, peak above the rows: a one-member network with the
-#: quantile transform 328 -> 129 MiB (2.03 -> 2.09 s), a k=4 residual network 195 -> 20 MiB
-#: (3.32 -> 2.43 s). Tables up to 512 columns keep 8,192 rows.
+#: quantile transform 328 -> 151 MiB (2.03 -> 1.94 s), a k=4 residual network 195 -> 91 MiB
+#: (3.32 -> 2.54 s). Tables up to 512 columns keep 8,192 rows.
 EVAL_CELLS = 1 << 22
 
 
