@@ -14,10 +14,10 @@ from automl_nas.training import CLASSIFICATION_METRICS, TensorData
 
 
 @pytest.fixture
-def releases(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """When the search released freed memory (``time.monotonic()`` at each call)."""
-    calls: list[float] = []
-    monkeypatch.setattr(_objective, "release_freed_memory", lambda: calls.append(time.monotonic()))
+def releases(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per call the search makes to ``release_freed_memory``."""
+    calls: list[None] = []
+    monkeypatch.setattr(_objective, "release_freed_memory", lambda: calls.append(None))
     return calls
 
 

@@ -1,5 +1,6 @@
 """Memory a trial freed goes back to the operating system (glibc's ``malloc_trim``)."""
 
+import os
 import platform
 import threading
 
@@ -12,7 +13,7 @@ glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_tri
 
 def _resident_mib() -> float:
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @glibc
