@@ -2,15 +2,11 @@
 
 import time
 
-import numpy as np
 import optuna
 import pytest
-import torch
-from sklearn.datasets import load_digits
 
-from automl_nas.search import MemoryTrialStore, SearchContext, TrialObjective, _objective
-from automl_nas.space import MLPSpace
-from automl_nas.training import CLASSIFICATION_METRICS, TensorData
+from automl_nas.search import _objective
+from tests.search._digits import digits_objective
 
 
 @pytest.fixture
@@ -21,23 +17,8 @@ def releases(monkeypatch: pytest.MonkeyPatch) -> list[None]:
     return calls
 
 
-def _objective_on_digits() -> TrialObjective:
-    X, y = load_digits(return_X_y=True)
-    X = ((X[:400] - X.mean()) / X.std()).astype(np.float32)
-    data = TensorData(*(torch.as_tensor(a) for a in (X[:300], y[:300], X[300:], y[300:400])))
-    context = SearchContext(
-        space=MLPSpace(max_layers=1, max_units=16).replace(epochs=2),
-        deadline=time.monotonic() + 60, n_jobs=1, seed=0, data=data,
-        loss_fn=torch.nn.CrossEntropyLoss(), input_shape=(64,), n_outputs=10, max_epochs=2,
-    )
-    return TrialObjective(
-        context, y_folds=[y[300:400]], metric=CLASSIFICATION_METRICS["accuracy"],
-        decode=lambda z: z, patience=2, seed=0, store=MemoryTrialStore(4, True),
-    )
-
-
 def test_every_trial_batch_and_refit_releases_freed_memory_once_it_has_trained(releases):
-    objective = _objective_on_digits()
+    objective = digits_objective(epochs=2)
     study = optuna.create_study(direction="maximize")
     trial = study.ask()
     study.tell(trial, objective(trial))

@@ -3,17 +3,14 @@ has a model, instead of spending up to twice its share on one epoch."""
 
 import time
 
-import numpy as np
 import optuna
 import pytest
-import torch
 from optuna.trial import TrialState
-from sklearn.datasets import load_digits, make_classification
+from sklearn.datasets import make_classification
 
 from automl_nas import AutoNASClassifier, TabularSpace
-from automl_nas.search import MemoryTrialStore, SearchContext, TrialAttr, TrialObjective
-from automl_nas.space import MLPSpace
-from automl_nas.training import CLASSIFICATION_METRICS, TensorData
+from automl_nas.search import TrialAttr
+from tests.search._digits import digits_objective
 
 
 def test_a_network_too_slow_for_its_time_is_pruned_once_the_search_has_a_model():
@@ -40,18 +37,8 @@ def test_a_network_too_slow_for_its_time_is_pruned_once_the_search_has_a_model()
 def test_a_trial_is_not_started_when_its_familys_trials_took_longer_than_the_time_left():
     """Boosting's first fit is not sized to the time left: once the search has a model, a trial
     whose family never trained in less than the time left is pruned before it trains."""
-    X, y = load_digits(return_X_y=True)
-    X = ((X[:400] - X.mean()) / X.std()).astype(np.float32)
-    data = TensorData(*(torch.as_tensor(a) for a in (X[:300], y[:300], X[300:400], y[300:400])))
-    context = SearchContext(
-        space=MLPSpace(max_layers=1, max_units=16).replace(epochs=3),
-        deadline=time.monotonic() + 60, n_jobs=1, seed=0, data=data,
-        loss_fn=torch.nn.CrossEntropyLoss(), input_shape=(64,), n_outputs=10, max_epochs=3,
-    )
-    objective = TrialObjective(
-        context, y_folds=[y[300:400]], metric=CLASSIFICATION_METRICS["accuracy"],
-        decode=lambda z: z, patience=3, seed=0, store=MemoryTrialStore(4, True),
-    )
+    objective = digits_objective(epochs=3)
+    context = objective.context
     study = optuna.create_study(direction="maximize")
     first = study.ask()
     study.tell(first, objective(first))
