@@ -54,9 +54,9 @@ from automl_nas.search import (
     make_pruner,
     open_search,
     optuna_verbosity,
-    refit_seconds,
     run_search,
     trial_counts,
+    trial_refit_seconds,
     trials_frame,
     waves_repeat,
 )
@@ -481,7 +481,9 @@ class BaseAutoNAS(BaseEstimator):
 
     def _progress(self, spec: SearchSpec, plan: BudgetPlan) -> list[ProgressPrinter]:
         """The progress callback, with ``verbose``."""
-        return [ProgressPrinter(spec.metric.name, plan.search_deadline)] if self.verbose else []
+        # the latest end: a refit expected to be short lets the search run on to it
+        deadline = plan.latest_search_deadline
+        return [ProgressPrinter(spec.metric.name, deadline)] if self.verbose else []
 
     def _default_space(self, stages: list[BaseStage]) -> SearchSpace:
         """The space searched when ``space`` is None: DARTS-style cells for images; for rows,
@@ -660,8 +662,8 @@ class BaseAutoNAS(BaseEstimator):
         a search of one single-threaded trial per core, one refit at a time would leave all
         cores but one idle). Each refit depends on its trial's seed alone, so the result does
         not depend on ``at_once``. A refit whose expected time (its trial's training seconds,
-        scaled to the refit's epochs and rows: :func:`~automl_nas.search.refit_seconds`) does
-        not fit before ``deadline`` when it would start is not started. A late or skipped
+        scaled to the refit's epochs and rows: :func:`~automl_nas.search.trial_refit_seconds`)
+        does not fit before ``deadline`` when it would start is not started. A late or skipped
         refit warns with ``refit=True`` (the user asked for it); with ``"auto"`` it is the
         expected end of the budget's refit share.
         """
@@ -675,11 +677,8 @@ class BaseAutoNAS(BaseEstimator):
         def refit(entry: TrialModel) -> tuple[nn.Module | None, str, bool]:
             """The refitted network, or None with why and whether it was only late."""
             record = TrialRecord.from_trial(trials[entry.number])
-            epochs_run = int(record.history[-1]["epoch"]) if record.history else 0
-            # the rows its trial trained on: a low-fidelity trial's subsample, or all of them
-            rows_ratio = len(full.X_train) / (record.train_rows or len(data.X_train))
-            expected = refit_seconds(
-                record.train_seconds, epochs_run, max(1, entry.best_epoch), rows_ratio
+            expected = trial_refit_seconds(
+                record, len(full.X_train), len(data.X_train), entry.best_epoch
             )
             left = deadline - time.monotonic()
             if expected > left:

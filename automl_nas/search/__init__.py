@@ -11,6 +11,9 @@ from automl_nas.search._budget import (
     CV_AUTO_ROWS_PER_SECOND,
     MIN_TRIAL_ROWS,
     REFIT_AUTO_MAX_ROWS,
+    REFIT_MARGIN,
+    REFIT_MEMBERS,
+    REFIT_MIN_SHARE,
     REFIT_SHARE,
     TRIAL_HARD_STOP,
     TRIAL_SHARE,
@@ -51,6 +54,7 @@ from automl_nas.search._optimize import (
     waves_repeat,
 )
 from automl_nas.search._progress import ProgressPrinter, end_progress_line, optuna_verbosity
+from automl_nas.search._reserve import RefitReserve, trial_refit_seconds
 from automl_nas.search._run import DEFAULT_STAGE, run_search
 from automl_nas.search._safe import UnsafeFileError, allow_in_files, inside, safe_load
 from automl_nas.search._spec import SearchSpec
@@ -71,6 +75,9 @@ __all__ = [
     "PRUNERS",
     "REFIT_AUTO_MAX_ROWS",
     "MIN_TRIAL_ROWS",
+    "REFIT_MARGIN",
+    "REFIT_MEMBERS",
+    "REFIT_MIN_SHARE",
     "REFIT_SHARE",
     "SAMPLERS",
     "SINGLE_OBJECTIVE_SAMPLERS",
@@ -84,6 +91,7 @@ __all__ = [
     "LocalCoordinator",
     "MemoryTrialStore",
     "ProgressPrinter",
+    "RefitReserve",
     "SearchContext",
     "SearchSpec",
     "SharedCoordinator",
@@ -119,6 +127,7 @@ __all__ = [
     "tell_outcome",
     "trial_counts",
     "trial_outcome",
+    "trial_refit_seconds",
     "trials_frame",
     "wall_deadline",
     "waves_repeat",

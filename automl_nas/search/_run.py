@@ -12,6 +12,7 @@ from automl_nas.search._budget import BudgetPlan
 from automl_nas.search._coordinator import Coordinator
 from automl_nas.search._keys import TrialAttr
 from automl_nas.search._objective import TrialObjective
+from automl_nas.search._reserve import RefitReserve
 from automl_nas.search._spec import SearchSpec
 
 #: The ``stage`` of the first trial of a new study: the space's default configuration.
@@ -43,7 +44,8 @@ def run_search(
     Args:
         coordinator: The study and how it is shared (:func:`open_search`).
         spec: The search as data: rows, splits, space, loss, metric, workers' samplers.
-        plan: Deadlines; trials stop at ``plan.search_deadline``.
+        plan: Deadlines; trials stop at ``plan.search_deadline``, or, before a refit inside
+            the budget, as late as the refit's expected seconds allow (:class:`RefitReserve`).
         stages: :class:`~automl_nas.stages.BaseStage` objects, run in order.
         device: Where trials train.
         n_jobs: Trials trained at once in threads of this process.
@@ -54,11 +56,20 @@ def run_search(
             (:func:`~automl_nas.search.optimize_in_waves`; a study of this process alone).
     """
     study = coordinator.study
-    context = spec.context(plan.search_deadline, device, n_jobs=n_jobs, seed=seed, waves=waves)
+    context = spec.context(
+        plan.latest_search_deadline, device, n_jobs=n_jobs, seed=seed, waves=waves
+    )
     store = coordinator.store(spec)
     coordinator.publish(spec, plan, n_trials)
     context.objective = spec.objective(context, store)
     context.callbacks = [*callbacks, *coordinator.callbacks()]
+    if plan.refit_in_budget:
+        data = context.data
+        reserve = RefitReserve(
+            plan, context, n_rows=len(data.X_train) + len(data.X_val),
+            n_train=len(data.X_train), maximize=spec.metric.maximize, at_once=n_jobs,
+        )
+        context.callbacks = [*context.callbacks, reserve]
     if not study.trials:
         starts = spec.space.start_params()[:n_trials]  # None: all of them
         for params in starts:

@@ -88,7 +88,7 @@ class PromoteStage(BaseStage):
         if n_trials is not None:
             ranked = ranked[:n_trials]
         while ranked:
-            left = end - time.monotonic()
+            left = min(end - time.monotonic(), context.remaining())  # the deadline may move
             if left < MIN_PROMOTE_SECONDS:
                 return
             configurations, ranked = ranked[:at_once], ranked[at_once:]

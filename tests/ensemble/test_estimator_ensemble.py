@@ -145,7 +145,7 @@ def test_a_refit_that_would_pass_the_deadline_is_not_started(monkeypatch, iris):
     monkeypatch.setattr(
         TrialObjective, "refit", lambda self, *args: started.append(args) or _REFIT(self, *args)
     )
-    monkeypatch.setattr(estimator_base, "refit_seconds", lambda *args: 1e9)
+    monkeypatch.setattr(estimator_base, "trial_refit_seconds", lambda *args: 1e9)
     X, y = iris
     params = dict(TINY, n_trials=2)
     with pytest.warns(RuntimeWarning, match=r"Refit of trial .* would take about 1000000000\.0 s"):

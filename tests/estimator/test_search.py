@@ -139,7 +139,8 @@ def test_time_budget_holds_when_one_trial_is_long():
     space = MLPSpace().replace(epochs=500, batch_size=32)
     budget = 6.0
     start = time.monotonic()
-    # refit="auto" (6000 rows): the search ends at 85% of the budget, the refit by its end.
+    # refit="auto" (6000 rows): trials are sized from 85% of the budget, the refit ends by
+    # its end.
     clf = AutoNASClassifier(space=space, time_budget=budget, max_epochs=500, patience=500, random_state=0)
     clf.fit(X, y)
     elapsed = time.monotonic() - start

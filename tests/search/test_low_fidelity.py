@@ -154,13 +154,14 @@ def test_a_refit_is_expected_to_take_its_trial_seconds_scaled_from_the_rows_it_t
     from automl_nas.estimator import _base as estimator_base
 
     ratios = []
-    real = estimator_base.refit_seconds
+    real = estimator_base.trial_refit_seconds
 
-    def recorded(seconds, epochs_run, refit_epochs, rows_ratio):
-        ratios.append(rows_ratio)
-        return real(seconds, epochs_run, refit_epochs, rows_ratio)
+    def recorded(record, n_rows, n_train, best_epoch):
+        # the rule (tests/search/test_reserve.py): n_rows over the rows the trial trained on
+        ratios.append(n_rows / (record.train_rows or n_train))
+        return real(record, n_rows, n_train, best_epoch)
 
-    monkeypatch.setattr(estimator_base, "refit_seconds", recorded)
+    monkeypatch.setattr(estimator_base, "trial_refit_seconds", recorded)
     # a 5 s budget with its refit share: trials of 0.425 s, 1,062,500 cells, 2,125 rows; one
     # sampler stage, no promotion (a promoted trial trains on all rows, and when it alone is
     # the ensemble the two rules agree)
