@@ -190,8 +190,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         parameters for its best epoch count, after a holdout search. True: up to another
         ``time_budget`` seconds; a member not done by then keeps its search-trained network,
         with a warning. "auto": after a holdout search on at most ``REFIT_AUTO_MAX_ROWS``
-        rows, inside ``time_budget`` (the search gets all but ``REFIT_SHARE`` of it); a
-        member not refitted in time keeps its network silently. False: never. Members are
+        rows, inside ``time_budget``: the search stops early enough for the expected
+        refits of its best trials, keeping back 2-15 % of the budget (``REFIT_MIN_SHARE``,
+        ``REFIT_SHARE``); a member not refitted in time keeps its network silently. False: never. Members are
         refitted side by side, as many at once as the search trained trials (``n_jobs``).
 
     cost_objective : {"n_params", "latency"}, default=None
