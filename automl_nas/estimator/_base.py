@@ -677,9 +677,7 @@ class BaseAutoNAS(BaseEstimator):
         def refit(entry: TrialModel) -> tuple[nn.Module | None, str, bool]:
             """The refitted network, or None with why and whether it was only late."""
             record = TrialRecord.from_trial(trials[entry.number])
-            expected = trial_refit_seconds(
-                record, len(full.X_train), len(data.X_train), entry.best_epoch
-            )
+            expected = trial_refit_seconds(record, len(full.X_train), len(data.X_train))
             left = deadline - time.monotonic()
             if expected > left:
                 why = f"would take about {expected:.1f} s, {max(left, 0.0):.1f} s were left"

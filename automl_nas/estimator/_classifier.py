@@ -192,8 +192,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         with a warning. "auto": after a holdout search on at most ``REFIT_AUTO_MAX_ROWS``
         rows, inside ``time_budget``: the search stops early enough for the expected
         refits of its best trials, keeping back 2-15 % of the budget (``REFIT_MIN_SHARE``,
-        ``REFIT_SHARE``); a member not refitted in time keeps its network silently. False: never. Members are
-        refitted side by side, as many at once as the search trained trials (``n_jobs``).
+        ``REFIT_SHARE``); a member not refitted in time keeps its network silently. False:
+        never. Members are refitted side by side, as many at once as the search trained
+        trials (``n_jobs``).
 
     cost_objective : {"n_params", "latency"}, default=None
         Makes the search two-objective: maximise the validation score and minimise the

@@ -20,17 +20,15 @@ from automl_nas.search._context import SearchContext
 from automl_nas.search._keys import TrialRecord
 
 
-def trial_refit_seconds(
-    record: TrialRecord, n_rows: int, n_train: int, best_epoch: int | None = None
-) -> float:
+def trial_refit_seconds(record: TrialRecord, n_rows: int, n_train: int) -> float:
     """Seconds a refit of ``record``'s trial on ``n_rows`` rows is expected to take.
 
-    Its training seconds per epoch run, times the refit's epochs (the trial's best epoch,
-    ``best_epoch`` if given), times ``n_rows`` over the rows it trained on (a low-fidelity
-    trial's subsample, else ``n_train``): :func:`~automl_nas.search.refit_seconds`.
+    Its training seconds per epoch run, times the refit's epochs (its best epoch), times
+    ``n_rows`` over the rows it trained on (a low-fidelity trial's subsample, else
+    ``n_train``): :func:`~automl_nas.search.refit_seconds`.
     """
     epochs_run = int(record.history[-1]["epoch"]) if record.history else 0
-    epochs = max(1, best_epoch if best_epoch is not None else record.best_epoch or 1)
+    epochs = max(1, record.best_epoch or 1)
     rows_ratio = n_rows / (record.train_rows or n_train)
     return refit_seconds(record.train_seconds, epochs_run, epochs, rows_ratio)
 

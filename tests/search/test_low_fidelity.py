@@ -156,10 +156,10 @@ def test_a_refit_is_expected_to_take_its_trial_seconds_scaled_from_the_rows_it_t
     ratios = []
     real = estimator_base.trial_refit_seconds
 
-    def recorded(record, n_rows, n_train, best_epoch):
+    def recorded(record, n_rows, n_train):
         # the rule (tests/search/test_reserve.py): n_rows over the rows the trial trained on
         ratios.append(n_rows / (record.train_rows or n_train))
-        return real(record, n_rows, n_train, best_epoch)
+        return real(record, n_rows, n_train)
 
     monkeypatch.setattr(estimator_base, "trial_refit_seconds", recorded)
     # a 5 s budget with its refit share: trials of 0.425 s, 1,062,500 cells, 2,125 rows; one
