@@ -4,7 +4,9 @@ from automl_nas.data._columns import continuous_columns
 from automl_nas.data._image import ImageScaler, flatten_images
 from automl_nas.data._split import (
     MIN_SAMPLES_FOR_SPLIT,
+    PERMUTE_BLOCK_CELLS,
     cross_validation_folds,
+    permute_rows_inplace,
     subsample_rows,
     train_validation_split,
 )
@@ -20,6 +22,7 @@ from automl_nas.data._task import MAX_AUTO_CLASSES, infer_task
 __all__ = [
     "MAX_AUTO_CLASSES",
     "MIN_SAMPLES_FOR_SPLIT",
+    "PERMUTE_BLOCK_CELLS",
     "PREPROCESS_WARN_SHARE",
     "DataWarning",
     "ImageScaler",
@@ -29,6 +32,7 @@ __all__ = [
     "flatten_images",
     "infer_task",
     "make_preprocessor",
+    "permute_rows_inplace",
     "preprocessing_warning",
     "subsample_rows",
     "train_validation_split",

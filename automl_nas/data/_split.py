@@ -70,3 +70,27 @@ def subsample_rows(n_samples: int, n_rows: int, y: np.ndarray | None, seed: int)
         index, train_size=n_rows, random_state=seed, shuffle=True, stratify=stratify
     )
     return np.sort(chosen)
+
+
+#: Cells of the temporary that :func:`permute_rows_inplace` moves at a time (32 MiB of float32).
+PERMUTE_BLOCK_CELLS = 1 << 23
+
+
+def permute_rows_inplace(X: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Put ``X``'s rows in ``order`` (a permutation of its rows) in place; return ``X``.
+
+    ``X[order]`` is a second copy of the data: on 50,000 x 2,000 float32 rows, 381 MiB more at
+    the start of every search (issue 14's memory bound is twice the float32 rows). Here the
+    columns move in blocks of at most ``PERMUTE_BLOCK_CELLS`` cells: each block's reordered
+    copy is taken whole before it is written back, so the block is the only temporary. ``X``
+    must be C-contiguous (its rows then reshape to a matrix without a copy).
+    """
+    if not X.flags.c_contiguous:
+        raise ValueError("permute_rows_inplace needs a C-contiguous array")
+    if len(order) != len(X):
+        raise ValueError(f"order has {len(order)} rows, X has {len(X)}")
+    flat = X.reshape(len(X), -1)
+    step = max(1, PERMUTE_BLOCK_CELLS // max(len(X), 1))
+    for start in range(0, flat.shape[1], step):
+        flat[:, start : start + step] = flat[order, start : start + step]
+    return X

@@ -33,6 +33,7 @@ from automl_nas.data import (
     cross_validation_folds,
     flatten_images,
     make_preprocessor,
+    permute_rows_inplace,
     preprocessing_warning,
     train_validation_split,
 )
@@ -446,9 +447,10 @@ class BaseAutoNAS(BaseEstimator):
             splits = [(train, val)]
             if len(train) + len(val) == len(X):
                 # training rows first, then validation rows: the split's tensors are views of
-                # X, not a second copy of the data (issue 14's memory bound)
+                # X, not a second copy of the data (issue 14's memory bound); X is fit's own
+                # (_preprocess), so it is reordered in place
                 order = np.concatenate([train, val])
-                X, y = X[order], y[order]
+                X, y = permute_rows_inplace(X, order), y[order]
                 splits = [(np.arange(len(train)), np.arange(len(train), len(X)))]
             if not self.image_shape_:
                 trial_rows = plan.trial_rows(len(train), X.shape[1])
@@ -530,10 +532,14 @@ class BaseAutoNAS(BaseEstimator):
 
         One ``fit_transform`` pass (a ``fit`` then ``transform`` made a ColumnTransformer
         transform everything twice); warns when it took more than a quarter of the budget.
+        The matrix is fit's own, never the caller's ``X``: the search reorders its rows in
+        place (:meth:`_spec`).
         """
         started = time.monotonic()
         preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
-        X_all = np.asarray(preprocessor.fit_transform(X), dtype=np.float32)
+        X_all = np.ascontiguousarray(preprocessor.fit_transform(X), dtype=np.float32)
+        if isinstance(X, np.ndarray) and np.may_share_memory(X_all, X):
+            X_all = X_all.copy()
         self.preprocessor_ = preprocessor
         message = preprocessing_warning(time.monotonic() - started, self.time_budget)
         if message is not None:
@@ -848,7 +854,8 @@ def _no_model_message(study: optuna.Study, max_params: int | None = None) -> str
 
 def _fingerprint(X: np.ndarray, y: np.ndarray, space: SearchSpace, task: str) -> str:
     """A digest of the preprocessed data, target, space and task: what a resumed search must match."""
-    digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
+    # the arrays' own bytes (a memoryview), not a bytes copy of the whole matrix
+    digest = hashlib.sha1(memoryview(np.ascontiguousarray(X)).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(y)).cast("B"))
     digest.update(repr((task, sorted(space.distributions.items()), sorted(space.fixed.items()))).encode())
     return digest.hexdigest()
