@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from rtdl_num_embeddings import PeriodicEmbeddings
 from torch import nn
@@ -69,9 +70,15 @@ def _quantiles(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     """Per-column quantiles of ``x`` (rows, columns) at ``levels``: (len(levels), columns).
 
     Linear interpolation between order statistics, as ``torch.quantile``, which refuses
-    inputs over 16 million values (20,000 rows of 800 columns).
+    inputs over 16 million values (20,000 rows of 800 columns). On CPU the columns are sorted
+    by numpy, whose vectorised sort took 0.11 s on 3,750 x 2,000 float32 rows where torch's
+    took 0.56 s (one thread): the sort was most of a wide table's first trial's set-up
+    (issue 14's first trial on 50,000 x 2,000 rows, 11 % of the budget).
     """
-    ordered = x.sort(dim=0).values
+    if x.device.type == "cpu" and not x.requires_grad:
+        ordered = torch.from_numpy(np.sort(x.numpy(), axis=0))
+    else:
+        ordered = x.sort(dim=0).values
     position = levels.to(x.device) * (len(x) - 1)
     below = position.floor().long()
     above = position.ceil().long()

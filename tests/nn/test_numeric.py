@@ -171,3 +171,16 @@ def test_float64_prediction_matches_float32_training_on_discrete_columns(transfo
     trained = encoder(x32).detach()
     predicted = copy.deepcopy(encoder).double()(x64).detach()
     torch.testing.assert_close(predicted.float(), trained, atol=1e-5, rtol=1e-5)
+
+
+def test_quantiles_match_torch_whichever_sort_runs():
+    # CPU rows go through numpy's sort, others (here: a tensor needing gradients) torch's;
+    # both are torch.quantile's linear interpolation, ties and all
+    from automl_nas.nn._numeric import _quantiles
+
+    x = torch.randn(301, 7)
+    x[::3, 2] = 0.5  # a tie among many rows
+    levels = torch.linspace(0, 1, 11)
+    expected = torch.quantile(x, levels, dim=0)
+    torch.testing.assert_close(_quantiles(x, levels), expected)
+    torch.testing.assert_close(_quantiles(x.clone().requires_grad_(), levels).detach(), expected)
