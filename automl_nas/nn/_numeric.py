@@ -49,11 +49,8 @@ STATS_ROWS = 20_000
 N_QUANTILES = 128
 #: Cells (rows x columns) of the quantile transform at once (one thread, 12,500 x 2,000
 #: rows, benchmarks/quantile_parts.py: 2.2 s in parts of 2**20 cells, 5.0 s in parts of
-#: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it). From
-#: 64 to 1,024 rows of 2,000 columns the time is the same (1.96-2.13 s, later passes); the
-#: peak above the input, its 95 MiB output included, was lowest at 262 rows (2**19 cells):
-#: 218-255 MiB in two runs, 279 at 524 rows, 411-437 at 1,024.
-QUANTILE_PART_CELLS = 1 << 19
+#: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it).
+QUANTILE_PART_CELLS = 1 << 20
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
 QUANTILE_CLIP = 1e-4
@@ -267,16 +264,11 @@ class FeatureEncoder(nn.Module):
             # stay small (see QUANTILE_PART_CELLS)
             rows = max(1, QUANTILE_PART_CELLS // max(1, x.shape[1]))
             middles = self.middles.float()
-            # each part's normal scores taken in the part: the whole input's levels, clipped
-            # levels and scores were three more input-sized tensors before the concatenation
-            return torch.cat([
-                torch.special.ndtri(
-                    _quantile_level(part, knots, levels, middles).clamp(
-                        QUANTILE_CLIP, 1 - QUANTILE_CLIP
-                    )
-                )
-                for part in x.split(rows)
-            ])
+            level = torch.cat(
+                [_quantile_level(part, knots, levels, middles) for part in x.split(rows)]
+            )
+            level = level.clamp(QUANTILE_CLIP, 1 - QUANTILE_CLIP)
+            return torch.special.ndtri(level)
         if self.transform == "robust_clip":
             z = (x - self.center.float()) / self.scale.float()
             return z / torch.sqrt(1 + (z / SOFT_CLIP) ** 2)
