@@ -76,7 +76,9 @@ def test_the_search_runs_until_the_refits_of_its_best_trials_are_left():
 
 def test_the_reserve_is_at_most_the_refit_share_and_refits_side_by_side_divide_it():
     plan, context, reserve = _reserve()
-    reserve(optuna.create_study(), _trial(0, 0.1, 800.0))
+    study = optuna.create_study()
+    for number in range(REFIT_MEMBERS):  # refits of 10 s each, 50 s together
+        reserve(study, _trial(number, 0.1 + number / 100, 8.0))
     assert context.deadline == pytest.approx(plan.end - REFIT_SHARE * BUDGET)
     plan, context, reserve = _reserve(at_once=2, maximize=True)
     reserve(optuna.create_study(), _trial(0, 0.1, 1.6))
@@ -109,3 +111,15 @@ def test_a_search_whose_refits_are_short_runs_past_the_refit_share():
     assert search_end.total_seconds() > (1 - REFIT_SHARE) * budget
     assert clf.refitted_  # the reserve left the refit its time
     assert elapsed < 1.05 * budget + 1.0
+
+
+def test_no_time_is_kept_for_a_refit_longer_than_the_largest_reserve():
+    # the refit would skip it anyway (it cannot start with enough time left): 1,000 s expected
+    plan, context, reserve = _reserve()
+    study = optuna.create_study()
+    reserve(study, _trial(0, 0.1, 800.0))
+    assert context.deadline == pytest.approx(plan.end - REFIT_MIN_SHARE * BUDGET)
+    reserve(study, _trial(1, 0.2, 1.6))  # a 2 s refit among the best: kept for
+    assert context.deadline == pytest.approx(
+        plan.end - REFIT_MIN_SHARE * BUDGET - REFIT_MARGIN * 2.0
+    )
