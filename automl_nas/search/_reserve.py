@@ -41,10 +41,10 @@ class RefitReserve:
     (best first, as the trial store does), sums the expected refit seconds of the
     ``REFIT_MEMBERS`` best (divided by the ``at_once`` refits that run side by side), leaving
     out any whose refit alone would not fit in the largest reserve (the refit skips those),
-    and sets the deadline to ``plan.end - plan.refit_reserve(that sum)``. The deadline moves both ways
-    (a costly trial that enters the best moves it earlier, one that drops out later); a
-    stage's own end, fixed when the stage starts, still holds, and a trial keeps the
-    deadline it read when it started. Once the deadline has passed it stops Optuna's loop.
+    and sets the deadline to ``plan.end - plan.refit_reserve(that sum)``. The deadline moves
+    both ways (a costly trial that enters the best moves it earlier, one that drops out
+    later); a stage's own end, fixed when the stage starts, still holds, and a trial keeps
+    the deadline it read when it started. Once the deadline has passed it stops Optuna's loop.
 
     Args:
         plan: The search's budget plan (a refit inside the budget).
