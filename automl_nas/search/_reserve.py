@@ -82,9 +82,7 @@ class RefitReserve:
             self._ranked.append((self.sign * trial.values[0], trial.number, seconds))
         best = heapq.nsmallest(REFIT_MEMBERS, self._ranked)
         # A member whose refit alone outlasts the largest reserve is skipped when the refit
-        # starts (it keeps its searched network), so no time is kept for it: car at 30 s
-        # kept 4.4 s for five members and refitted its one in 1.0 s; nursery kept the whole
-        # share for a network whose refit did not fit in it.
+        # starts (it keeps its searched network), so no time is kept for it.
         most = self.plan.refit_reserve(math.inf)
         expected = sum(seconds for _, _, seconds in best if seconds <= most) / self.at_once
         self.context.deadline = self.plan.end - self.plan.refit_reserve(expected)
