@@ -74,6 +74,7 @@ from automl_nas.space import (
 from automl_nas.stages import PROMOTE_SHARE, BaseStage, PromoteStage, SamplerStage, make_stage
 from automl_nas.tracking import BaseTracker
 from automl_nas.training import (
+    FreedMemoryKeeper,
     Metric,
     TensorData,
     cpu_threads,
@@ -346,7 +347,8 @@ class BaseAutoNAS(BaseEstimator):
             and waves_repeat(coordinator.study.pruner)
         )
         n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable)
-        with optuna_verbosity(self.verbose), cpu_threads(device, threads):
+        # FreedMemoryKeeper: what trials free goes back to the system as they run
+        with optuna_verbosity(self.verbose), cpu_threads(device, threads), FreedMemoryKeeper():
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
             del X_all  # the spec holds the rows now (in its own order)
             parallel = {"trials_at_once": n_jobs, "threads_per_trial": threads, "waves": waves}

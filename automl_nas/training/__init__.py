@@ -12,7 +12,7 @@ from automl_nas.training._device import (
 )
 from automl_nas.training._boosting import ROUNDS_PER_EPOCH, fit_boosted_trees
 from automl_nas.training._fitted import fit_linear_model
-from automl_nas.training._memory import release_freed_memory
+from automl_nas.training._memory import FreedMemoryKeeper, release_freed_memory
 from automl_nas.training._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -41,6 +41,7 @@ __all__ = [
     "StackedOptimizer",
     "DataInitialised",
     "EpochCallback",
+    "FreedMemoryKeeper",
     "Metric",
     "TensorData",
     "TooSlowForLimit",

@@ -18,6 +18,15 @@ Dask's documentation gives its workers the same call for the same reason ("memor
 released back to the OS"). It does not change the allocator's policy (no ``mallopt``): the
 host process keeps its settings. Where the C library has no ``malloc_trim`` (macOS, Windows)
 it does nothing.
+
+Trimming when a trial ends is not enough within one trial: a network's scoring pass frees and
+allocates blocks of the same sizes chunk after chunk, and the resident memory still rises with
+every chunk (20,000 rows through an 8-member 3 x 501 MLP, one thread: 397 MiB above the start,
+5 MiB with a trim after each chunk); a trial training such a network on 75,000 x 50 rows
+peaked at 759-1,310 MiB against about 140 MiB alive at once. :class:`FreedMemoryKeeper`
+watches the process's resident memory from a thread of its own during a search and trims
+whenever it has grown by ``GROWTH_BYTES`` since the last trim, whatever library allocated it
+(torch, LightGBM, scikit-learn's solvers).
 """
 
 from __future__ import annotations
@@ -25,7 +34,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
+import threading
 from collections.abc import Callable
+from types import TracebackType
+
+#: :class:`FreedMemoryKeeper` trims once the resident memory has grown this much since its
+#: last trim, and looks every ``POLL_SECONDS``.
+GROWTH_BYTES = 32 * 2**20
+POLL_SECONDS = 0.05
 
 
 @functools.cache
@@ -55,3 +72,64 @@ def release_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory (Linux ``/proc/self/statm``), or None where unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class FreedMemoryKeeper:
+    """While open, trim the C heap whenever the resident memory grew by ``growth`` bytes.
+
+    A context manager: entering starts a daemon thread that reads the resident memory every
+    ``poll`` seconds and calls :func:`release_freed_memory` when it is ``growth`` bytes or more
+    above what it was after the last trim (memory that is alive stays; the next trim then waits
+    for another ``growth``); leaving stops it. Where the platform has no ``malloc_trim`` or no
+    ``/proc/self/statm`` it starts nothing. ``trims`` counts its calls.
+
+    Example:
+        >>> with FreedMemoryKeeper() as keeper:
+        ...     pass  # train, score, fit
+        >>> keeper.trims >= 0
+        True
+    """
+
+    def __init__(self, growth: int = GROWTH_BYTES, poll: float = POLL_SECONDS) -> None:
+        self.growth, self.poll = growth, poll
+        self.trims = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FreedMemoryKeeper:
+        if _malloc_trim() is not None and resident_bytes() is not None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._watch, name="automl_nas-memory", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self) -> None:
+        floor = resident_bytes() or 0
+        while not self._stop.wait(self.poll):
+            now = resident_bytes() or 0
+            if now - floor >= self.growth:
+                release_freed_memory()
+                self.trims += 1
+                floor = resident_bytes() or 0
