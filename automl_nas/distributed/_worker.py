@@ -24,7 +24,7 @@ from automl_nas.search import (
     started_trials,
 )
 from automl_nas.stages import BatchStage
-from automl_nas.training import FreedMemoryKeeper, cpu_threads, resolve_device
+from automl_nas.training import FreedMemoryKeeper, cpu_threads, keeper_growth, resolve_device
 
 
 def _wait_for_search(storage: optuna.storages.BaseStorage, study_name: str, wait: float) -> optuna.Study:
@@ -104,7 +104,9 @@ def run_worker(
     context.callbacks = [lambda s, t: finished.append(t)]
     ran = 0
     # One thread: workers are processes, started one per core.
-    with optuna_verbosity(verbose), cpu_threads(dev, 1), FreedMemoryKeeper():
+    rows = context.data.X_train
+    keeper = FreedMemoryKeeper(growth=keeper_growth(rows.numel() * rows.element_size()))
+    with optuna_verbosity(verbose), cpu_threads(dev, 1), keeper:
         while n_trials is None or ran < n_trials:
             attrs = study.user_attrs
             left = attrs[StudyAttr.DEADLINE] - time.time()

@@ -78,6 +78,7 @@ from automl_nas.training import (
     Metric,
     TensorData,
     cpu_threads,
+    keeper_growth,
     plan_parallelism,
     resolve_device,
 )
@@ -347,8 +348,9 @@ class BaseAutoNAS(BaseEstimator):
             and waves_repeat(coordinator.study.pruner)
         )
         n_jobs, threads = plan_parallelism(self.n_jobs, device, serial=repeatable)
-        # FreedMemoryKeeper: what trials free goes back to the system as they run
-        with optuna_verbosity(self.verbose), cpu_threads(device, threads), FreedMemoryKeeper():
+        # what trials free goes back to the system as they run
+        keeper = FreedMemoryKeeper(growth=keeper_growth(X_all.nbytes))
+        with optuna_verbosity(self.verbose), cpu_threads(device, threads), keeper:
             spec = self._spec(coordinator, space, stages, X_all, y_fit, n_outputs, plan, seed)
             del X_all  # the spec holds the rows now (in its own order)
             parallel = {"trials_at_once": n_jobs, "threads_per_trial": threads, "waves": waves}

@@ -12,7 +12,7 @@ from automl_nas.training._device import (
 )
 from automl_nas.training._boosting import ROUNDS_PER_EPOCH, fit_boosted_trees
 from automl_nas.training._fitted import fit_linear_model
-from automl_nas.training._memory import FreedMemoryKeeper, release_freed_memory
+from automl_nas.training._memory import FreedMemoryKeeper, keeper_growth, release_freed_memory
 from automl_nas.training._metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -51,6 +51,7 @@ __all__ = [
     "cpu_threads",
     "fit_boosted_trees",
     "fit_linear_model",
+    "keeper_growth",
     "forward_all",
     "lr_factor",
     "member_loss",

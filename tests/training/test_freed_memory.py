@@ -3,10 +3,11 @@
 import os
 import platform
 import threading
+import time
 
 import pytest
 
-from automl_nas.training import release_freed_memory
+from automl_nas.training import FreedMemoryKeeper, release_freed_memory
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 
@@ -38,3 +39,33 @@ def test_the_free_pages_of_a_trial_threads_arena_go_back_to_the_system():
     assert resident["freed"] - before > 150  # freed, yet resident
     assert resident["freed"] - resident["released"] > 150
     assert all(block == b"x" * 2048 for block in kept)
+
+
+@glibc
+def test_the_keeper_hands_back_freed_blocks_as_the_memory_grows():
+    """Within :class:`FreedMemoryKeeper`, once the resident memory grows (here: new blocks
+    too large for the holes, as a scoring pass's chunks did not reuse the last chunk's),
+    the freed blocks go back without a call from the code that freed them; blocks in use
+    stay, and leaving stops its thread."""
+    kept: list[bytearray] = []
+    with FreedMemoryKeeper(growth=32 * 2**20, poll=0.02) as keeper:
+        blocks = [bytearray(b"x" * 2048) for _ in range(100_000)]  # 200 MiB of 2 KiB blocks
+        kept.extend(blocks[::64])
+        blocks.clear()  # 197 MiB freed, in 126 KiB holes between kept blocks
+        time.sleep(0.1)
+        trims, freed = keeper.trims, _resident_mib()
+        grown = [bytearray(b"y" * 160 * 1024) for _ in range(256)]  # 40 MiB more
+        deadline = time.monotonic() + 5
+        while keeper.trims == trims and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # the trim that was counted has returned
+        assert keeper.trims > trims
+        assert freed + 40 - _resident_mib() > 150
+    assert not any(t.name == "automl_nas-memory" for t in threading.enumerate())
+    assert all(block == b"x" * 2048 for block in kept) and len(grown) == 256
+
+
+def test_the_keeper_leaves_memory_alone_while_it_does_not_grow():
+    with FreedMemoryKeeper(growth=2**30, poll=0.01) as keeper:
+        time.sleep(0.1)
+    assert keeper.trims == 0
