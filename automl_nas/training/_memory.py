@@ -44,7 +44,7 @@ from types import TracebackType
 #: ``POLL_SECONDS`` and waits at least ``MIN_TRIM_INTERVAL`` after a trim before the next.
 GROWTH_BYTES = 32 * 2**20
 POLL_SECONDS = 0.05
-MIN_TRIM_INTERVAL = 0.5
+MIN_TRIM_INTERVAL = 0.1
 
 
 @functools.cache
