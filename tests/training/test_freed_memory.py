@@ -43,24 +43,23 @@ def test_the_free_pages_of_a_trial_threads_arena_go_back_to_the_system():
 
 @glibc
 def test_the_keeper_hands_back_freed_blocks_as_the_memory_grows():
-    """Within :class:`FreedMemoryKeeper`, once the resident memory grows (here: new blocks
-    too large for the holes, as a scoring pass's chunks did not reuse the last chunk's),
-    the freed blocks go back without a call from the code that freed them; blocks in use
-    stay, and leaving stops its thread."""
+    """Within :class:`FreedMemoryKeeper`, as the resident memory grows (here: new blocks too
+    large for the holes, as a scoring pass's chunks did not reuse the last chunk's), the
+    freed blocks go back without a call from the code that freed them; blocks in use stay,
+    and leaving stops its thread."""
     kept: list[bytearray] = []
-    with FreedMemoryKeeper(growth=32 * 2**20, poll=0.02) as keeper:
+    before = _resident_mib()
+    with FreedMemoryKeeper(growth=32 * 2**20, poll=0.02, min_interval=0.02) as keeper:
         blocks = [bytearray(b"x" * 2048) for _ in range(100_000)]  # 200 MiB of 2 KiB blocks
         kept.extend(blocks[::64])
         blocks.clear()  # 197 MiB freed, in 126 KiB holes between kept blocks
-        time.sleep(0.1)
-        trims, freed = keeper.trims, _resident_mib()
         grown = [bytearray(b"y" * 160 * 1024) for _ in range(256)]  # 40 MiB more
         deadline = time.monotonic() + 5
-        while keeper.trims == trims and time.monotonic() < deadline:
+        while _resident_mib() - before > 100 and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.1)  # the trim that was counted has returned
-        assert keeper.trims > trims
-        assert freed + 40 - _resident_mib() > 150
+        # the holes are back with the system: what is left is the kept and the grown blocks
+        assert _resident_mib() - before < 100
+        assert keeper.trims >= 1
     assert not any(t.name == "automl_nas-memory" for t in threading.enumerate())
     assert all(block == b"x" * 2048 for block in kept) and len(grown) == 256
 
