@@ -22,8 +22,8 @@ it does nothing.
 Trimming when a trial ends is not enough within one trial: a network's scoring pass frees and
 allocates blocks of the same sizes chunk after chunk, and the resident memory still rises with
 every chunk (20,000 rows through an 8-member 3 x 501 MLP, one thread: 397 MiB above the start,
-5 MiB with a trim after each chunk); a trial training such a network on 75,000 x 50 rows
-peaked at 759-1,310 MiB against about 140 MiB alive at once. :class:`FreedMemoryKeeper`
+5 MiB with a trim after each chunk); a trial of an 8-member 2 x 937 MLP on 75,000 x 50 rows
+peaked at 761-1,413 MiB against about 140 MiB alive at once. :class:`FreedMemoryKeeper`
 watches the process's resident memory from a thread of its own during a search and trims
 whenever it has grown by :func:`keeper_growth` since the last trim, whatever library allocated
 it (torch, LightGBM, scikit-learn's solvers): a default 30 s fit's median peak on 200,000 x 50
@@ -107,8 +107,8 @@ class FreedMemoryKeeper:
     ``poll`` seconds and calls :func:`release_freed_memory` when it is ``growth`` bytes or more
     above what it was after the last trim, and not within ``min_interval`` seconds of that trim
     (memory that is alive stays; the next trim then waits for another ``growth``); leaving
-    stops it. Where the platform has no ``malloc_trim`` or no
-    ``/proc/self/statm`` it starts nothing. ``trims`` counts its calls.
+    stops it. Where the platform has no ``malloc_trim`` or no ``/proc/self/statm`` it starts
+    nothing. ``trims`` counts its calls.
 
     Example:
         >>> with FreedMemoryKeeper() as keeper:
