@@ -10,7 +10,9 @@ Cases (a 25 % test split is held out of each, stratified, at the seed):
 - ``phoneme``: PMLB's 5,404 rows (4,053 to train on), 5 numeric columns: "a 5k-row table";
 - ``connect_4``: PMLB's 67,557 rows (50,667 to train on), 42 columns: "a 50k-row table";
 - ``200k x 50``: 266,667 x 50 float64 with 5 % NaN (200,000 to train on), binary target;
-- ``50k x 2,000``: 66,667 x 2,000 float64 (50,000 to train on), binary target.
+- ``50k x 2,000``: 66,667 x 2,000 float64 (50,000 to train on), binary target;
+- by name only (``--cases``), the same shapes at other sizes, to see how the peak grows with
+  the rows: ``50k x 50`` and ``800k x 50`` (5 % NaN), ``25k x 2,000`` and ``100k x 2,000``.
 
 Each fit is ``AutoNASClassifier(time_budget=B, random_state=seed)`` with every other
 parameter at its default (threads, ``n_jobs`` unless ``--n-jobs``, the families unless
@@ -65,7 +67,13 @@ CASES: dict[str, tuple[str | None, tuple[int, int, float] | None]] = {
     "connect_4": ("connect_4", None),
     "200k x 50": (None, (200_000, 50, 0.05)),
     "50k x 2,000": (None, (50_000, 2_000, 0.0)),
+    "50k x 50": (None, (50_000, 50, 0.05)),
+    "800k x 50": (None, (800_000, 50, 0.05)),
+    "25k x 2,000": (None, (25_000, 2_000, 0.0)),
+    "100k x 2,000": (None, (100_000, 2_000, 0.0)),
 }
+#: the cases run unless ``--cases`` names others
+DEFAULT_CASES = ("phoneme", "connect_4", "200k x 50", "50k x 2,000")
 #: complete trials per budget the issue asks for, by case (at 30 s on 2 cores)
 TRIALS_BAR = {"phoneme": 20, "connect_4": 5}
 FIRST_TRIAL_SHARE_BAR = 0.10
@@ -216,7 +224,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refs", nargs="+", default=["HEAD"],
                         help="commits of automl_nas to run ('worktree': the checkout as it is)")
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(DEFAULT_CASES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--n-jobs", type=int, default=None,
