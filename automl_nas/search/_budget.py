@@ -51,6 +51,13 @@ TRIAL_HARD_STOP = 2.0
 #: default fit"): about 5-10 million cells a second, so this cap keeps a first epoch or fit
 #: within about half the trial's time.
 CELLS_PER_TRIAL_SECOND = 2_500_000
+#: And at most this many rows per second of a trial's time, whatever the columns: a network's
+#: step costs its hidden layers per row, so a cell cap alone gives narrow tables long trials.
+#: One epoch of the default network with its validation pass ran 60,000 rows a second at 8
+#: columns, 47,000 at 50 and 25,000 at 200 (one thread); by cells alone, 200,000 x 50 rows
+#: (5 million cells a trial) trained every trial on all 160,000 training rows, and the first
+#: trial took 11.5-14.5 % of a 30 s budget (benchmarks/README.md, "How the peak grows").
+ROWS_PER_TRIAL_SECOND = 25_000
 #: Low-fidelity trials train on at least this many rows.
 MIN_TRIAL_ROWS = 2_000
 
@@ -171,13 +178,15 @@ class BudgetPlan:
         """Training rows of a low-fidelity trial, or None when trials train on all ``n_train``.
 
         Only a holdout search sized by time subsamples: at most ``CELLS_PER_TRIAL_SECOND`` x
-        :attr:`trial_seconds` cells, at least ``MIN_TRIAL_ROWS`` rows, and only when that is
-        under half the training rows (a smaller cut saves too little to cost fidelity).
+        :attr:`trial_seconds` cells and ``ROWS_PER_TRIAL_SECOND`` x :attr:`trial_seconds`
+        rows, at least ``MIN_TRIAL_ROWS`` rows, and only when that is under half the training
+        rows (a smaller cut saves too little to cost fidelity).
         """
         seconds = self.trial_seconds
         if seconds is None or self.n_folds is not None:
             return None
-        rows = max(MIN_TRIAL_ROWS, int(CELLS_PER_TRIAL_SECOND * seconds) // max(1, n_columns))
+        by_cells = int(CELLS_PER_TRIAL_SECOND * seconds) // max(1, n_columns)
+        rows = max(MIN_TRIAL_ROWS, min(by_cells, int(ROWS_PER_TRIAL_SECOND * seconds)))
         return rows if 2 * rows <= n_train else None
 
     def worker_wait(self) -> float:

@@ -14,6 +14,7 @@ from automl_nas.data import subsample_rows
 from automl_nas.search import (
     CELLS_PER_TRIAL_SECOND,
     MIN_TRIAL_ROWS,
+    ROWS_PER_TRIAL_SECOND,
     BudgetPlan,
     MemoryTrialStore,
     SearchContext,
@@ -35,6 +36,20 @@ def test_trials_subsample_only_a_holdout_search_sized_by_time_with_many_cells():
     assert BudgetPlan.make(30, 60_000, sized_trials=False).trial_rows(45_000, 2_000) is None
     # a longer budget gives each trial more rows
     assert BudgetPlan.make(120, 60_000).trial_rows(45_000, 2_000) == 4 * (cells // 2_000)
+
+
+def test_a_narrow_table_of_many_rows_is_subsampled_by_rows_not_only_by_cells():
+    plan = BudgetPlan.make(30, 250_000)  # trials of 3 s
+    rows = int(ROWS_PER_TRIAL_SECOND * plan.trial_seconds)
+    cells = int(CELLS_PER_TRIAL_SECOND * plan.trial_seconds)
+    # 50 columns: the cells would allow 150,000 of the 200,000 rows, over half of them, so
+    # every trial would train on all; a trial gets the rows it has time for
+    assert cells // 50 > 200_000 // 2
+    assert plan.trial_rows(200_000, 50) == rows < 200_000 // 2
+    assert plan.trial_rows(200_000, 5) == rows  # fewer columns, no more rows
+    assert plan.trial_rows(2 * rows - 1, 50) is None  # under half: no cut
+    # wide tables stay capped by their cells
+    assert plan.trial_rows(200_000, 2_000) == cells // 2_000 < rows
 
 
 def test_a_subsample_keeps_the_class_shares_and_is_sorted():
