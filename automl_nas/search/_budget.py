@@ -54,9 +54,10 @@ CELLS_PER_TRIAL_SECOND = 2_500_000
 #: And at most this many rows per second of a trial's time, whatever the columns: a network's
 #: step costs its hidden layers per row, so a cell cap alone gives narrow tables long trials.
 #: One epoch of the default network with its validation pass ran 60,000 rows a second at 8
-#: columns, 47,000 at 50 and 25,000 at 200 (one thread); by cells alone, 200,000 x 50 rows
-#: (5 million cells a trial) trained every trial on all 160,000 training rows, and the first
-#: trial took 11.5-14.5 % of a 30 s budget (benchmarks/README.md, "How the peak grows").
+#: columns, 47,000 at 50 and 25,000 at 200 (one thread). By cells alone a trial of about 3 s
+#: on 200,000 x 50 would take 150,000 rows, over half of the 160,000 training rows, so every
+#: trial trained on all of them and the first took 11.5-14.5 % of a 30 s budget
+#: (benchmarks/README.md, "How the peak grows with the rows").
 ROWS_PER_TRIAL_SECOND = 25_000
 #: Low-fidelity trials train on at least this many rows.
 MIN_TRIAL_ROWS = 2_000
