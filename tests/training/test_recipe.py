@@ -158,6 +158,26 @@ def test_warm_up_steps_past_the_threshold_give_up_without_timing_more(data):
     assert model.calls == 1
 
 
+def test_a_step_of_many_parts_gives_up_between_its_parts(monkeypatch):
+    import automl_nas.training._trainer as trainer
+
+    monkeypatch.setattr(trainer, "CPU_STEP_ROWS", 64)  # parts of 64 rows: 8 a step of 512
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2_048 + 64, 4, generator=g)
+    y = (X[:, 0] > 0).long()
+    many = TensorData(X[:2_048], y[:2_048], X[2_048:], y[2_048:])
+    model = Slow(4, 2)
+    # 5 ms a part, 40 ms a step, 160 ms an epoch, against a 10 ms threshold: the first parts
+    # decide, not the end of the first step
+    with pytest.raises(TooSlowForLimit) as caught:
+        run(many, model=model, time_limit=0.02, probe=True, batch_size=512)
+    assert model.calls < 512 // 64
+    assert caught.value.epoch_seconds > 0.1 and caught.value.time_limit == pytest.approx(0.02)
+    # with room for two epochs the same parts train on
+    assert len(run(many, model=Slow(4, 2), time_limit=2.0, probe=True, batch_size=512,
+                   epochs=2).history) == 2
+
+
 @pytest.mark.parametrize("probe", [True, False])
 def test_a_probed_run_cut_within_its_first_epoch_gives_up_before_its_validation_pass(data, probe):
     model = SlowCounting(4, 2)
