@@ -159,9 +159,8 @@ def test_warm_up_steps_past_the_threshold_give_up_without_timing_more(data):
 
 
 def test_a_step_of_many_parts_gives_up_between_its_parts(monkeypatch):
-    import automl_nas.training._trainer as trainer
-
-    monkeypatch.setattr(trainer, "CPU_STEP_ROWS", 64)  # parts of 64 rows: 8 a step of 512
+    # parts of 64 rows: 8 a step of 512
+    monkeypatch.setattr("automl_nas.training._trainer.CPU_STEP_ROWS", 64)
     g = torch.Generator().manual_seed(0)
     X = torch.randn(2_048 + 64, 4, generator=g)
     y = (X[:, 0] > 0).long()
