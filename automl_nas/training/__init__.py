@@ -11,6 +11,7 @@ from automl_nas.training._device import (
     to_device,
 )
 from automl_nas.training._boosting import ROUNDS_PER_EPOCH, fit_boosted_trees
+from automl_nas.training._cost import dense_rate, forward_flops_per_row, least_epoch_seconds
 from automl_nas.training._fitted import fit_linear_model
 from automl_nas.training._memory import FreedMemoryKeeper, keeper_growth, release_freed_memory
 from automl_nas.training._metrics import (
@@ -49,10 +50,13 @@ __all__ = [
     "amp_dtype",
     "available_cores",
     "cpu_threads",
+    "dense_rate",
     "fit_boosted_trees",
     "fit_linear_model",
     "forward_all",
+    "forward_flops_per_row",
     "keeper_growth",
+    "least_epoch_seconds",
     "lr_factor",
     "member_loss",
     "plan_parallelism",

@@ -16,6 +16,7 @@ import torch._dynamo  # noqa: F401 - see below
 from torch import nn
 
 from automl_nas.nn import dropout_generator
+from automl_nas.training._cost import least_epoch_seconds
 from automl_nas.training._device import amp_dtype, autocast
 
 #: Rows (times ensemble members) of one forward and backward pass in training on an
@@ -275,8 +276,10 @@ def train(
     epoch the deadline cuts is validated only if it is the first). With
     ``probe`` and a ``time_limit``, a network whose first steps project an epoch longer than
     ``SLOW_EPOCH_SHARE`` of the limit raises :class:`TooSlowForLimit` within its first epoch
-    (a search sets ``probe`` once it has a model, so it never ends with none); so does a
-    probed run that ``deadline`` cuts within its first epoch, before its validation pass.
+    (a search sets ``probe`` once it has a model, so it never ends with none), or before its
+    first step when even the least time its operations can take says so
+    (:func:`~automl_nas.training._cost.least_epoch_seconds`); so does a probed run that
+    ``deadline`` cuts within its first epoch, before its validation pass.
 
     ``seed`` fixes the batch order and the dropout masks (:class:`~automl_nas.nn.Dropout`
     draws from a generator of the run's own), so a run repeats from its seed and its initial
@@ -308,6 +311,13 @@ def train(
     may_give_up = probe  # the caller has a model already: this run may end without one
     probe = probe and time_limit is not None and n_steps > PROBE_WARMUP_STEPS
     slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
+    if probe:  # before its first step, so a network far too slow allocates no activations
+        least = least_epoch_seconds(model, data.X_train, len(data.X_val))
+        if least > slow_epoch:
+            raise TooSlowForLimit(least, slow_epoch / SLOW_EPOCH_SHARE, (
+                f"one epoch would take at least {least:.2f} s of a "
+                f"{slow_epoch / SLOW_EPOCH_SHARE:.2f} s limit at this machine's matrix-product rate"
+            ))
     probe_started = 0.0
     # Rows of one forward pass: a network of k members (model.k) computes k rows per row.
     part_rows = max(MIN_PART_ROWS, step_rows(device) // int(getattr(model, "k", 1)))
