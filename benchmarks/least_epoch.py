@@ -1,6 +1,6 @@
 """The least epoch the trainer judges a network by, against the epoch it really takes.
 
-    python benchmarks/least_epoch.py                   # 14 networks of the tabular space, 40,000 x 50
+    python benchmarks/least_epoch.py      # 14 networks of the tabular space, 40,000 x 50
 
 Before a probed network's first step, ``train`` gives it up as too slow when even
 ``least_epoch_seconds`` (its forward operations per row, counted by torch, three passes over
