@@ -1,13 +1,13 @@
 """A network's arithmetic per row and the least time its epoch can take on this machine.
 
 A search samples networks its trials cannot train in their time: on 40,000 x 50 rows one
-epoch of a random draw from the tabular space took 0.85 s (the default 4 x 81 residual
-network) to 241 s (16 members of 3 x 637 with embeddings), on one thread of a 2-core VM,
-where a 30 s search gives a trial about 2.5 s. The trainer's probe (``PROBE_WARMUP_STEPS``
-and after) finds such a network within its first steps, but only after it has allocated its
-activations: in 200,000 x 50 fits the probed networks were most of the pruned trials and the
-largest held the fit's peak memory (a 4 x 929 residual network of 4 members, 589 MiB above
-the data, pruned after 2.3 s).
+epoch of a random draw from the tabular space took 0.88 s (the default 4 x 81 residual
+network) to 117 s (16 members of 3 x 433 with piecewise-linear embeddings), on one thread of a
+2-core VM, where a 30 s search gives a trial about 2.5 s. The trainer's probe
+(``PROBE_WARMUP_STEPS`` and after) finds such a network within its first steps, but only after
+it has allocated their activations: in 200,000 x 50 fits the probed networks were most of the
+pruned trials and the largest held the fit's peak memory (a 4 x 929 residual network of 4
+members, 589 MiB above the data, pruned after 2.3 s).
 
 :func:`least_epoch_seconds` bounds an epoch from below before any training step: the
 forward pass's floating-point operations per row, counted by torch's own
@@ -15,9 +15,10 @@ forward pass's floating-point operations per row, counted by torch's own
 that dominates a wide network; element-wise work is left out, so the count is low), times
 three for the backward pass, over the training rows, plus one forward pass over the
 validation rows, at ``RATE_MARGIN`` times the rate a dense matrix product measured here
-(:func:`dense_rate`). Training reached 15-46 GFLOP/s of a measured 68-86 on one thread
-(14 sampled networks, ``benchmarks/README.md``, "Networks too slow for their trial found
-before their first step"), so the bound is at least 3.7x below any real epoch there.
+(:func:`dense_rate`). A real epoch took 3.6-10.1 times its least on one thread (13 sampled
+networks, 17-47 GFLOP/s) and 2.3-10.5 times on two (9 networks, up to 80 GFLOP/s)
+(``benchmarks/least_epoch.py``; ``benchmarks/README.md``, "Networks too slow for their trial
+found before their first step").
 """
 
 from __future__ import annotations
