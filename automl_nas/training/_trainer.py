@@ -313,6 +313,8 @@ def train(
     slow_epoch = SLOW_EPOCH_SHARE * (time_limit or math.inf)
     if probe:  # before its first step, so a network far too slow allocates no activations
         least = least_epoch_seconds(model, data.X_train, len(data.X_val))
+        if least > slow_epoch:  # confirmed by a second measurement of the rate
+            least = least_epoch_seconds(model, data.X_train, len(data.X_val), remeasure=True)
         if least > slow_epoch:
             raise TooSlowForLimit(least, slow_epoch / SLOW_EPOCH_SHARE, (
                 f"one epoch would take at least {least:.2f} s of a "
