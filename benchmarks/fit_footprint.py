@@ -14,7 +14,12 @@ Cases (a 25 % test split is held out of each, stratified, at the seed):
 - by name only (``--cases``), the same shapes at other sizes, to see how the peak grows with
   the rows: ``50k x 50`` and ``800k x 50`` (5 % NaN); ``200k x 50, no NaN`` and
   ``800k x 50, no NaN`` (the same rows without missing values, so without indicator columns);
-  ``25k x 2,000`` and ``100k x 2,000``.
+  ``25k x 2,000`` and ``100k x 2,000``;
+- by name only, each synthetic shape's columns with 2,000 training rows (``2k x 50``,
+  ``2k x 50, no NaN``, ``2k x 2,000``): what the same search adds when the data is small, that
+  is the trials' working memory (activations, optimizer state, boosting buffers, two trials at
+  once on 2 cores), which does not grow with the rows. Run beside the large case at the same
+  seeds, it gives a second check: peak at most 2 x float32 + models + the small case's peak.
 
 Each fit is ``AutoNASClassifier(time_budget=B, random_state=seed)`` with every other
 parameter at its default (threads, ``n_jobs`` unless ``--n-jobs``, the families unless
@@ -75,6 +80,15 @@ CASES: dict[str, tuple[str | None, tuple[int, int, float] | None]] = {
     "800k x 50, no NaN": (None, (800_000, 50, 0.0)),
     "25k x 2,000": (None, (25_000, 2_000, 0.0)),
     "100k x 2,000": (None, (100_000, 2_000, 0.0)),
+    "2k x 50": (None, (2_000, 50, 0.05)),
+    "2k x 50, no NaN": (None, (2_000, 50, 0.0)),
+    "2k x 2,000": (None, (2_000, 2_000, 0.0)),
+}
+#: the 2,000-row case of each synthetic case's columns and missing values (its working memory)
+SMALL: dict[str, str] = {
+    case: small
+    for case, (_, shape) in CASES.items() if shape is not None and shape[0] > 2_000
+    for small, (_, like) in CASES.items() if like == (2_000, *shape[1:])
 }
 #: the cases run unless ``--cases`` names others
 DEFAULT_CASES = ("phoneme", "connect_4", "200k x 50", "50k x 2,000")
@@ -211,6 +225,18 @@ def report(rows: list[dict], budget: float, loads: tuple[float, float]) -> list[
         over = group[group["peak_mib"] > group["peak_bound_mib"]]
         checks.append(f"- {label}: peak within 2 x float32 + models on "
                       f"{len(group) - len(over)} of {len(group)} fits")
+        small = frame[(frame["ref"] == ref) & (frame["case"] == SMALL.get(case))
+                      & (frame["n_jobs"] == n_jobs) & (frame["families"] == families)]
+        if len(small):
+            work = small.set_index("seed")["peak_mib"]
+            paired = group[group["seed"].isin(work.index)]
+            bound = paired["peak_bound_mib"] + work.loc[paired["seed"]].to_numpy()
+            within = int((paired["peak_mib"] <= bound).sum())
+            checks.append(
+                f"- {label}: peak within 2 x float32 + models + the {SMALL[case]} fit's peak "
+                f"at the same seed on {within} of {len(paired)} fits (peak - that bound, MiB: "
+                + ", ".join(f"{d:+.0f}" for d in paired["peak_mib"] - bound) + ")"
+            )
         share = group["first_trial_share"].max()
         checks.append(f"- {label}: first trial at most {share:.0%} of the budget "
                       f"(bar {FIRST_TRIAL_SHARE_BAR:.0%})")
