@@ -56,7 +56,7 @@ demo: install
 	$(PY) pipelines/digits_search.py
 
 test: install
-	@echo "== tests: about 11 minutes on 2 cores, one pytest-xdist worker per core (pytest prints a dot per test)."
+	@echo "== tests: about 7 minutes on 2 cores, one pytest-xdist worker per core (pytest prints a dot per test)."
 	@if [ "$$(id -u)" = 0 ]; then echo "== as root, the PostgreSQL tests install Debian's postgresql with apt-get if it is missing, and run a throwaway server on 127.0.0.1 as user postgres"; \
 	else echo "== not root: the PostgreSQL tests are skipped unless PostgreSQL (initdb, pg_ctl) is installed"; fi
 	$(PY) -m pytest
