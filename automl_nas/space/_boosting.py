@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from torch import nn
 
 from automl_nas.nn import TreeEnsemble
@@ -22,14 +22,20 @@ BOOSTING_PARAMS = (
     "gbdt_l2_regularization",
     "gbdt_max_features",
 )
+#: LightGBM's extremely randomised trees (``extra_trees``): each split tries one random
+#: threshold per column instead of the best of its bins. Searched beside the parameters above;
+#: stored trials and portfolio entries from before it have none and boost as without it.
+EXTRA_TREES = "gbdt_extra_trees"
 
 
 class BoostingSpace(SearchSpace):
     """Histogram gradient-boosted trees, fitted by LightGBM.
 
     Searched: ``gbdt_learning_rate``, ``gbdt_max_leaf_nodes``, ``gbdt_min_samples_leaf``,
-    ``gbdt_l2_regularization`` and ``gbdt_max_features`` (the share of columns each split
-    considers). The number of rounds is not searched: boosting stops early on the trial's
+    ``gbdt_l2_regularization``, ``gbdt_max_features`` (the share of columns each split
+    considers) and ``gbdt_extra_trees`` (LightGBM's extremely randomised trees: one random
+    threshold per column and split, as AutoGluon's ``LightGBMXT``; a different kind of error
+    for the ensemble, and less overfitting on noisy targets). The number of rounds is not searched: boosting stops early on the trial's
     validation rows and keeps the rounds up to the lowest validation loss
     (:func:`~automl_nas.training.fit_boosted_trees`). The default configuration is the start
     portfolio's first boosting entry (``benchmarks/portfolio.py``). The fitted trees become a
@@ -51,11 +57,12 @@ class BoostingSpace(SearchSpace):
                 "gbdt_min_samples_leaf": IntDistribution(2, 200, log=True),
                 "gbdt_l2_regularization": FloatDistribution(1e-6, 10.0, log=True),
                 "gbdt_max_features": FloatDistribution(0.3, 1.0),
+                EXTRA_TREES: CategoricalDistribution((False, True)),
             }
         )
 
     def required_params(self) -> Sequence[str]:
-        return BOOSTING_PARAMS
+        return (*BOOSTING_PARAMS, EXTRA_TREES)
 
     def supports(self, facts: DataFacts) -> bool:
         """One target column only: LightGBM has no multi-output regression."""
@@ -69,6 +76,7 @@ class BoostingSpace(SearchSpace):
             "gbdt_min_samples_leaf": 5,
             "gbdt_l2_regularization": 0.0316,
             "gbdt_max_features": 0.465,
+            EXTRA_TREES: False,
         }
 
     def build(

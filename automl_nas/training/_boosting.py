@@ -337,6 +337,8 @@ def fit_boosted_trees(
         "min_data_in_leaf": int(params["gbdt_min_samples_leaf"]),
         "lambda_l2": float(params["gbdt_l2_regularization"]),
         "feature_fraction_bynode": float(params["gbdt_max_features"]),
+        # absent from trials stored before it was searched: they boosted without it
+        "extra_trees": bool(params.get("gbdt_extra_trees", False)),
         "seed": seed,
         "deterministic": True,
         "force_col_wise": True,

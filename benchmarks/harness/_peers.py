@@ -170,6 +170,10 @@ class AutoNAS(Peer):
             from automl_nas.space import FamilySpace
 
             params["space"] = FamilySpace(portfolio=False)
+        if "fixed" in params:  # every family, one parameter fixed (an ingredient's ablation)
+            from automl_nas.space import FamilySpace
+
+            params["space"] = FamilySpace().replace(**params.pop("fixed"))
         fixed = params.pop("nn_fixed", None)
         if fixed:  # networks only, one ingredient fixed (issue 14's ablation)
             from automl_nas.space import FamilySpace, family_space
@@ -440,7 +444,8 @@ class OptunaMLP(Peer):
 
 #: Name -> a fresh peer. The first seven are the default comparison; the rest measure variants of
 #: this project (trials at once, networks only, batching, no portfolio, family floors, issue
-#: 14's ablation, selecting on balanced accuracy, and the peers given balanced accuracy too).
+#: 14's ablation, extra trees off, selecting on balanced accuracy, and the peers given
+#: balanced accuracy too).
 PEERS = {
     "automl_nas": AutoNAS,
     "flaml": FLAML,
@@ -471,6 +476,9 @@ PEERS = {
                                       nn_fixed={"numeric_transform": "standard"}),
     "automl_nas_nn_unsized": partial(AutoNAS, "automl_nas nn, trials not budget-sized",
                                      families=["nn"], sized_trials=False),
+    # boosting without LightGBM's extremely randomised trees (searched since 2026-12-05)
+    "automl_nas_noxt": partial(AutoNAS, "automl_nas no extra trees",
+                               fixed={"gbdt_extra_trees": False}),
     "automl_nas_bacc": partial(AutoNAS, "automl_nas metric=balanced_accuracy",
                                metric="balanced_accuracy"),
     "automl_nas_rebalanced": AutoNASRebalanced,

@@ -189,6 +189,25 @@ def test_boosting_trial_reports_epochs_keeps_the_best_round_and_reloads():
     np.testing.assert_allclose(result.val_output, ours, rtol=1e-5, atol=1e-5)
 
 
+def test_extra_trees_reach_lightgbm_and_trials_stored_without_the_choice_boost_without_them():
+    X, y = classes(2)
+    data = tensors(X, y, 900)
+    kwargs = {"loss_fn": nn.CrossEntropyLoss(), "score_fn": accuracy(y[900:]), "max_epochs": 5,
+              "patience": 5, "seed": 0}
+    results = {
+        extra: train(TreeEnsemble(12, 2), {**GBDT, "gbdt_extra_trees": extra}, data, **kwargs)
+        for extra in (False, True)
+    }
+    stored = {k: v for k, v in GBDT.items() if k != "gbdt_extra_trees"}  # a trial from before
+    old = train(TreeEnsemble(12, 2), stored, data, **kwargs)
+    np.testing.assert_array_equal(old.val_output, results[False].val_output)
+    assert not np.allclose(results[True].val_output, results[False].val_output)
+    for result in results.values():  # the copied trees predict as LightGBM scored
+        ours = result.model(data.X_val).detach().numpy()
+        np.testing.assert_allclose(result.val_output, ours, rtol=1e-5, atol=1e-5)
+        assert result.score > 0.7
+
+
 def test_boosting_prunes_through_on_epoch():
     X, y = classes(2)
     data = tensors(X, y, 900)
