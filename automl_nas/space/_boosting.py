@@ -35,11 +35,12 @@ class BoostingSpace(SearchSpace):
     ``gbdt_l2_regularization``, ``gbdt_max_features`` (the share of columns each split
     considers) and ``gbdt_extra_trees`` (LightGBM's extremely randomised trees: one random
     threshold per column and split, as AutoGluon's ``LightGBMXT``; a different kind of error
-    for the ensemble, and less overfitting on noisy targets). The number of rounds is not
-    searched: boosting stops early on the trial's validation rows and keeps the rounds up to
-    the lowest validation loss (:func:`~automl_nas.training.fit_boosted_trees`). The default
-    configuration is the start portfolio's first boosting entry (``benchmarks/portfolio.py``).
-    The fitted trees become a :class:`~automl_nas.nn.TreeEnsemble`.
+    for the ensemble; ``benchmarks/README.md``, "Extremely randomised trees in the boosting
+    family"). The number of rounds is not searched: boosting stops early on the trial's
+    validation rows and keeps the rounds up to the lowest validation loss
+    (:func:`~automl_nas.training.fit_boosted_trees`). The default configuration is the start
+    portfolio's first boosting entry (``benchmarks/portfolio.py``). The fitted trees become a
+    :class:`~automl_nas.nn.TreeEnsemble`.
 
     Example:
         >>> BoostingSpace().default_params()["gbdt_max_leaf_nodes"]
