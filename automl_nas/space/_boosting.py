@@ -44,7 +44,7 @@ class BoostingSpace(SearchSpace):
 
     Example:
         >>> BoostingSpace().default_params()["gbdt_max_leaf_nodes"]
-        127
+        5
     """
 
     #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
