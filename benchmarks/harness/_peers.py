@@ -166,14 +166,13 @@ class AutoNAS(Peer):
         params = dict(self.params)
         if not task.classification:
             params.pop("metric", None)
-        if not params.pop("portfolio", True):  # each family's default first, then the sampler
+        # portfolio=False: each family's default first, then the sampler; fixed: the default
+        # space with parameters fixed in every family (an ingredient's ablation); one space
+        portfolio, fixed_all = params.pop("portfolio", True), params.pop("fixed", {})
+        if not portfolio or fixed_all:
             from automl_nas.space import FamilySpace
 
-            params["space"] = FamilySpace(portfolio=False)
-        if "fixed" in params:  # every family, one parameter fixed (an ingredient's ablation)
-            from automl_nas.space import FamilySpace
-
-            params["space"] = FamilySpace().replace(**params.pop("fixed"))
+            params["space"] = FamilySpace(portfolio=portfolio).replace(**fixed_all)
         fixed = params.pop("nn_fixed", None)
         if fixed:  # networks only, one ingredient fixed (issue 14's ablation)
             from automl_nas.space import FamilySpace, family_space
