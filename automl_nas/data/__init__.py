@@ -15,6 +15,7 @@ from automl_nas.data._tabular import (
     DataWarning,
     MedianImputeScaler,
     make_preprocessor,
+    missing_values,
     preprocessing_warning,
 )
 from automl_nas.data._task import MAX_AUTO_CLASSES, infer_task
@@ -32,6 +33,7 @@ __all__ = [
     "flatten_images",
     "infer_task",
     "make_preprocessor",
+    "missing_values",
     "permute_rows_inplace",
     "preprocessing_warning",
     "subsample_rows",

@@ -6,20 +6,28 @@ import math
 
 import numpy as np
 
+from automl_nas.nn import MissingValues
+
 #: Rows examined: a column with three or more values among them is continuous.
 SAMPLE_ROWS = 4_096
 
 
-def continuous_columns(X: np.ndarray) -> tuple[int, ...]:
+def continuous_columns(X: np.ndarray, missing: MissingValues | None = None) -> tuple[int, ...]:
     """Indices of the columns of ``X`` with more than two distinct finite values.
 
     One-hot levels, missing-value indicators and binary features have two values, so a
     quantile transform or an embedding of them adds nothing but width. Decided on up to
     ``SAMPLE_ROWS`` evenly strided rows (deterministic); a column whose third value is rarer
     than that sample sees is treated as binary, which only means it is not embedded.
+
+    ``missing``: ``X`` keeps NaN that a model fills and flags (:class:`~automl_nas.nn.
+    MissingFill`); the indices are then of the filled columns and indicators the model reads.
     """
     if X.ndim != 2 or not len(X):
         return ()
-    sample = np.sort(X[:: max(1, math.ceil(len(X) / SAMPLE_ROWS))], axis=0)
+    sample = X[:: max(1, math.ceil(len(X) / SAMPLE_ROWS))]
+    if missing is not None:
+        sample = missing.expand(sample)
+    sample = np.sort(sample, axis=0)
     changes = np.count_nonzero(np.diff(sample, axis=0) > 0, axis=0)
     return tuple(int(i) for i in np.flatnonzero(changes >= 2))

@@ -16,6 +16,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from sklearn.utils import Tags
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from automl_nas.nn import MissingValues
+
 #: One-hot columns kept per categorical feature; rarer levels share an "infrequent" column.
 MAX_CATEGORIES = 32
 
@@ -214,6 +216,17 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
     so no float64 copy of the whole matrix is made; statistics and arithmetic are float64,
     only the output is float32.
 
+    Parameters
+    ----------
+    keep_missing : bool, default=False
+        Leave the missing values of the columns that had some in ``fit`` as NaN (their present
+        values standardised as above) and add no indicator columns: the output has one column
+        per input column, half the matrix of a table with missing values in every column.
+        :func:`missing_values` then gives the fill and indicator values, with which a model
+        fills and flags them itself (:class:`~automl_nas.nn.MissingFill`) or routes them
+        natively (gradient boosting). Columns without missing values in ``fit`` are imputed
+        with their median either way.
+
     Attributes
     ----------
     medians_ : ndarray of shape (n_features_in_,)
@@ -239,7 +252,18 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
     >>> import numpy as np
     >>> MedianImputeScaler().fit_transform(np.array([[1.0], [np.nan], [3.0]])).shape
     (3, 2)
+    >>> MedianImputeScaler(keep_missing=True).fit_transform(np.array([[1.0], [np.nan], [3.0]]))
+    array([[-1.2247449],
+           [       nan],
+           [ 1.2247449]], dtype=float32)
     """
+
+    def __init__(self, keep_missing: bool = False) -> None:
+        self.keep_missing = keep_missing
+
+    def __setstate__(self, state: dict) -> None:
+        # Scalers pickled before keep_missing existed flagged their missing values.
+        super().__setstate__({"keep_missing": False, **state})
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -302,8 +326,13 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validated(X, reset=False)
         n, p = X.shape
-        out = np.empty((n, len(self.mean_)), dtype=np.float32)
+        width = p if self.keep_missing else len(self.mean_)
+        out = np.empty((n, width), dtype=np.float32)
         buffer = np.empty(max(1, CHUNK_BYTES // 8))
+        # What a missing value becomes: its column's median, standardised; NaN where kept.
+        fill = (self.medians_ - self.mean_[:p]) / self.scale_[:p]
+        if self.keep_missing:
+            fill[self.missing_features_] = np.nan
         for rows, values in _blocks(X, max(1, BLOCK_BYTES // (8 * p)), axis=0):
             # Whole rows of a row-ordered block; tiles of a column-ordered one (a frame's
             # usually), whose rows are too scattered in memory to be read one by one.
@@ -311,13 +340,14 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
             height = max(1, len(buffer) // width)
             for top, left in itertools.product(range(0, len(values), height), range(0, p, width)):
                 tile = values[top : top + height, left : left + width]
-                self._transform_tile(tile, left, out[rows][top : top + height], buffer)
+                self._transform_tile(tile, left, out[rows][top : top + height], buffer, fill)
         return out
 
     def _transform_tile(
-        self, tile: np.ndarray, left: int, out: np.ndarray, buffer: np.ndarray
+        self, tile: np.ndarray, left: int, out: np.ndarray, buffer: np.ndarray, fill: np.ndarray
     ) -> None:
-        """X's columns from ``left`` on, of some rows (``tile``), into those rows of the output."""
+        """X's columns from ``left`` on, of some rows (``tile``), into those rows of the output;
+        ``fill``: each column's value for a missing one (NaN: kept missing)."""
         p = self.n_features_in_
         columns = slice(left, left + tile.shape[1])
         mean, scale = self.mean_[columns], self.scale_[columns]
@@ -325,14 +355,14 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         missing = np.isnan(chunk)
         values = out[:, columns]
         np.divide(chunk, scale, out=values, casting="same_kind")
-        filled = (self.medians_[columns] - mean) / scale
-        np.copyto(values, filled, where=missing, casting="same_kind")
-        # With NaN filled, one sum shows whether X held an infinity; chunk tells which column.
+        np.copyto(values, fill[columns], where=missing, casting="same_kind")
+        # With NaN filled, one sum shows whether X held an infinity; chunk tells which column
+        # (and whether a NaN left missing is all there is).
         if not np.isfinite(values.sum()):
             self._check_finite(chunk, left)
         # The indicators of this tile's columns, set where a value is missing.
         first, stop = np.searchsorted(self.missing_features_, [columns.start, columns.stop])
-        if first == stop:
+        if first == stop or self.keep_missing:
             return
         flag_mean, flag_scale = self.mean_[p + first : p + stop], self.scale_[p + first : p + stop]
         flags = out[:, p + first : p + stop]
@@ -341,16 +371,61 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         np.copyto(flags, (1 - flag_mean) / flag_scale, where=flagged, casting="same_kind")
 
     def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
-        """The input names, then ``missingindicator_<name>`` per indicator (as SimpleImputer)."""
+        """The input names, then ``missingindicator_<name>`` per indicator (as SimpleImputer;
+        none with ``keep_missing``)."""
         check_is_fitted(self, "n_features_in_")
         names = _check_feature_names_in(self, input_features)
+        if self.keep_missing:
+            return names
         flags = [f"missingindicator_{name}" for name in names[self.missing_features_]]
         return np.concatenate([names, np.asarray(flags, dtype=object)])
 
 
-def _numeric() -> Pipeline:
-    # Median imputation plus a missing-indicator column keeps the information that a value was absent.
-    return make_pipeline(ToNumbers(), MedianImputeScaler())
+def _numeric(keep_missing: bool = False) -> Pipeline:
+    # Median imputation plus a missing-indicator column keeps the information that a value was
+    # absent (filled and flagged by the models themselves with keep_missing).
+    return make_pipeline(ToNumbers(), MedianImputeScaler(keep_missing=keep_missing))
+
+
+def _scalers(preprocessor: object) -> Iterator[tuple[int, MedianImputeScaler]]:
+    """The fitted :class:`MedianImputeScaler` s of ``preprocessor`` (one of
+    :func:`make_preprocessor`), each with the first output column it writes."""
+    if isinstance(preprocessor, Pipeline):
+        if isinstance(preprocessor[-1], MedianImputeScaler):
+            yield 0, preprocessor[-1]
+        return
+    if isinstance(preprocessor, ColumnTransformer):
+        for name, part in preprocessor.output_indices_.items():
+            if part.start == part.stop:  # a branch without columns, left unfitted
+                continue
+            branch = preprocessor.named_transformers_.get(name)
+            for offset, scaler in _scalers(branch):
+                yield part.start + offset, scaler
+
+
+def missing_values(preprocessor: object) -> MissingValues | None:
+    """The columns a fitted ``make_preprocessor(X, keep_missing=True)`` leaves NaN in, with
+    the values that fill and flag them as its ``keep_missing=False`` twin writes them; None
+    if it leaves none (no missing values in ``fit``, or ``keep_missing`` off)."""
+    columns: list[int] = []
+    fill: list[float] = []
+    flag_off: list[float] = []
+    flag_on: list[float] = []
+    for offset, scaler in _scalers(preprocessor):
+        if not scaler.keep_missing:
+            continue
+        p, kept = scaler.n_features_in_, scaler.missing_features_
+        mean, scale = scaler.mean_, scaler.scale_
+        columns += (offset + kept).tolist()
+        fill += ((scaler.medians_[kept] - mean[kept]) / scale[kept]).tolist()
+        share, spread = mean[p:], scale[p:]
+        flag_off += (-share / spread).tolist()
+        flag_on += ((1 - share) / spread).tolist()
+    if not columns:
+        return None
+    # Rounded to float32 as the matrix is, so a model fills with what the twin would write.
+    as32 = [tuple(np.float32(v).item() for v in values) for values in (fill, flag_off, flag_on)]
+    return MissingValues(tuple(columns), *as32)
 
 
 def preprocessing_warning(seconds: float, time_budget: float) -> str | None:
@@ -400,8 +475,8 @@ class TemporalToSeconds(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return pd.DataFrame(seconds, index=X.index)
 
 
-def _temporal() -> Pipeline:
-    return Pipeline([("seconds", TemporalToSeconds()), *_numeric().steps])
+def _temporal(keep_missing: bool = False) -> Pipeline:
+    return Pipeline([("seconds", TemporalToSeconds()), *_numeric(keep_missing).steps])
 
 
 def _as_object(frame: pd.DataFrame) -> pd.DataFrame:
@@ -435,7 +510,9 @@ def _categorical() -> Pipeline:
     )
 
 
-def make_preprocessor(X: np.ndarray | pd.DataFrame) -> Pipeline | ColumnTransformer:
+def make_preprocessor(
+    X: np.ndarray | pd.DataFrame, keep_missing: bool = False
+) -> Pipeline | ColumnTransformer:
     """An unfitted transformer turning ``X`` into a dense float matrix for a network.
 
     DataFrames: numeric columns are median-imputed (with missing indicators) and standardised
@@ -445,18 +522,26 @@ def make_preprocessor(X: np.ndarray | pd.DataFrame) -> Pipeline | ColumnTransfor
     values are compared as text, so a column mixing numbers and strings works (``1`` and
     ``"1"`` are one level). Arrays are numeric and get the numeric branch.
 
+    ``keep_missing``: numeric and temporal columns with missing values in ``fit`` keep them as
+    NaN, without indicator columns, for models that fill and flag them themselves
+    (:func:`missing_values`, :class:`MedianImputeScaler`).
+
     Warns (:class:`DataWarning`) about text columns that look numeric but for a few values; at
     predict time, text in a column that was numeric is an error that names the column.
     """
     if not isinstance(X, pd.DataFrame):
-        return _numeric()
+        return _numeric(keep_missing)
     warn_numeric_looking(X)
     categorical = ["object", "string", "category", "bool"]
     temporal = ["datetime", "datetimetz", "timedelta"]
     return ColumnTransformer(
         [
-            ("numeric", _numeric(), make_column_selector(dtype_exclude=categorical + temporal)),
-            ("temporal", _temporal(), make_column_selector(dtype_include=temporal)),
+            (
+                "numeric",
+                _numeric(keep_missing),
+                make_column_selector(dtype_exclude=categorical + temporal),
+            ),
+            ("temporal", _temporal(keep_missing), make_column_selector(dtype_include=temporal)),
             ("categorical", _categorical(), make_column_selector(dtype_include=categorical)),
         ],
         sparse_threshold=0.0,

@@ -33,6 +33,7 @@ from automl_nas.data import (
     cross_validation_folds,
     flatten_images,
     make_preprocessor,
+    missing_values,
     permute_rows_inplace,
     preprocessing_warning,
     train_validation_split,
@@ -316,7 +317,8 @@ class BaseAutoNAS(BaseEstimator):
 
         Args:
             X: Array-like or DataFrame (n_samples, n_features); DataFrames may have categorical
-                and string columns; NaN is imputed.
+                and string columns; NaN is filled and flagged by networks and linear
+                models, routed natively by boosted trees.
             y: Targets.
 
         Returns:
@@ -335,7 +337,7 @@ class BaseAutoNAS(BaseEstimator):
         )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = resolve_device(self.device)
-        X_all = self._preprocess(X)
+        X_all = self._preprocess(X, keep_missing=space.fills_missing)
         space = self.space_ = space.for_data(self._data_facts(X_all, plan, n_outputs))
         tracker = self._make_tracker()
         with optuna_verbosity(self.verbose):
@@ -531,16 +533,20 @@ class BaseAutoNAS(BaseEstimator):
             raise ValueError(f"families={self.families!r}: choose one or more of {list(FAMILIES)}")
         return [name for name in FAMILIES if name in chosen]
 
-    def _preprocess(self, X: Any) -> np.ndarray:
+    def _preprocess(self, X: Any, keep_missing: bool = False) -> np.ndarray:
         """Fit ``preprocessor_`` and return the float32 matrix the networks train on.
 
         One ``fit_transform`` pass (a ``fit`` then ``transform`` made a ColumnTransformer
         transform everything twice); warns when it took more than a quarter of the budget.
         The matrix is fit's own, never the caller's ``X``: the search reorders its rows in
-        place (:meth:`_spec`).
+        place (:meth:`_spec`). ``keep_missing``: the space's models take missing values
+        themselves, so the matrix keeps them as NaN instead of adding indicator columns
+        (:func:`~automl_nas.data.make_preprocessor`).
         """
         started = time.monotonic()
-        preprocessor = ImageScaler() if self.image_shape_ else make_preprocessor(X)
+        preprocessor = (
+            ImageScaler() if self.image_shape_ else make_preprocessor(X, keep_missing=keep_missing)
+        )
         X_all = np.ascontiguousarray(preprocessor.fit_transform(X), dtype=np.float32)
         if isinstance(X, np.ndarray) and np.may_share_memory(X_all, X):
             X_all = X_all.copy()
@@ -554,12 +560,14 @@ class BaseAutoNAS(BaseEstimator):
         """What the space adapts to: the rows a trial trains on, the continuous columns, the
         task and its outputs."""
         holdout = 1 - (1 / plan.n_folds if plan.n_folds else self.validation_fraction)
+        missing = None if self.image_shape_ else missing_values(self.preprocessor_)
         return DataFacts(
             n_rows=max(1, int(len(X) * holdout)),
             n_features=X.shape[1],
-            continuous=() if self.image_shape_ else continuous_columns(X),
+            continuous=() if self.image_shape_ else continuous_columns(X, missing),
             task=self._task,
             n_outputs=n_outputs,
+            missing=missing,
         )
 
     def _stages(self) -> list[BaseStage]:

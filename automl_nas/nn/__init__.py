@@ -4,6 +4,7 @@ from automl_nas.nn._bag import FoldBag
 from automl_nas.nn._cell import CELL_OPS, PARAMETER_FREE_OPS, Cell, CellNetwork, cell_edges
 from automl_nas.nn._dropout import Dropout, dropout_generator
 from automl_nas.nn._dtype import input_dtype
+from automl_nas.nn._missing import MissingFill, MissingValues
 from automl_nas.nn._mlp import ACTIVATIONS, MLP, NORMS, DenseBlock
 from automl_nas.nn._numeric import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
 from automl_nas.nn._stacked import NotStackableError, StackedNetwork, stack_networks
@@ -29,6 +30,8 @@ __all__ = [
     "FeatureEncoder",
     "FoldBag",
     "LinearModel",
+    "MissingFill",
+    "MissingValues",
     "MixedOp",
     "PiecewiseLinear",
     "ResidualBlock",

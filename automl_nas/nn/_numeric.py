@@ -60,7 +60,7 @@ N_BINS = 16
 SOFT_CLIP = 3.0
 
 
-def _sample(X: torch.Tensor) -> torch.Tensor:
+def sample_rows(X: torch.Tensor) -> torch.Tensor:
     """Up to ``STATS_ROWS`` rows of ``X``, evenly strided (deterministic, no RNG)."""
     step = max(1, math.ceil(len(X) / STATS_ROWS))
     return X[::step].float()
@@ -227,7 +227,7 @@ class FeatureEncoder(nn.Module):
         """Fill the transform's and the embedding's statistics from training rows ``X``."""
         if not len(self.continuous):
             return
-        x = _sample(X)[:, self.continuous.to(X.device)]
+        x = sample_rows(X)[:, self.continuous.to(X.device)]
         if self.transform == "quantile":
             levels = torch.linspace(0, 1, self.knots.shape[1], device=x.device)
             self.knots.copy_(_quantiles(x, levels).t())

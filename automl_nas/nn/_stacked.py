@@ -17,8 +17,9 @@ member (linear, layer and batch norm, dropout) by its stacked form; layers witho
 (activations, identity) and containers (``nn.Sequential``, ``ResidualBlock``, ``DenseBlock``,
 ``TabularNet``) keep their own ``forward``, which then runs on stacked tensors. A network's
 input encoder without trainable weights (``FeatureEncoder`` without an embedding: its
-statistics come from the training rows, the same for every member) runs once and its output
-is shared. A layer of any other kind with weights (a numeric embedding, a TabM-style ensemble of
+statistics come from the training rows, the same for every member; ``MissingFill``, whose
+values come from the preprocessor) runs once and its output is shared. A layer of any other
+kind with weights (a numeric embedding, a TabM-style ensemble of
 ``k`` members: the whole network then) runs through ``torch.func.vmap`` over its stacked
 weights (:class:`VmappedModule`): slower per operation, but the same result. Batch norm inside
 such a layer cannot be stacked (:func:`stack_networks` raises ``NotStackableError``) and
@@ -38,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from automl_nas.nn._missing import MissingFill
 from automl_nas.nn._numeric import FeatureEncoder
 
 
@@ -253,7 +255,8 @@ def _stack(layers: Sequence[nn.Module], path: str) -> nn.Module:
         return StackedDropout(layers)
     if kind in _STATELESS:
         return copy.deepcopy(first)
-    if kind is FeatureEncoder and not any(True for _ in first.parameters()):
+    weightless_encoder = kind is FeatureEncoder and not any(True for _ in first.parameters())
+    if kind is MissingFill or weightless_encoder:
         return SharedInput(first)
     if (
         kind is FeatureEncoder  # an embedding with weights

@@ -27,8 +27,9 @@ import torch
 from torch import nn
 
 from automl_nas.nn._dropout import Dropout
+from automl_nas.nn._missing import MissingFill
 from automl_nas.nn._mlp import ACTIVATIONS, make_norm
-from automl_nas.nn._numeric import FeatureEncoder
+from automl_nas.nn._numeric import FeatureEncoder, sample_rows
 
 BLOCKS = ("mlp", "resnet")
 
@@ -86,6 +87,8 @@ class TabularNet(nn.Module):
         norm: ``"none"``, ``"batch"`` or ``"layer"``.
         dropout: Dropout rate inside the blocks.
         k: Ensemble members (1: a single network).
+        missing: Fills and flags the NaN of the input before the encoder (None: the input has
+            none); the encoder then reads the input's columns and the indicators.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class TabularNet(nn.Module):
         norm: str = "none",
         dropout: float = 0.0,
         k: int = 1,
+        missing: MissingFill | None = None,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -107,6 +111,7 @@ class TabularNet(nn.Module):
         if k < 1 or n_blocks < 1 or width < 1:
             raise ValueError(f"need k, n_blocks and width >= 1, got {k}, {n_blocks}, {width}")
         self.k = k
+        self.register_module("missing", missing)
         self.encoder = encoder
         self.body = _body(encoder.out_features, block, n_blocks, width, activation, norm, dropout)
         if k == 1:
@@ -130,10 +135,17 @@ class TabularNet(nn.Module):
 
     @torch.no_grad()
     def init_from_data(self, X: torch.Tensor) -> None:
-        """The encoder's statistics from the training rows (the trainer calls this first)."""
+        """The encoder's statistics from the training rows (the trainer calls this first):
+        from a sample of them, filled and flagged as the forward pass fills and flags."""
+        missing = self._modules.get("missing")
+        if missing is not None:
+            X = missing(sample_rows(X))
         self.encoder.init_from_data(X)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        missing = self._modules.get("missing")  # absent from networks pickled before it
+        if missing is not None:
+            x = missing(x)
         h = self.encoder(x)
         if self.k == 1:
             return self.head(self.body(h))

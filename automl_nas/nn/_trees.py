@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from automl_nas.nn._missing import MissingFill
+
 #: The per-node tensors of a :class:`TreeEnsemble`, each of shape (n_trees, n_nodes).
 NODE_FIELDS = ("feature", "threshold", "left", "right", "missing_left", "is_leaf", "value")
 
@@ -141,7 +143,7 @@ class _Walk:
         starts = starts.unsqueeze(1).expand(n_rows, n_trees).reshape(-1)
         node = self.roots.unsqueeze(0).expand(n_rows, n_trees).reshape(-1)
         flat_x = x.contiguous().reshape(-1)
-        # Preprocessed inputs have no NaN: the missing-value rule is applied only when needed.
+        # NaN only in columns the preprocessor left missing: the rule is applied only then.
         missing = bool(x.isnan().any())
         for _ in range(self.depth):
             values = flat_x.index_select(0, starts + self.feature.index_select(0, node))
@@ -159,5 +161,14 @@ class LinearModel(nn.Linear):
     """A fitted linear model's coefficients as a linear layer: raw outputs ``x @ W.T + b``.
 
     A class of its own so that the trainer knows to fit it with scikit-learn's solver rather
-    than by gradient steps.
+    than by gradient steps. With ``missing``, its input's NaN are filled and flagged first
+    (``in_features`` counts the indicator columns).
     """
+
+    def __init__(self, in_features: int, out_features: int, missing: MissingFill | None = None):
+        super().__init__(in_features, out_features)
+        self.register_module("missing", missing)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        missing = self._modules.get("missing")  # absent from models pickled before it
+        return super().forward(x if missing is None else missing(x))

@@ -20,6 +20,7 @@ import numpy as np
 import optuna
 import torch
 
+from automl_nas.nn import MissingValues
 from automl_nas.space import BoostingSpace, CellSpace, FamilySpace, LinearSpace, MLPSpace, TabularSpace
 from automl_nas.training import (
     CLASSIFICATION_METRICS,
@@ -52,6 +53,7 @@ _ALLOWED: list[Any] = [
     FamilySpace,
     BoostingSpace,
     LinearSpace,
+    MissingValues,
     optuna.distributions.IntDistribution,
     optuna.distributions.FloatDistribution,
     optuna.distributions.CategoricalDistribution,

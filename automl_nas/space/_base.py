@@ -17,7 +17,7 @@ from optuna.distributions import (
 )
 from torch import nn
 
-from automl_nas.nn import Supernet
+from automl_nas.nn import MissingValues, Supernet
 
 #: Training hyperparameters every space carries, whatever the architecture family.
 TRAINING_PARAMS = ("lr", "weight_decay", "batch_size", "optimizer", "dropout", "epochs")
@@ -46,6 +46,10 @@ class DataFacts:
             one-hot levels, missing-value indicators or binary features).
         task: ``"classification"`` or ``"regression"``.
         n_outputs: Outputs of a model: classes, or target columns.
+        missing: The columns the preprocessor left NaN in and what fills and flags them, for
+            a space whose models do (:attr:`SearchSpace.fills_missing`); None if none.
+            ``continuous`` then indexes the filled columns and their indicators, as such a
+            network reads them (:class:`~automl_nas.nn.MissingFill`).
     """
 
     n_rows: int
@@ -53,6 +57,7 @@ class DataFacts:
     continuous: tuple[int, ...]
     task: str
     n_outputs: int = 1
+    missing: MissingValues | None = None
 
 
 def suggest(trial: optuna.trial.BaseTrial, name: str, dist: BaseDistribution) -> Any:
@@ -129,6 +134,11 @@ class SearchSpace(ABC):
 
     #: The model family a space searches, as a :class:`~automl_nas.space.FamilySpace` names it.
     family = "nn"
+    #: Whether the models this space builds take NaN in the columns ``DataFacts.missing``
+    #: names, filling and flagging them themselves or routing them natively: ``fit`` then
+    #: leaves missing values in the matrix instead of adding an indicator column per column
+    #: with missing values (``MedianImputeScaler(keep_missing=True)``).
+    fills_missing = False
 
     def __init__(
         self,

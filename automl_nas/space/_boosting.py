@@ -49,6 +49,9 @@ class BoostingSpace(SearchSpace):
 
     #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
     family = "gbdt"
+    #: LightGBM routes missing values natively (a learned direction per split), as the fitted
+    #: trees do (:class:`~automl_nas.nn.TreeEnsemble`).
+    fills_missing = True
 
     def __init__(self) -> None:
         super().__init__(

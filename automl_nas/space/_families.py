@@ -242,6 +242,11 @@ class FamilySpace(SearchSpace):
     def supports(self, facts: DataFacts) -> bool:
         return any(self._families[name].supports(facts) for name in self.families)
 
+    @property
+    def fills_missing(self) -> bool:  # type: ignore[override]
+        """Whether every family's models take the missing values themselves."""
+        return all(space.fills_missing for space in self._families.values())
+
     def for_data(self, facts: DataFacts) -> FamilySpace:
         """Each family adapted to the data; families that cannot fit the task are left out
         (boosting for several regression targets)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 from optuna.distributions import FloatDistribution
 from torch import nn
 
-from automl_nas.nn import LinearModel
-from automl_nas.space._base import SearchSpace
+from automl_nas.nn import LinearModel, MissingValues
+from automl_nas.space._base import DataFacts, SearchSpace
 
 
 class LinearSpace(SearchSpace):
@@ -29,9 +30,18 @@ class LinearSpace(SearchSpace):
 
     #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
     family = "linear"
+    #: The model fills and flags missing values itself (:class:`~automl_nas.nn.MissingFill`).
+    fills_missing = True
 
     def __init__(self) -> None:
         super().__init__({"linear_alpha": FloatDistribution(1e-4, 1e3, log=True)})
+        #: The columns left missing and what fills them, set by :meth:`for_data`.
+        self.missing: MissingValues | None = None
+
+    def for_data(self, facts: DataFacts) -> LinearSpace:
+        new = copy.copy(self)
+        new.missing = facts.missing
+        return new
 
     def required_params(self) -> Sequence[str]:
         return ("linear_alpha",)
@@ -50,4 +60,8 @@ class LinearSpace(SearchSpace):
     def build(
         self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
     ) -> nn.Module:
-        return LinearModel(math.prod(input_shape), n_outputs)
+        missing = getattr(self, "missing", None)  # absent from spaces pickled before it
+        if missing is None:
+            return LinearModel(math.prod(input_shape), n_outputs)
+        n_features = math.prod(input_shape) + missing.n_flags
+        return LinearModel(n_features, n_outputs, missing=missing.module())

@@ -22,6 +22,7 @@ from automl_nas.nn import (
     NORMS,
     NUMERIC_TRANSFORMS,
     FeatureEncoder,
+    MissingValues,
     TabularNet,
 )
 from automl_nas.space._base import TRAINING_PARAMS, DataFacts, SearchSpace, training_distributions
@@ -104,10 +105,15 @@ class TabularSpace(SearchSpace):
         1
     """
 
+    #: The network fills and flags missing values itself (:class:`~automl_nas.nn.MissingFill`).
+    fills_missing = True
+
     def __init__(self) -> None:
         super().__init__(_distributions())
         #: Columns the network transforms and embeds (None: all), set by :meth:`for_data`.
         self.continuous: tuple[int, ...] | None = None
+        #: The columns left missing and what fills and flags them, set by :meth:`for_data`.
+        self.missing: MissingValues | None = None
         self.default_batch = 128
 
     def required_params(self) -> Sequence[str]:
@@ -118,6 +124,7 @@ class TabularSpace(SearchSpace):
         new._distributions = dict(self._distributions)
         new._fixed = dict(self._fixed)
         new.continuous = tuple(facts.continuous)
+        new.missing = facts.missing
         untouched = _distributions()
         default_batch, choices = batch_choices(facts.n_rows)
         new.default_batch = default_batch
@@ -174,7 +181,8 @@ class TabularSpace(SearchSpace):
     def build(
         self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
     ) -> nn.Module:
-        n_features = math.prod(input_shape)
+        missing = getattr(self, "missing", None)  # absent from spaces pickled before it
+        n_features = math.prod(input_shape) + (missing.n_flags if missing else 0)
         encoder = FeatureEncoder(
             n_features,
             self.continuous,
@@ -192,4 +200,5 @@ class TabularSpace(SearchSpace):
             norm=params["norm"],
             dropout=float(params["dropout"]),
             k=int(params["ensemble_k"]),
+            missing=missing.module() if missing else None,
         )

@@ -104,6 +104,9 @@ def fit_linear_model(
     stopped midway, and on standardised features it takes well under a network's epoch
     (``patience`` and ``probe`` are for networks)."""
     X, y, _, _ = _numpy(data)
+    missing = model._modules.get("missing")
+    if missing is not None:  # the solver reads the columns filled and flagged, as forward does
+        X = missing.values().expand(X)
     alpha = float(params["linear_alpha"])
     weight = torch.zeros(model.out_features, model.in_features)
     with threadpool_limits(limits=torch.get_num_threads()), warnings.catch_warnings():

@@ -4,10 +4,12 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import make_classification, make_regression
 
 from automl_nas import AutoNASClassifier, AutoNASRegressor
 from automl_nas.nn import FoldBag, LinearModel, TabularNet, TreeEnsemble
+from automl_nas.search import DiskTrialStore, SearchSpec
 from automl_nas.space import FAMILIES, FamilySpace, TabularSpace
 from automl_nas.space._families import portfolio
 
@@ -82,12 +84,45 @@ def test_families_errors_are_early_and_clear(table, options, match):
         AutoNASClassifier(n_trials=1, **{**TINY, **options}).fit(X, y)
 
 
+def _with_nan(X, share, seed):
+    X = X.copy()
+    X[np.random.default_rng(seed).random(X.shape) < share] = np.nan
+    return X
+
+
+def test_missing_values_stay_nan_in_the_search_and_every_family_takes_them(table, tmp_path):
+    X, X_test, y, y_test = table
+    X, X_test = _with_nan(X, 0.15, 0), _with_nan(X_test, 0.15, 1)
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    clf = AutoNASClassifier(  # without the portfolio: each family's default, one a family
+        space=FamilySpace(portfolio=False), n_trials=3, cv=None, storage=storage,
+        study_name="s", artifact_dir=tmp_path / "artifacts", **TINY,
+    ).fit(X, y)
+    assert {t.params["family"] for t in clf.study_.trials} == set(FAMILIES)
+    assert all(t.state.name == "COMPLETE" for t in clf.study_.trials)
+    # the search's matrix: one column per column, NaN kept (no indicator columns)
+    spec = SearchSpec.load(tmp_path / "artifacts" / "s" / "search.pt")  # reads back safely
+    assert spec.X.shape == X.shape and np.isnan(spec.X).sum() == np.isnan(X).sum()
+    missing = spec.space.family_space("nn").missing
+    assert missing.columns == tuple(range(X.shape[1]))
+    store = DiskTrialStore(str(tmp_path / "artifacts" / "s"), 3, clf.study_, spec.build)
+    for trial in clf.study_.trials:  # each family's stored model rebuilds and reads NaN
+        model = store.load(trial.number).load_model().eval()
+        assert torch.isfinite(model(torch.from_numpy(spec.X[:20]))).all()
+    proba = clf.predict_proba(X_test)
+    assert np.isfinite(proba).all() and clf.score(X_test, y_test) > 0.5
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X_test), proba)
+
+
 def test_mlflow_records_families_and_serves_a_mixed_ensemble(table, tmp_path, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     X, X_test, y, _ = table
+    # missing values, which each family fills or routes itself, in training and serving
+    X, X_test = _with_nan(X, 0.1, 0), _with_nan(X_test, 0.1, 1)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     clf = AutoNASClassifier(  # without the portfolio: each family's default, one a family
         space=FamilySpace(portfolio=False), n_trials=3, mlflow_tracking_uri=uri,

@@ -5,6 +5,7 @@ import pytest
 
 from automl_nas import AutoNASClassifier
 from automl_nas.data import DataWarning
+from automl_nas.space import MLPSpace
 
 
 def test_preprocessing_longer_than_a_quarter_of_the_budget_warns():
@@ -23,6 +24,15 @@ def test_fitted_preprocessor_gives_the_training_matrix():
     y = (X[:, 0] > 0).astype(int)
     clf = AutoNASClassifier(n_trials=1, max_epochs=2, verbose=0, random_state=0).fit(X, y)
     again = clf.preprocessor_.transform(X)
+    # the default families fill and flag missing values themselves: one column per column,
+    # NaN where X had it
+    assert again.shape == (120, 4)
+    np.testing.assert_array_equal(np.isnan(again), np.isnan(X))
+    # a space whose networks do not (the DARTS-ready MLP space) gets the indicator column
+    mlp = AutoNASClassifier(
+        space=MLPSpace(), n_trials=1, max_epochs=2, verbose=0, random_state=0
+    ).fit(X, y)
+    again = mlp.preprocessor_.transform(X)
     assert again.shape == (120, 5)  # four columns and the missing-value indicator of one
     assert np.isfinite(again).all()
 

@@ -1,0 +1,102 @@
+"""Missing values filled and flagged by the model that reads them, not stored in the matrix.
+
+The preprocessor can leave NaN in the columns that had missing values in ``fit``
+(``MedianImputeScaler(keep_missing=True)``): gradient boosting then routes them natively, and
+a network or a linear model fills and flags them itself, a batch at a time, through
+:class:`MissingFill`. The search's matrix then holds one float32 column per input column where
+one imputed column plus one indicator column per column with missing values doubled it on
+tables with missing values everywhere (issue 14's memory item; ``benchmarks/README.md``, "How
+the peak grows with the rows").
+
+The filled and flagged values are those ``MedianImputeScaler`` writes without
+``keep_missing``: a model that fills reads exactly what it read before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Rows :meth:`MissingValues.expand` fills at a time.
+EXPAND_ROWS = 1 << 14
+
+
+@dataclass(frozen=True)
+class MissingValues:
+    """Which columns of the preprocessed matrix keep NaN, and what fills and flags them.
+
+    Attributes:
+        columns: The columns that may hold NaN, ascending.
+        fill: Per column of ``columns``, the value of a missing entry (its column's median,
+            standardised).
+        flag_off: Per column, the standardised indicator of a present value.
+        flag_on: Per column, the standardised indicator of a missing value.
+    """
+
+    columns: tuple[int, ...]
+    fill: tuple[float, ...]
+    flag_off: tuple[float, ...]
+    flag_on: tuple[float, ...]
+
+    @property
+    def n_flags(self) -> int:
+        """Indicator columns a model appends: one per column that may hold NaN."""
+        return len(self.columns)
+
+    def module(self) -> MissingFill:
+        """A :class:`MissingFill` applying these values."""
+        return MissingFill(self)
+
+    def expand(self, X: np.ndarray) -> np.ndarray:
+        """``X`` (rows, columns) filled, with the indicator columns appended: a new array.
+
+        In parts of :data:`EXPAND_ROWS` rows, so that the masks and copies of the filled
+        columns stay small beside the result (a linear trial expands all its training rows).
+        """
+        n, p = X.shape
+        out = np.empty((n, p + self.n_flags), dtype=X.dtype)
+        columns = np.asarray(self.columns, dtype=np.intp)
+        fill, off, on = (np.asarray(v, dtype=X.dtype) for v in (self.fill, self.flag_off,
+                                                                 self.flag_on))
+        for start in range(0, n, EXPAND_ROWS):
+            rows = slice(start, start + EXPAND_ROWS)
+            part, dest = X[rows], out[rows]
+            dest[:, :p] = part
+            kept = part[:, columns]
+            missing = np.isnan(kept)
+            np.copyto(kept, fill, where=missing)
+            dest[:, columns] = kept
+            flags = dest[:, p:]
+            flags[:] = off
+            np.copyto(flags, on, where=missing)
+        return out
+
+
+class MissingFill(nn.Module):
+    """``(batch, p)`` with NaN in ``columns`` -> ``(batch, p + len(columns))``: each NaN
+    replaced by its column's fill value, then one indicator column per such column.
+
+    The values are buffers, saved with the model; ``double()`` casts them with its weights.
+    """
+
+    def __init__(self, values: MissingValues) -> None:
+        super().__init__()
+        self.register_buffer("columns", torch.tensor(values.columns, dtype=torch.long))
+        self.register_buffer("fill", torch.tensor(values.fill, dtype=torch.float32))
+        self.register_buffer("flag_off", torch.tensor(values.flag_off, dtype=torch.float32))
+        self.register_buffer("flag_on", torch.tensor(values.flag_on, dtype=torch.float32))
+
+    def values(self) -> MissingValues:
+        """The values this module applies (from its buffers: also after a state dict load)."""
+        floats = [tuple(b.float().tolist()) for b in (self.fill, self.flag_off, self.flag_on)]
+        return MissingValues(tuple(self.columns.tolist()), *floats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = x[:, self.columns]
+        missing = kept.isnan()
+        filled = x.index_copy(1, self.columns, torch.where(missing, self.fill.to(x.dtype), kept))
+        flags = torch.where(missing, self.flag_on.to(x.dtype), self.flag_off.to(x.dtype))
+        return torch.cat([filled, flags], dim=1)
