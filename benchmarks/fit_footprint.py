@@ -14,9 +14,10 @@ Cases (a 25 % test split is held out of each, stratified, at the seed):
 - by name only (``--cases``), the same shapes at other sizes, to see how the peak grows with
   the rows: ``50k x 50`` and ``800k x 50`` (5 % NaN); ``200k x 50, no NaN`` and
   ``800k x 50, no NaN`` (the same rows without missing values, so without indicator columns);
-  ``25k x 2,000`` and ``100k x 2,000``;
+  ``25k x 2,000`` and ``100k x 2,000``; ``50k x 2,000, 5 % NaN`` (a wide table with missing
+  values in every column);
 - by name only, each synthetic shape's columns with 2,000 training rows (``2k x 50``,
-  ``2k x 50, no NaN``, ``2k x 2,000``): what the same search adds when the data is small, that
+  ``2k x 50, no NaN``, ``2k x 2,000``, ``2k x 2,000, 5 % NaN``): what the same search adds when the data is small, that
   is the trials' working memory (activations, optimizer state, boosting buffers, two trials at
   once on 2 cores), which does not grow with the rows. Run beside the large case at the same
   seeds, it gives a second check: peak at most 2 x float32 + models + the small case's peak.
@@ -84,6 +85,8 @@ CASES: dict[str, tuple[str | None, tuple[int, int, float] | None]] = {
     "2k x 50": (None, (2_000, 50, 0.05)),
     "2k x 50, no NaN": (None, (2_000, 50, 0.0)),
     "2k x 2,000": (None, (2_000, 2_000, 0.0)),
+    "50k x 2,000, 5 % NaN": (None, (50_000, 2_000, 0.05)),
+    "2k x 2,000, 5 % NaN": (None, (2_000, 2_000, 0.05)),
 }
 #: the 2,000-row case of each synthetic case's columns and missing values (its working memory)
 SMALL: dict[str, str] = {
