@@ -46,18 +46,19 @@ class MissingValues:
         """Indicator columns a model appends: one per column that may hold NaN."""
         return len(self.columns)
 
-    def module(self) -> MissingFill:
-        """A :class:`MissingFill` applying these values."""
-        return MissingFill(self)
+    def module(self, flags: bool = True) -> MissingFill:
+        """A :class:`MissingFill` applying these values (``flags``: appending indicators)."""
+        return MissingFill(self, flags=flags)
 
-    def expand(self, X: np.ndarray) -> np.ndarray:
-        """``X`` (rows, columns) filled, with the indicator columns appended: a new array.
+    def expand(self, X: np.ndarray, flags: bool = True) -> np.ndarray:
+        """``X`` (rows, columns) filled, with the indicator columns appended if ``flags``: a
+        new array.
 
         In parts of :data:`EXPAND_ROWS` rows, so that the masks and copies of the filled
-        columns stay small beside the result (a linear trial expands all its training rows).
+        columns stay small beside the result (the linear trials fill all the training rows).
         """
         n, p = X.shape
-        out = np.empty((n, p + self.n_flags), dtype=X.dtype)
+        out = np.empty((n, p + (self.n_flags if flags else 0)), dtype=X.dtype)
         columns = np.asarray(self.columns, dtype=np.intp)
         fill, off, on = (np.asarray(v, dtype=X.dtype) for v in (self.fill, self.flag_off,
                                                                  self.flag_on))
@@ -69,21 +70,23 @@ class MissingValues:
             missing = np.isnan(kept)
             np.copyto(kept, fill, where=missing)
             dest[:, columns] = kept
-            flags = dest[:, p:]
-            flags[:] = off
-            np.copyto(flags, on, where=missing)
+            if flags:
+                dest[:, p:] = off
+                np.copyto(dest[:, p:], on, where=missing)
         return out
 
 
 class MissingFill(nn.Module):
     """``(batch, p)`` with NaN in ``columns`` -> ``(batch, p + len(columns))``: each NaN
-    replaced by its column's fill value, then one indicator column per such column.
+    replaced by its column's fill value, then one indicator column per such column (none
+    without ``flags``: ``(batch, p)``).
 
     The values are buffers, saved with the model; ``double()`` casts them with its weights.
     """
 
-    def __init__(self, values: MissingValues) -> None:
+    def __init__(self, values: MissingValues, flags: bool = True) -> None:
         super().__init__()
+        self.flags = flags
         self.register_buffer("columns", torch.tensor(values.columns, dtype=torch.long))
         self.register_buffer("fill", torch.tensor(values.fill, dtype=torch.float32))
         self.register_buffer("flag_off", torch.tensor(values.flag_off, dtype=torch.float32))
@@ -98,5 +101,7 @@ class MissingFill(nn.Module):
         kept = x[:, self.columns]
         missing = kept.isnan()
         filled = x.index_copy(1, self.columns, torch.where(missing, self.fill.to(x.dtype), kept))
+        if not self.flags:
+            return filled
         flags = torch.where(missing, self.flag_on.to(x.dtype), self.flag_off.to(x.dtype))
         return torch.cat([filled, flags], dim=1)

@@ -30,7 +30,11 @@ class LinearSpace(SearchSpace):
 
     #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
     family = "linear"
-    #: The model fills and flags missing values itself (:class:`~automl_nas.nn.MissingFill`).
+    #: The model fills missing values with their column's median itself
+    #: (:class:`~automl_nas.nn.MissingFill`), without indicator columns: scikit-learn's solver
+    #: needs the training rows as one matrix, and one with an indicator per column would be
+    #: the doubled matrix that keeping NaN avoids (``benchmarks/README.md``, "Missing values
+    #: kept as NaN"); the other families see the missingness.
     fills_missing = True
 
     def __init__(self) -> None:
@@ -61,7 +65,5 @@ class LinearSpace(SearchSpace):
         self, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
     ) -> nn.Module:
         missing = getattr(self, "missing", None)  # absent from spaces pickled before it
-        if missing is None:
-            return LinearModel(math.prod(input_shape), n_outputs)
-        n_features = math.prod(input_shape) + missing.n_flags
-        return LinearModel(n_features, n_outputs, missing=missing.module())
+        fill = None if missing is None else missing.module(flags=False)
+        return LinearModel(math.prod(input_shape), n_outputs, missing=fill)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 
 import numpy as np
@@ -17,6 +18,9 @@ from automl_nas.data import (
     missing_values,
 )
 from automl_nas.nn import FeatureEncoder, LinearModel, MissingFill, TabularNet, stack_networks
+from automl_nas.space import DataFacts, LinearSpace
+from automl_nas.training import TensorData, train
+from automl_nas.training._fitted import _filled
 
 
 def _frame(n: int = 300) -> pd.DataFrame:
@@ -151,3 +155,30 @@ def test_stacked_networks_share_the_fill_and_each_member_computes_as_alone():
     for i, net in enumerate(nets):
         torch.testing.assert_close(out[i], net(K))
         assert not any(name.startswith("missing.") for name in stacked.member_state(i))
+
+
+def test_linear_trials_share_one_filled_copy_of_the_training_rows_without_indicators():
+    X = _frame()
+    _, kept = _flagged_and_kept(X)
+    values = missing_values(kept)
+    K = torch.from_numpy(kept.transform(X))
+    y = torch.from_numpy((np.nan_to_num(X["a"].to_numpy()) > 0).astype(np.int64))
+    facts = DataFacts(len(K), K.shape[1], (), "classification", 2, missing=values)
+    space = LinearSpace().for_data(facts)
+    data = TensorData(K[:200], y[:200], K[200:], y[200:])
+    fits, copies = [], []
+    for alpha in (0.1, 10.0):
+        model = space.build({"linear_alpha": alpha}, (K.shape[1],), 2)
+        assert model.in_features == K.shape[1]  # filled, not flagged
+        fits.append(train(
+            model, {"linear_alpha": alpha}, data, loss_fn=torch.nn.CrossEntropyLoss(),
+            score_fn=lambda out: 0.0, max_epochs=1, patience=1, seed=0,
+        ))
+        assert torch.isfinite(fits[-1].model(K)).all()
+        copies.append(id(_filled[id(data.X_train)]))
+    assert copies[0] == copies[1]  # one copy, for both trials
+    key = id(data.X_train)
+    np.testing.assert_array_equal(_filled[key], values.expand(K[:200].numpy(), flags=False))
+    del data, fits
+    gc.collect()
+    assert key not in _filled  # dropped with its rows
