@@ -98,10 +98,13 @@ class MissingFill(nn.Module):
         return MissingValues(tuple(self.columns.tolist()), *floats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kept = x[:, self.columns]
-        missing = kept.isnan()
-        filled = x.index_copy(1, self.columns, torch.where(missing, self.fill.to(x.dtype), kept))
+        # NaN only in ``columns`` (the preprocessor imputes the others): one fill value per
+        # column of x, where no column of x is gathered or scattered.
+        fill = x.new_zeros(x.shape[-1]).index_copy(0, self.columns, self.fill.to(x.dtype))
+        missing = x.isnan()
+        filled = torch.where(missing, fill, x)
         if not self.flags:
             return filled
-        flags = torch.where(missing, self.flag_on.to(x.dtype), self.flag_off.to(x.dtype))
+        on, off = self.flag_on.to(x.dtype), self.flag_off.to(x.dtype)
+        flags = torch.where(missing[:, self.columns], on, off)
         return torch.cat([filled, flags], dim=1)
