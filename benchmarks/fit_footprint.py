@@ -43,10 +43,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +63,7 @@ from harness import (
     markdown_table,
     peak_rss_of,
     result_path,
+    row_in_own_process,
     snapshot,
     write_csv,
     write_text,
@@ -169,21 +168,6 @@ def one_fit(case: str, seed: int, budget: float, data: Path, chosen: dict) -> di
     }
 
 
-def run_fit(
-    case: str, seed: int, budget: float, data: Path, chosen: dict, library: Path | None
-) -> dict:
-    """:func:`one_fit` in a fresh interpreter, with ``library`` first on its path if given."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if library is not None:
-        env["PYTHONPATH"] = str(library)
-    cmd = [sys.executable, __file__, "_one", case, str(seed), str(budget), str(data),
-           json.dumps(chosen)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        raise SystemExit(f"{case}, seed {seed} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _median(rows: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
@@ -285,7 +269,8 @@ def main() -> None:
                 print(label, flush=True)
             for case in args.cases:
                 for seed in args.seeds:
-                    fit = run_fit(case, seed, args.budget, data, chosen, library)
+                    fit = row_in_own_process(__file__, case, str(seed), str(args.budget),
+                                             str(data), json.dumps(chosen), library=library)
                     row = {"ref": ref, **fit}
                     print(json.dumps(row), flush=True)
                     write_csv(Path(f"{args.out}.csv"), [row], append=bool(rows))  # as it goes

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,7 @@ from harness import (
     markdown_table,
     peak_rss_of,
     result_path,
+    row_in_own_process,
     snapshot,
     write_csv,
     write_text,
@@ -103,19 +102,6 @@ def one_fit(name: str, seed: int, budget: float, share: float, data: Path) -> di
         "secondary": round(float(secondary), 4),
         "load1_before": load,
     }
-
-
-def run_fit(name: str, seed: int, budget: float, share: float, data: Path,
-            library: Path | None) -> dict:
-    """:func:`one_fit` in a fresh interpreter, with ``library`` first on its path if given."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if library is not None:
-        env["PYTHONPATH"] = str(library)
-    cmd = [sys.executable, __file__, "_one", name, str(seed), str(budget), str(share), str(data)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        raise SystemExit(f"{name}, seed {seed} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def report(rows: list[dict], refs: list[str], loads: tuple[float, float]) -> list[str]:
@@ -189,7 +175,8 @@ def main() -> None:
                         library = Path(tmp) / f"ref{i}"
                         if not library.exists():
                             print(snapshot(ref, library), flush=True)
-                    fit = run_fit(name, seed, args.budget, args.nan, data, library)
+                    fit = row_in_own_process(__file__, name, str(seed), str(args.budget),
+                                             str(args.nan), str(data), library=library)
                     row = {"ref": ref, **fit}
                     print(json.dumps(row), flush=True)
                     write_csv(Path(f"{args.out}.csv"), [row], append=bool(rows))  # as it goes

@@ -164,12 +164,16 @@ def command(script: str, argv: list[str] | None = None) -> str:
     return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
 
 
-def row_in_own_process(script: str, *args: str) -> dict:
+def row_in_own_process(script: str, *args: str, library: Path | None = None) -> dict:
     """``python SCRIPT _one ARGS`` in a fresh interpreter (nothing imported or warmed by the
     runs before it), and the JSON row it prints on its last line: how the scripts that compare
-    modes of automl_nas run each fit."""
-    out = subprocess.run(
-        [sys.executable, script, "_one", *args], capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    modes or commits of automl_nas run each fit. ``library``: a folder put first on its
+    ``PYTHONPATH`` (a commit's ``automl_nas``, :func:`snapshot`); a failed run exits with
+    the end of its error output."""
+    env = dict(os.environ) if library is None else {**os.environ, "PYTHONPATH": str(library)}
+    done = subprocess.run([sys.executable, script, "_one", *args], capture_output=True,
+                          text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{Path(script).name} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
