@@ -317,8 +317,8 @@ class BaseAutoNAS(BaseEstimator):
 
         Args:
             X: Array-like or DataFrame (n_samples, n_features); DataFrames may have categorical
-                and string columns; NaN is filled and flagged by networks and linear
-                models, routed natively by boosted trees.
+                and string columns; NaN is filled and flagged by networks, filled by
+                linear models, routed natively by boosted trees.
             y: Targets.
 
         Returns:

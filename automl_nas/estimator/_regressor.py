@@ -222,9 +222,9 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     preprocessor_ : transformer
         The fitted input transformer: imputes, scales and encodes columns (one pixel scale
         for images). With the default families it leaves the missing values of columns that
-        had some as NaN, which each model fills and flags (networks, linear models) or routes
-        (boosted trees) itself; with a space whose models do not, it imputes them and adds
-        an indicator column each.
+        had some as NaN, which each model fills and flags (networks), fills (linear models)
+        or routes (boosted trees) itself; with a space whose models do not, it imputes them
+        and adds an indicator column each.
 
     study_ : optuna.Study
         The study of the search: every trial, with its parameters and what it recorded.

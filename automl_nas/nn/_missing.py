@@ -1,12 +1,12 @@
 """Missing values filled and flagged by the model that reads them, not stored in the matrix.
 
 The preprocessor can leave NaN in the columns that had missing values in ``fit``
-(``MedianImputeScaler(keep_missing=True)``): gradient boosting then routes them natively, and
-a network or a linear model fills and flags them itself, a batch at a time, through
-:class:`MissingFill`. The search's matrix then holds one float32 column per input column where
-one imputed column plus one indicator column per column with missing values doubled it on
-tables with missing values everywhere (issue 14's memory item; ``benchmarks/README.md``, "How
-the peak grows with the rows").
+(``MedianImputeScaler(keep_missing=True)``): gradient boosting then routes them natively, a
+network fills and flags them itself, a batch at a time, and a linear model fills them
+(without indicators), through :class:`MissingFill`. The search's matrix then holds one
+float32 column per input column where one imputed column plus one indicator column per
+column with missing values doubled it on tables with missing values everywhere (issue 14's
+memory item; ``benchmarks/README.md``, "Missing values kept as NaN in the search's matrix").
 
 The filled and flagged values are those ``MedianImputeScaler`` writes without
 ``keep_missing``: a model that fills reads exactly what it read before.

@@ -161,8 +161,8 @@ class LinearModel(nn.Linear):
     """A fitted linear model's coefficients as a linear layer: raw outputs ``x @ W.T + b``.
 
     A class of its own so that the trainer knows to fit it with scikit-learn's solver rather
-    than by gradient steps. With ``missing``, its input's NaN are filled and flagged first
-    (``in_features`` counts the indicator columns).
+    than by gradient steps. With ``missing``, its input's NaN are filled (and flagged, if
+    ``missing.flags``) first (``in_features`` counts any indicator columns).
     """
 
     def __init__(self, in_features: int, out_features: int, missing: MissingFill | None = None):
