@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-#: Rows :meth:`MissingValues.expand` fills at a time.
+#: Rows :meth:`MissingFill.fill_array` fills at a time.
 EXPAND_ROWS = 1 << 14
 
 
@@ -52,28 +52,8 @@ class MissingValues:
 
     def expand(self, X: np.ndarray, flags: bool = True) -> np.ndarray:
         """``X`` (rows, columns) filled, with the indicator columns appended if ``flags``: a
-        new array.
-
-        In parts of :data:`EXPAND_ROWS` rows, so that the masks and copies of the filled
-        columns stay small beside the result (the linear trials fill all the training rows).
-        """
-        n, p = X.shape
-        out = np.empty((n, p + (self.n_flags if flags else 0)), dtype=X.dtype)
-        columns = np.asarray(self.columns, dtype=np.intp)
-        fill, off, on = (np.asarray(v, dtype=X.dtype) for v in (self.fill, self.flag_off,
-                                                                 self.flag_on))
-        for start in range(0, n, EXPAND_ROWS):
-            rows = slice(start, start + EXPAND_ROWS)
-            part, dest = X[rows], out[rows]
-            dest[:, :p] = part
-            kept = part[:, columns]
-            missing = np.isnan(kept)
-            np.copyto(kept, fill, where=missing)
-            dest[:, columns] = kept
-            if flags:
-                dest[:, p:] = off
-                np.copyto(dest[:, p:], on, where=missing)
-        return out
+        new array (:meth:`MissingFill.fill_array`)."""
+        return self.module(flags).fill_array(X)
 
 
 class MissingFill(nn.Module):
@@ -92,10 +72,17 @@ class MissingFill(nn.Module):
         self.register_buffer("flag_off", torch.tensor(values.flag_off, dtype=torch.float32))
         self.register_buffer("flag_on", torch.tensor(values.flag_on, dtype=torch.float32))
 
-    def values(self) -> MissingValues:
-        """The values this module applies (from its buffers: also after a state dict load)."""
-        floats = [tuple(b.float().tolist()) for b in (self.fill, self.flag_off, self.flag_on)]
-        return MissingValues(tuple(self.columns.tolist()), *floats)
+    def fill_array(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`forward` on a numpy array, into a new array, :data:`EXPAND_ROWS` rows at a
+        time: the masks and temporaries of a part stay small beside the result (the linear
+        trials fill all the training rows)."""
+        width = X.shape[1] + (len(self.columns) if self.flags else 0)
+        out = np.empty((len(X), width), dtype=X.dtype)
+        with torch.no_grad():
+            for start in range(0, len(X), EXPAND_ROWS):
+                part = torch.from_numpy(np.ascontiguousarray(X[start : start + EXPAND_ROWS]))
+                out[start : start + EXPAND_ROWS] = self(part).numpy()
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # NaN only in ``columns`` (the preprocessor imputes the others): one fill value per

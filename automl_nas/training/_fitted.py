@@ -69,7 +69,7 @@ def _filled_rows(data: TensorData, missing: MissingFill) -> np.ndarray:
         found = _filled.get(key)
         if found is None:
             rows = data.X_train.detach().cpu().numpy()
-            found = _filled[key] = missing.values().expand(rows, flags=missing.flags)
+            found = _filled[key] = missing.fill_array(rows)
             weakref.finalize(data.X_train, _filled.pop, key, None)
     return found
 
