@@ -74,8 +74,7 @@ class MissingFill(nn.Module):
 
     def fill_array(self, X: np.ndarray) -> np.ndarray:
         """:meth:`forward` on a numpy array, into a new array, :data:`EXPAND_ROWS` rows at a
-        time: the masks and temporaries of a part stay small beside the result (the linear
-        trials fill all the training rows)."""
+        time: the masks and temporaries of a part stay small beside the result."""
         width = X.shape[1] + (len(self.columns) if self.flags else 0)
         out = np.empty((len(X), width), dtype=X.dtype)
         with torch.no_grad():
@@ -84,10 +83,15 @@ class MissingFill(nn.Module):
                 out[start : start + EXPAND_ROWS] = self(part).numpy()
         return out
 
+    def column_fill(self, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The fill value of each of ``width`` input columns (0 where none is missing):
+        NaN only in ``columns`` (the preprocessor imputes the others), so one value per column
+        fills a row without gathering or scattering its columns."""
+        fill = self.fill.to(dtype)
+        return fill.new_zeros(width).index_copy(0, self.columns, fill)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # NaN only in ``columns`` (the preprocessor imputes the others): one fill value per
-        # column of x, where no column of x is gathered or scattered.
-        fill = x.new_zeros(x.shape[-1]).index_copy(0, self.columns, self.fill.to(x.dtype))
+        fill = self.column_fill(x.shape[-1], x.dtype).to(x.device)
         missing = x.isnan()
         filled = torch.where(missing, fill, x)
         if not self.flags:

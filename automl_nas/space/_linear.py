@@ -31,10 +31,10 @@ class LinearSpace(SearchSpace):
     #: Name of the family in a :class:`~automl_nas.space.FamilySpace`.
     family = "linear"
     #: The model fills missing values with their column's median itself
-    #: (:class:`~automl_nas.nn.MissingFill`), without indicator columns: scikit-learn's solver
-    #: needs the training rows as one matrix, and one with an indicator per column would be
-    #: the doubled matrix that keeping NaN avoids (``benchmarks/README.md``, "Missing values
-    #: kept as NaN"); the other families see the missingness.
+    #: (:class:`~automl_nas.nn.MissingFill`), without indicator columns, and is fitted over
+    #: parts of the rows, without a filled copy of them (``training/_linear_parts.py``); with
+    #: MCAR indicators it scored lower (``benchmarks/README.md``, "Missing values kept as
+    #: NaN"); the other families see the missingness.
     fills_missing = True
 
     def __init__(self) -> None:

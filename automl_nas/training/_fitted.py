@@ -1,19 +1,18 @@
 """Linear trials, fitted by scikit-learn, and what the fitted families share.
 
 :func:`~automl_nas.training.train` dispatches on the model a space built: a
-:class:`~automl_nas.nn.LinearModel` is fitted here by ``LogisticRegression``/``Ridge`` and
-its coefficients copied into the module, which then is a model like any network (boosted
-trees: ``_boosting.py``). Same contract as the network trainer: the training rows fit, the
-validation rows score, ``on_epoch`` reports to the pruner, and the result is a
+:class:`~automl_nas.nn.LinearModel` is fitted here by ``LogisticRegression``/``Ridge`` (on rows
+that keep NaN, to the same objective over parts of the rows: ``_linear_parts.py``) and its
+coefficients copied into the module, which then is a model like any network (boosted trees:
+``_boosting.py``). Same contract as the network trainer: the training rows fit, the validation
+rows score, ``on_epoch`` reports to the pruner, and the result is a
 :class:`~automl_nas.training.TrainResult`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from automl_nas.nn import LinearModel, MissingFill
+from automl_nas.nn import LinearModel
+from automl_nas.training._linear_parts import LinearFit, fit_over_parts
 from automl_nas.training._trainer import (
     EpochCallback,
     TensorData,
@@ -49,29 +49,6 @@ def _numpy(data: TensorData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         t.detach().cpu().numpy() for t in (data.X_train, data.y_train, data.X_val, data.y_val)
     ]
     return tuple(arrays)  # type: ignore[return-value]
-
-
-# The training rows filled by id() of their X_train tensor, dropped with it (as the binned
-# rows of _boosting.py): the linear trials of a search share one filled copy.
-_filled: dict[int, np.ndarray] = {}
-_filled_lock = threading.Lock()
-
-
-def _filled_rows(data: TensorData, missing: MissingFill) -> np.ndarray:
-    """``data``'s training rows with their missing values filled, built once per ``X_train``.
-
-    The solver needs them as one matrix; filled once and shared by every linear trial of the
-    search, not copied per trial (two linear trials at once each copying 37,500 x 2,000 rows
-    added 1.8 GiB above the matrix; ``benchmarks/README.md``, "Missing values kept as NaN").
-    """
-    key = id(data.X_train)
-    with _filled_lock:
-        found = _filled.get(key)
-        if found is None:
-            rows = data.X_train.detach().cpu().numpy()
-            found = _filled[key] = missing.fill_array(rows)
-            weakref.finalize(data.X_train, _filled.pop, key, None)
-    return found
 
 
 def _class_columns(classes: np.ndarray, n_outputs: int) -> tuple[list[int], torch.Tensor]:
@@ -106,6 +83,25 @@ def _history_record(
     }
 
 
+def _fit_by_scikit_learn(data: TensorData, alpha: float, seed: int) -> LinearFit:
+    """``LogisticRegression(C=1 / alpha)`` or ``Ridge(alpha)`` on the training rows as they
+    are (no missing values: the matrix itself, no copy)."""
+    X, y, _, _ = _numpy(data)
+    with threadpool_limits(limits=torch.get_num_threads()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if is_classification(data):
+            estimator: Any = LogisticRegression(
+                C=1.0 / alpha, max_iter=LINEAR_MAX_ITER, random_state=seed
+            )
+            classes = estimator.fit(X, y).classes_
+        else:
+            estimator = Ridge(alpha=alpha, random_state=seed).fit(X, y)
+            classes = None
+    coef = np.asarray(estimator.coef_, dtype=np.float32)
+    intercept = np.asarray(estimator.intercept_, dtype=np.float32).reshape(-1)
+    return LinearFit(coef.reshape(len(intercept), -1), intercept, classes)
+
+
 @train.register
 def fit_linear_model(
     model: LinearModel,
@@ -125,30 +121,29 @@ def fit_linear_model(
     """Fit ``LogisticRegression`` (classification) or ``Ridge`` (regression) with
     regularisation strength ``params["linear_alpha"]`` (``C = 1 / alpha`` for the logistic
     model) and copy the coefficients into ``model``: one epoch, reported to ``on_epoch``.
-    The solver runs to convergence (at most :data:`LINEAR_MAX_ITER` iterations); it cannot be
-    stopped midway, and on standardised features it takes well under a network's epoch
-    (``patience`` and ``probe`` are for networks)."""
-    X, y, _, _ = _numpy(data)
-    missing = model._modules.get("missing")
-    if missing is not None:  # the solver reads the rows filled, as forward does
-        X = _filled_rows(data, missing)
+
+    A model that fills missing values (rows that keep NaN) is fitted to the same objective
+    over parts of the rows (:func:`fit_over_parts`), without a filled copy of them. The solver
+    runs to convergence (at most :data:`LINEAR_MAX_ITER` iterations); scikit-learn's cannot
+    be stopped midway, the one over parts stops at ``deadline``; on standardised features
+    either takes well under a network's epoch (``patience`` and ``probe`` are for
+    networks)."""
     alpha = float(params["linear_alpha"])
+    missing = model._modules.get("missing")
+    if missing is None:
+        fit = _fit_by_scikit_learn(data, alpha, seed)
+    else:  # rows with NaN, filled as forward fills them, a part at a time
+        fit = fit_over_parts(
+            data.X_train, data.y_train, missing, alpha, max_iter=LINEAR_MAX_ITER,
+            deadline=deadline,
+        )
     weight = torch.zeros(model.out_features, model.in_features)
-    with threadpool_limits(limits=torch.get_num_threads()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if is_classification(data):
-            estimator: Any = LogisticRegression(
-                C=1.0 / alpha, max_iter=LINEAR_MAX_ITER, random_state=seed
-            )
-            estimator.fit(X, y)
-            columns, bias = _class_columns(estimator.classes_, model.out_features)
-        else:
-            estimator = Ridge(alpha=alpha, random_state=seed)
-            estimator.fit(X, y)
-            columns, bias = list(range(model.out_features)), torch.zeros(model.out_features)
-    coef = np.asarray(estimator.coef_, dtype=np.float32).reshape(len(columns), -1)
-    weight[columns] = torch.from_numpy(coef)
-    bias[columns] += torch.as_tensor(np.asarray(estimator.intercept_, dtype=np.float32).reshape(-1))
+    if fit.classes is not None:
+        columns, bias = _class_columns(fit.classes, model.out_features)
+    else:
+        columns, bias = list(range(model.out_features)), torch.zeros(model.out_features)
+    weight[columns] = torch.from_numpy(fit.coef)
+    bias[columns] += torch.from_numpy(fit.intercept)
     with torch.no_grad():
         model.weight.copy_(weight)
         model.bias.copy_(bias)

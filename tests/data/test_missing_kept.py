@@ -20,7 +20,7 @@ from automl_nas.data import (
 from automl_nas.nn import FeatureEncoder, LinearModel, MissingFill, TabularNet, stack_networks
 from automl_nas.space import DataFacts, LinearSpace
 from automl_nas.training import TensorData, train
-from automl_nas.training._fitted import _filled
+from automl_nas.training._linear_parts import _parts
 
 
 def _frame(n: int = 300) -> pd.DataFrame:
@@ -159,7 +159,7 @@ def test_stacked_networks_share_the_fill_and_each_member_computes_as_alone():
         assert not any(name.startswith("missing.") for name in stacked.member_state(i))
 
 
-def test_linear_trials_share_one_filled_copy_of_the_training_rows_without_indicators():
+def test_linear_trials_share_the_rows_filled_a_part_at_a_time_without_indicators():
     X = _frame()
     _, kept = _flagged_and_kept(X)
     values = missing_values(kept)
@@ -168,7 +168,7 @@ def test_linear_trials_share_one_filled_copy_of_the_training_rows_without_indica
     facts = DataFacts(len(K), K.shape[1], (), "classification", 2, missing=values)
     space = LinearSpace().for_data(facts)
     data = TensorData(K[:200], y[:200], K[200:], y[200:])
-    fits, copies = [], []
+    fits, found = [], []
     for alpha in (0.1, 10.0):
         model = space.build({"linear_alpha": alpha}, (K.shape[1],), 2)
         assert model.in_features == K.shape[1]  # filled, not flagged
@@ -177,10 +177,11 @@ def test_linear_trials_share_one_filled_copy_of_the_training_rows_without_indica
             score_fn=lambda out: 0.0, max_epochs=1, patience=1, seed=0,
         ))
         assert torch.isfinite(fits[-1].model(K)).all()
-        copies.append(id(_filled[id(data.X_train)]))
-    assert copies[0] == copies[1]  # one copy, for both trials
+        found.append(_parts[id(data.X_train)])
+    assert found[0] is found[1]  # the missing entries found once, for both trials
     key = id(data.X_train)
-    np.testing.assert_array_equal(_filled[key], values.expand(K[:200].numpy(), flags=False))
-    del data, fits
+    rows = np.concatenate([part.numpy().copy() for _, part in _parts[key]])
+    np.testing.assert_array_equal(rows, values.expand(K[:200].numpy(), flags=False))
+    del data, fits, found
     gc.collect()
-    assert key not in _filled  # dropped with its rows
+    assert key not in _parts  # dropped with its rows
