@@ -10,7 +10,7 @@ kept a default search on a wide table with missing values above its memory bound
 Here the same objectives as ``LogisticRegression(C=1 / alpha)`` (binomial for two classes,
 multinomial for more) and ``Ridge(alpha)`` (intercepts not penalised) are minimised by
 SciPy's L-BFGS-B with scikit-learn's lbfgs settings, the loss and gradient summed over parts
-of :data:`PART_ROWS` rows (:class:`FilledParts`): each part is copied into one buffer and
+of :data:`PART_CELLS` entries (:class:`FilledParts`): each part is copied into one buffer and
 its missing entries scattered in from positions found once per search, so a pass over
 37,500 x 2,000 rows with 5 % missing took 40 ms against 27-29 ms over the unfilled matrix
 (filling each part by ``torch.where``: 90-150 ms). Hand written because no maintained solver
@@ -34,17 +34,24 @@ from threadpoolctl import threadpool_limits
 
 from automl_nas.nn import MissingFill
 
-#: Rows of a part: a buffer of 2,048 rows x 2,000 columns is 16 MiB.
-PART_ROWS = 2048
+#: Entries of a part (16 MiB as float32): 2,048 rows of 2,000 columns, 83,886 of 50. Parts of
+#: 2,048 rows of 50 columns made the linear trials of a search on 150,000 x 50 rows twice as
+#: long as scikit-learn's (0.20 against 0.10 s), in the Python between the parts.
+PART_CELLS = 1 << 22
 #: A part where at least this share of the entries is missing is kept filled (4 bytes an
 #: entry) rather than as positions and values (12 bytes a missing entry): the parts never
 #: hold more than the filled copy would.
 DENSE_SHARE = 1 / 3
 
 
+def in_one_part(X: torch.Tensor) -> bool:
+    """Whether ``X``'s entries fit one part (:data:`PART_CELLS`)."""
+    return X.numel() <= PART_CELLS
+
+
 class FilledParts:
-    """``X``'s rows filled by ``fill`` (one value per column), a part of :data:`PART_ROWS`
-    rows at a time, without a filled copy of all of them.
+    """``X``'s rows filled by ``fill`` (one value per column), a part of :data:`PART_CELLS`
+    entries at a time, without a filled copy of all of them.
 
     Each part keeps the flat positions of its NaN and the values that fill them, found once,
     or, where most of it is missing (:data:`DENSE_SHARE`), its rows filled. Reading a part
@@ -54,9 +61,11 @@ class FilledParts:
 
     def __init__(self, X: np.ndarray, fill: np.ndarray) -> None:
         self.X, self.fill = X, fill
+        #: Rows of a part.
+        self.rows = max(1, PART_CELLS // X.shape[1])
         self._parts: list[tuple[np.ndarray, np.ndarray] | np.ndarray] = []
-        for start in range(0, len(X), PART_ROWS):
-            rows = X[start : start + PART_ROWS]
+        for start in range(0, len(X), self.rows):
+            rows = X[start : start + self.rows]
             missing = np.isnan(rows)
             if missing.mean() >= DENSE_SHARE:
                 self._parts.append(np.where(missing, fill, rows))
@@ -71,14 +80,14 @@ class FilledParts:
     def __iter__(self) -> Iterator[tuple[int, torch.Tensor]]:
         """``(start, rows)`` for each part: ``rows`` a view of a buffer the next part
         overwrites (or of the part kept filled)."""
-        buffer = np.empty((min(PART_ROWS, len(self.X)), self.X.shape[1]), self.X.dtype)
+        buffer = np.empty((min(self.rows, len(self.X)), self.X.shape[1]), self.X.dtype)
         for index, part in enumerate(self._parts):
-            start = index * PART_ROWS
+            start = index * self.rows
             if isinstance(part, np.ndarray):
                 yield start, torch.from_numpy(part)
                 continue
-            rows = buffer[: min(PART_ROWS, len(self.X) - start)]
-            np.copyto(rows, self.X[start : start + PART_ROWS])
+            rows = buffer[: min(self.rows, len(self.X) - start)]
+            np.copyto(rows, self.X[start : start + self.rows])
             where, values = part
             rows.reshape(-1)[where] = values
             yield start, torch.from_numpy(rows)

@@ -20,6 +20,7 @@ from automl_nas.data import (
 from automl_nas.nn import FeatureEncoder, LinearModel, MissingFill, TabularNet, stack_networks
 from automl_nas.space import DataFacts, LinearSpace
 from automl_nas.training import TensorData, train
+from automl_nas.training import _linear_parts
 from automl_nas.training._linear_parts import _parts
 
 
@@ -159,7 +160,8 @@ def test_stacked_networks_share_the_fill_and_each_member_computes_as_alone():
         assert not any(name.startswith("missing.") for name in stacked.member_state(i))
 
 
-def test_linear_trials_share_the_rows_filled_a_part_at_a_time_without_indicators():
+def test_linear_trials_share_the_rows_filled_a_part_at_a_time_without_indicators(monkeypatch):
+    monkeypatch.setattr(_linear_parts, "PART_CELLS", 64 * 7)  # 200 rows of 7 columns: 4 parts
     X = _frame()
     _, kept = _flagged_and_kept(X)
     values = missing_values(kept)
@@ -179,6 +181,7 @@ def test_linear_trials_share_the_rows_filled_a_part_at_a_time_without_indicators
         assert torch.isfinite(fits[-1].model(K)).all()
         found.append(_parts[id(data.X_train)])
     assert found[0] is found[1]  # the missing entries found once, for both trials
+    assert len(found[0]._parts) == 4
     key = id(data.X_train)
     rows = np.concatenate([part.numpy().copy() for _, part in _parts[key]])
     np.testing.assert_array_equal(rows, values.expand(K[:200].numpy(), flags=False))

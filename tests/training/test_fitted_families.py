@@ -10,10 +10,22 @@ from torch import nn
 
 from automl_nas.nn import LinearModel, MissingFill, MissingValues, TreeEnsemble
 from automl_nas.space import BoostingSpace
-from automl_nas.training import train
+from automl_nas.training import _linear_parts, train
 from tests.training._tables import accuracy, classes, tensors
 
 GBDT = BoostingSpace().default_params()
+
+
+#: The rows a linear model is fitted to: complete; with NaN, filled whole (they fit one part);
+#: with NaN, over parts (parts of 256 rows of 12 columns here).
+ROWS = ["no NaN", "NaN, filled whole", "NaN, over parts"]
+
+
+def _rows_with(rows, monkeypatch):
+    """Whether ``rows`` have NaN; parts small enough for the test's rows to span several."""
+    if rows == "NaN, over parts":
+        monkeypatch.setattr(_linear_parts, "PART_CELLS", 12 * 256)
+    return rows != "no NaN"
 
 
 def _filling(width, nan_columns=(2, 5)):
@@ -30,7 +42,8 @@ def _filling(width, nan_columns=(2, 5)):
     return MissingFill(values, flags=False), filled
 
 
-def test_a_class_missing_from_the_training_rows_gets_no_probability():
+def test_a_class_missing_from_the_training_rows_gets_no_probability(monkeypatch):
+    _rows_with("NaN, over parts", monkeypatch)
     X, y = classes(3)  # NaN in column 2
     missing, filled = _filling(12, nan_columns=(2,))
     keep = y != 1
@@ -55,9 +68,10 @@ def test_a_class_missing_from_the_training_rows_gets_no_probability():
         assert probs[:, 1].max() < 1e-6 and result.score > 0.7
 
 
-@pytest.mark.parametrize("nan", [False, True], ids=["no NaN", "NaN, fitted over parts"])
+@pytest.mark.parametrize("rows", ROWS)
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_linear_model_is_the_fitted_logistic_regression(n_classes, nan):
+def test_linear_model_is_the_fitted_logistic_regression(n_classes, rows, monkeypatch):
+    nan = _rows_with(rows, monkeypatch)
     X, y = classes(n_classes, nan=nan)
     missing, filled = _filling(12)
     if nan:
@@ -80,8 +94,9 @@ def test_linear_model_is_the_fitted_logistic_regression(n_classes, nan):
     assert result.best_epoch == 1 and len(result.history) == 1
 
 
-@pytest.mark.parametrize("nan", [False, True], ids=["no NaN", "NaN, fitted over parts"])
-def test_linear_regression_fits_several_targets_which_boosting_refuses(nan):
+@pytest.mark.parametrize("rows", ROWS)
+def test_linear_regression_fits_several_targets_which_boosting_refuses(rows, monkeypatch):
+    nan = _rows_with(rows, monkeypatch)
     X, Y = make_regression(500, 8, n_targets=2, noise=1.0, random_state=0)
     X, Y = X.astype(np.float32), Y.astype(np.float32)
     missing, filled = _filling(8)

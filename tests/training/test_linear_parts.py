@@ -9,10 +9,18 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from automl_nas.nn import MissingFill, MissingValues
-from automl_nas.training._linear_parts import PART_ROWS, FilledParts, fit_over_parts
+from automl_nas.training import _linear_parts
+from automl_nas.training._linear_parts import FilledParts, fit_over_parts
+
+WIDTH, PART_ROWS = 6, 512
 
 
-def _rows(n=2 * PART_ROWS + 300, width=6, seed=0):
+@pytest.fixture(autouse=True)
+def _small_parts(monkeypatch):
+    monkeypatch.setattr(_linear_parts, "PART_CELLS", WIDTH * PART_ROWS)
+
+
+def _rows(n=2 * PART_ROWS + 300, width=WIDTH, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, width)).astype(np.float32)
     y = (X[:, 0] - X[:, 1] + rng.normal(size=n) > 0).astype(np.int64)
