@@ -123,7 +123,7 @@ def fit_linear_model(
     model) and copy the coefficients into ``model``: one epoch, reported to ``on_epoch``.
 
     A model that fills missing values (rows that keep NaN) reads its training rows filled: as
-    one filled copy where they fit one part of :func:`fit_over_parts` (16 MiB; on 2,000 x 50
+    one filled copy where they fit one part of :func:`fit_over_parts` (4 MiB; on 2,000 x 50
     rows scikit-learn's solver on the copy took 3 ms less a trial), else fitted to the same
     objective over parts of the rows, without a filled copy of them. The
     solver runs to convergence (at most :data:`LINEAR_MAX_ITER` iterations); scikit-learn's

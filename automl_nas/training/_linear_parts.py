@@ -34,10 +34,12 @@ from threadpoolctl import threadpool_limits
 
 from automl_nas.nn import MissingFill
 
-#: Entries of a part (16 MiB as float32): 2,048 rows of 2,000 columns, 83,886 of 50. Parts of
-#: 2,048 rows of 50 columns made the linear trials of a search on 150,000 x 50 rows twice as
-#: long as scikit-learn's (0.20 against 0.10 s), in the Python between the parts.
-PART_CELLS = 1 << 22
+#: Entries of a part (4 MiB as float32, a buffer per trial): 524 rows of 2,000 columns, 20,971
+#: of 50. Parts of 2,048 rows of 50 columns made the linear trials of a search on 150,000 x 50
+#: rows twice as long as scikit-learn's (0.20 against 0.10 s), in the Python between the
+#: parts; parts of 2**22 entries took no less time than these and raised that search's peak
+#: by about the two trials' buffers (32 MiB).
+PART_CELLS = 1 << 20
 #: A part where at least this share of the entries is missing is kept filled (4 bytes an
 #: entry) rather than as positions and values (12 bytes a missing entry): the parts never
 #: hold more than the filled copy would.
