@@ -125,11 +125,10 @@ def fit_linear_model(
     A model that fills missing values (rows that keep NaN) reads its training rows filled: as
     one filled copy where they fit one part of :func:`fit_over_parts` (4 MiB; on 2,000 x 50
     rows scikit-learn's solver on the copy took 3 ms less a trial), else fitted to the same
-    objective over parts of the rows, without a filled copy of them. The
-    solver runs to convergence (at most :data:`LINEAR_MAX_ITER` iterations); scikit-learn's
-    cannot be stopped midway, the one over parts stops at ``deadline``; on standardised
-    features either takes well under a network's epoch (``patience`` and ``probe`` are for
-    networks)."""
+    objective over parts of the rows, without a filled copy of them. The solver runs to
+    convergence (at most :data:`LINEAR_MAX_ITER` iterations); scikit-learn's cannot be stopped
+    midway, the one over parts stops at ``deadline``; on standardised features either takes
+    well under a network's epoch (``patience`` and ``probe`` are for networks)."""
     alpha = float(params["linear_alpha"])
     missing = model._modules.get("missing")
     if missing is not None and not in_one_part(data.X_train):

@@ -37,8 +37,8 @@ from automl_nas.nn import MissingFill
 #: Entries of a part (4 MiB as float32, a buffer per trial): 524 rows of 2,000 columns, 20,971
 #: of 50. Parts of 2,048 rows of 50 columns made the linear trials of a search on 150,000 x 50
 #: rows twice as long as scikit-learn's (0.20 against 0.10 s), in the Python between the
-#: parts; parts of 2**22 entries took no less time than these and raised that search's peak
-#: by about the two trials' buffers (32 MiB).
+#: parts; parts of 2**22 entries took no less time than these, and that search's median peak
+#: was 33 MiB higher with them, about two trials' 16 MiB buffers.
 PART_CELLS = 1 << 20
 #: A part where at least this share of the entries is missing is kept filled (4 bytes an
 #: entry) rather than as positions and values (12 bytes a missing entry): the parts never
@@ -56,9 +56,9 @@ class FilledParts:
     entries at a time, without a filled copy of all of them.
 
     Each part keeps the flat positions of its NaN and the values that fill them, found once,
-    or, where most of it is missing (:data:`DENSE_SHARE`), its rows filled. Reading a part
-    copies it into a buffer and scatters the values in, in numpy: torch's copy, on its OpenMP
-    threads between the products' MKL threads, took 2 to 5 x as long on 2 cores.
+    or, where a third or more of it is missing (:data:`DENSE_SHARE`), its rows filled. Reading
+    a part copies it into a buffer and scatters the values in, in numpy: torch's copy, on its
+    OpenMP threads between the products' MKL threads, made a pass 2 x as long on 2 cores.
     """
 
     def __init__(self, X: np.ndarray, fill: np.ndarray) -> None:
