@@ -330,9 +330,10 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         out = np.empty((n, width), dtype=np.float32)
         buffer = np.empty(max(1, CHUNK_BYTES // 8))
         # What a missing value becomes: its column's median, standardised; NaN where kept.
-        fill = (self.medians_ - self.mean_[:p]) / self.scale_[:p]
+        fill = self._fill_values()
         if self.keep_missing:
             fill[self.missing_features_] = np.nan
+        flag_values = self._flag_values()
         for rows, values in _blocks(X, max(1, BLOCK_BYTES // (8 * p)), axis=0):
             # Whole rows of a row-ordered block; tiles of a column-ordered one (a frame's
             # usually), whose rows are too scattered in memory to be read one by one.
@@ -340,14 +341,35 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
             height = max(1, len(buffer) // width)
             for top, left in itertools.product(range(0, len(values), height), range(0, p, width)):
                 tile = values[top : top + height, left : left + width]
-                self._transform_tile(tile, left, out[rows][top : top + height], buffer, fill)
+                rows_out = out[rows][top : top + height]
+                self._transform_tile(tile, left, rows_out, buffer, fill, flag_values)
         return out
 
+    def _fill_values(self) -> np.ndarray:
+        """Each input column's value for a missing entry: its median, standardised (a new
+        array; :func:`missing_values` reads it too)."""
+        p = self.n_features_in_
+        return (self.medians_ - self.mean_[:p]) / self.scale_[:p]
+
+    def _flag_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each indicator column's standardised value where its column's value is present,
+        and where it is missing (:func:`missing_values` reads them too)."""
+        p = self.n_features_in_
+        share, spread = self.mean_[p:], self.scale_[p:]
+        return -share / spread, (1 - share) / spread
+
     def _transform_tile(
-        self, tile: np.ndarray, left: int, out: np.ndarray, buffer: np.ndarray, fill: np.ndarray
+        self,
+        tile: np.ndarray,
+        left: int,
+        out: np.ndarray,
+        buffer: np.ndarray,
+        fill: np.ndarray,
+        flag_values: tuple[np.ndarray, np.ndarray],
     ) -> None:
         """X's columns from ``left`` on, of some rows (``tile``), into those rows of the output;
-        ``fill``: each column's value for a missing one (NaN: kept missing)."""
+        ``fill``: each column's value for a missing one (NaN: kept missing); ``flag_values``:
+        the indicators' values (:meth:`_flag_values`)."""
         p = self.n_features_in_
         columns = slice(left, left + tile.shape[1])
         mean, scale = self.mean_[columns], self.scale_[columns]
@@ -364,11 +386,11 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         first, stop = np.searchsorted(self.missing_features_, [columns.start, columns.stop])
         if first == stop or self.keep_missing:
             return
-        flag_mean, flag_scale = self.mean_[p + first : p + stop], self.scale_[p + first : p + stop]
+        present, absent = flag_values
         flags = out[:, p + first : p + stop]
-        flags[:] = -flag_mean / flag_scale
+        flags[:] = present[first:stop]
         flagged = missing[:, self.missing_features_[first:stop] - left]
-        np.copyto(flags, (1 - flag_mean) / flag_scale, where=flagged, casting="same_kind")
+        np.copyto(flags, absent[first:stop], where=flagged, casting="same_kind")
 
     def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """The input names, then ``missingindicator_<name>`` per indicator (as SimpleImputer;
@@ -414,13 +436,12 @@ def missing_values(preprocessor: object) -> MissingValues | None:
     for offset, scaler in _scalers(preprocessor):
         if not scaler.keep_missing:
             continue
-        p, kept = scaler.n_features_in_, scaler.missing_features_
-        mean, scale = scaler.mean_, scaler.scale_
+        kept = scaler.missing_features_
         columns += (offset + kept).tolist()
-        fill += ((scaler.medians_[kept] - mean[kept]) / scale[kept]).tolist()
-        share, spread = mean[p:], scale[p:]
-        flag_off += (-share / spread).tolist()
-        flag_on += ((1 - share) / spread).tolist()
+        fill += scaler._fill_values()[kept].tolist()
+        present, absent = scaler._flag_values()
+        flag_off += present.tolist()
+        flag_on += absent.tolist()
     if not columns:
         return None
     # Rounded to float32 as the matrix is, so a model fills with what the twin would write.
