@@ -22,12 +22,18 @@ def continuous_columns(X: np.ndarray, missing: MissingValues | None = None) -> t
 
     ``missing``: ``X`` keeps NaN that a model fills and flags (:class:`~automl_nas.nn.
     MissingFill`); the indices are then of the filled columns and indicators the model reads.
+    The sample's NaN are filled here with the model's fill values (numpy, no expanded copy:
+    filling and flagging 4,096 x 2,000 rows by torch took 0.5-1.1 s of a 30 s fit before its
+    first trial, and 167 MiB). Indicator columns are never continuous (two values at most),
+    so those indices are all among the first ``X.shape[1]``.
     """
     if X.ndim != 2 or not len(X):
         return ()
     sample = X[:: max(1, math.ceil(len(X) / SAMPLE_ROWS))]
-    if missing is not None:
-        sample = missing.expand(sample)
+    if missing is not None and missing.columns:
+        fill = np.zeros(X.shape[1], dtype=X.dtype)
+        fill[list(missing.columns)] = missing.fill
+        sample = np.where(np.isnan(sample), fill, sample)
     sample = np.sort(sample, axis=0)
-    changes = np.count_nonzero(np.diff(sample, axis=0) > 0, axis=0)
+    changes = np.count_nonzero(sample[1:] > sample[:-1], axis=0)
     return tuple(int(i) for i in np.flatnonzero(changes >= 2))

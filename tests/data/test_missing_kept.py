@@ -101,6 +101,18 @@ def test_continuous_columns_are_those_the_network_reads_after_filling():
     assert len(continuous_columns(expanded)) == len(continuous_columns(flagged.transform(X)))
 
 
+def test_a_fill_between_two_levels_makes_a_third_value():
+    # Column 0: two levels, ten rows each, so the median fill lies between them and the filled
+    # column the network reads has three values. Column 1: the fill is its commoner level.
+    nan = np.nan
+    X = np.array([[-1.0, -1.0]] * 10 + [[1.0, -1.0]] * 4 + [[1.0, 1.0]] * 6 + [[nan, nan]] * 4)
+    kept = make_preprocessor(X, keep_missing=True)
+    Z = kept.fit_transform(X)
+    values = missing_values(kept)
+    assert np.unique(values.expand(Z)[:, 0]).size == 3
+    assert continuous_columns(Z, values) == continuous_columns(values.expand(Z)) == (0,)
+
+
 def test_scalers_pickled_before_keep_missing_still_flag():
     X = _frame()[["a", "b"]].to_numpy()
     scaler = MedianImputeScaler().fit(X)
