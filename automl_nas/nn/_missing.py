@@ -90,6 +90,11 @@ class MissingFill(nn.Module):
         fill = self.fill.to(dtype)
         return fill.new_zeros(width).index_copy(0, self.columns, fill)
 
+    def filled(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with its NaN filled, without the indicators: the first ``p`` columns of
+        :meth:`forward`'s output."""
+        return torch.where(x.isnan(), self.column_fill(x.shape[-1], x.dtype).to(x.device), x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fill = self.column_fill(x.shape[-1], x.dtype).to(x.device)
         missing = x.isnan()
@@ -97,5 +102,7 @@ class MissingFill(nn.Module):
         if not self.flags:
             return filled
         on, off = self.flag_on.to(x.dtype), self.flag_off.to(x.dtype)
-        flags = torch.where(missing[:, self.columns], on, off)
+        # every column may hold NaN (``columns`` ascending, unique): the mask is the flags' mask
+        every = len(self.columns) == x.shape[-1]
+        flags = torch.where(missing if every else missing.index_select(1, self.columns), on, off)
         return torch.cat([filled, flags], dim=1)

@@ -106,8 +106,11 @@ def _first_at_least(knots: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
     of two <= n: a probe past the last knot reads the last one, and the count is capped at n.
     """
     n = knots.shape[1]
-    first = torch.zeros_like(xt, dtype=torch.long)
     step = 1 << (n.bit_length() - 1)
+    # The first halving makes ``first`` from both inputs: under vmap it is then batched when
+    # either is (members' own knots over one input), so the in-place steps below can add to it.
+    first = (knots[:, step - 1 : step] < xt).long() * step
+    step >>= 1
     while step:
         probe = (first + (step - 1)).clamp(max=n - 1)
         first.add_(knots.gather(1, probe) < xt, alpha=step)
@@ -223,6 +226,10 @@ class FeatureEncoder(nn.Module):
         other = sorted(set(range(n_features)) - set(cont))
         self.register_buffer("continuous", torch.tensor(cont, dtype=torch.long), persistent=False)
         self.register_buffer("other", torch.tensor(other, dtype=torch.long), persistent=False)
+        # The continuous columns first, then the others (a table's numeric columns, then its
+        # indicators and one-hot levels): both are slices of the input, views rather than
+        # gathers, and the "standard" transform without an embedding passes the input through.
+        self.in_order = cont == list(range(len(cont)))
         self.transform, self.embedding = transform, embedding
         n_cont = len(cont)
         # Statistics of the transform, filled by init_from_data (identity until then).
@@ -307,9 +314,16 @@ class FeatureEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not len(self.continuous):
             return x
-        cont = self._transform(x[:, self.continuous])
+        n_cont = len(self.continuous)
+        in_order = getattr(self, "in_order", False)  # absent from encoders pickled before it
+        if in_order and self.transform == "standard" and self.embed is None:
+            return self._transform(x)  # x itself in float32
+        # index_select, not x[:, index]: a third of the time on 2,097 x 4,000 rows
+        cont = x[:, :n_cont] if in_order else x.index_select(1, self.continuous)
+        cont = self._transform(cont)
         if self.embed is not None:
             cont = self.embed(cont).flatten(1)
         if not len(self.other):
             return cont
-        return torch.cat([cont, x[:, self.other]], dim=1)
+        other = x[:, n_cont:] if in_order else x.index_select(1, self.other)
+        return torch.cat([cont, other], dim=1)

@@ -122,19 +122,26 @@ def test_scalers_pickled_before_keep_missing_still_flag():
     assert restored.transform(X).shape == (len(X), 3)
 
 
-def test_networks_and_linear_models_read_nan_rows_as_their_filled_and_flagged_twins():
+@pytest.mark.parametrize("which", ["all columns", "the continuous ones"])
+def test_networks_and_linear_models_read_nan_rows_as_their_filled_and_flagged_twins(which):
+    # Encoders of every column (the indicators too: the sample is flagged for their
+    # statistics) and of the continuous ones as a space builds them (filled, not flagged).
     X = _frame()
     flagged, kept = _flagged_and_kept(X)
     values = missing_values(kept)
     K = torch.from_numpy(kept.transform(X))
     expanded = torch.from_numpy(values.expand(K.numpy()))
     width = expanded.shape[1]
+    continuous = None if which == "all columns" else continuous_columns(K.numpy(), values)
+    assert continuous is None or max(continuous) < K.shape[1]
+
+    def encoder() -> FeatureEncoder:
+        return FeatureEncoder(width, continuous, transform="quantile", embedding="piecewise")
+
     torch.manual_seed(0)
-    plain = TabularNet(FeatureEncoder(width, transform="quantile"), 2, k=4)
+    plain = TabularNet(encoder(), 2, k=4)
     torch.manual_seed(0)
-    filling = TabularNet(
-        FeatureEncoder(width, transform="quantile"), 2, k=4, missing=values.module()
-    )
+    filling = TabularNet(encoder(), 2, k=4, missing=values.module())
     plain.init_from_data(expanded)
     filling.init_from_data(K)  # statistics from the filled rows
     plain.eval(), filling.eval()

@@ -184,3 +184,21 @@ def test_quantiles_match_torch_whichever_sort_runs():
     expected = torch.quantile(x, levels, dim=0)
     torch.testing.assert_close(_quantiles(x, levels), expected)
     torch.testing.assert_close(_quantiles(x.clone().requires_grad_(), levels).detach(), expected)
+
+
+@pytest.mark.parametrize("transform", NUMERIC_TRANSFORMS)
+@pytest.mark.parametrize("embedding", EMBEDDINGS)
+def test_continuous_columns_first_are_read_as_slices_with_the_same_output(X, transform, embedding):
+    """Continuous columns before the others (the usual order) are read as views; the output is
+    that of the gathering path, and the standard transform without embedding is the input."""
+    torch.manual_seed(0)
+    sliced = FeatureEncoder(5, [0, 1, 2, 3], transform=transform, embedding=embedding)
+    gathered = copy.deepcopy(sliced)
+    gathered.in_order = False
+    assert sliced.in_order
+    sliced.init_from_data(X)
+    gathered.init_from_data(X)
+    torch.testing.assert_close(sliced(X), gathered(X), rtol=0, atol=0)
+    if transform == "standard" and embedding == "none":
+        assert sliced(X) is X
+    assert not FeatureEncoder(5, [0, 2, 4]).in_order
