@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
@@ -139,14 +140,33 @@ def _floats(part: pd.DataFrame | np.ndarray) -> np.ndarray:
 
 
 def _blocks(
-    X: pd.DataFrame | np.ndarray, size: int, axis: int
+    X: pd.DataFrame | np.ndarray, size: int, axis: int, starts: Iterable[int] | None = None
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """``X`` in blocks of ``size`` rows (axis 0) or columns (axis 1), each as float64: views of
-    a float64 array or of a frame of float64 columns, converted copies otherwise."""
-    for start in range(0, X.shape[axis], size):
+    a float64 array or of a frame of float64 columns, converted copies otherwise. ``starts``:
+    the first row or column of each block wanted (default: all blocks)."""
+    for start in range(0, X.shape[axis], size) if starts is None else starts:
         part = slice(start, min(start + size, X.shape[axis]))
         index = (part, slice(None)) if axis == 0 else (slice(None), part)
         yield part, _floats(X.iloc[index] if isinstance(X, pd.DataFrame) else X[index])
+
+
+def _in_threads(work: Callable[[range], None], length: int, size: int, n_jobs: int | None) -> None:
+    """``work`` on the block starts ``0, size, 2 size, ...`` of ``length``, cut into one run of
+    consecutive blocks per thread of ``n_jobs`` (joblib's convention: None one, -1 all cores).
+
+    numpy's sorts, partitions and arithmetic release the GIL, so the threads share the cores;
+    each run keeps one buffer, reused from block to block (a new one per block is fresh memory,
+    faulted in page by page).
+    """
+    starts = range(0, length, size)
+    threads = max(1, min(effective_n_jobs(n_jobs), len(starts)))
+    runs = [starts[i * len(starts) // threads : (i + 1) * len(starts) // threads]
+            for i in range(threads)]
+    if threads == 1:
+        work(starts)
+        return
+    Parallel(n_jobs=threads, prefer="threads")(delayed(work)(run) for run in runs)
 
 
 def _copy_columns(values: np.ndarray, out: np.ndarray) -> None:
@@ -226,6 +246,9 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         fills and flags them itself (:class:`~automl_nas.nn.MissingFill`) or routes them
         natively (gradient boosting). Columns without missing values in ``fit`` are imputed
         with their median either way.
+    n_jobs : int, default=None
+        Threads that read X, in blocks of columns in ``fit`` and of rows in ``transform``
+        (joblib's convention: None is one, -1 all cores). The result is the same.
 
     Attributes
     ----------
@@ -258,12 +281,14 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
            [ 1.2247449]], dtype=float32)
     """
 
-    def __init__(self, keep_missing: bool = False) -> None:
+    def __init__(self, keep_missing: bool = False, n_jobs: int | None = None) -> None:
         self.keep_missing = keep_missing
+        self.n_jobs = n_jobs
 
     def __setstate__(self, state: dict) -> None:
-        # Scalers pickled before keep_missing existed flagged their missing values.
-        super().__setstate__({"keep_missing": False, **state})
+        # Scalers pickled before keep_missing and n_jobs existed flagged their missing
+        # values and read X in one thread.
+        super().__setstate__({"keep_missing": False, "n_jobs": None, **state})
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -305,12 +330,16 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         n, p = X.shape
         stats = np.zeros((4, p))  # median, mean, variance, number missing of each column
         size = max(1, BLOCK_BYTES // (8 * n))
-        buffer = np.empty((min(size, p), n))  # a block, one column per row
-        for block, values in _blocks(X, size, axis=1):
-            columns = buffer[: block.stop - block.start]
-            _copy_columns(values, columns)
-            for column, row in zip(range(block.start, block.stop), columns, strict=True):
-                stats[:, column] = _column_stats(row)
+
+        def columns_of(starts: range) -> None:
+            buffer = np.empty((min(size, p), n))  # a block, one column per row
+            for block, values in _blocks(X, size, axis=1, starts=starts):
+                columns = buffer[: block.stop - block.start]
+                _copy_columns(values, columns)
+                for column, row in zip(range(block.start, block.stop), columns, strict=True):
+                    stats[:, column] = _column_stats(row)
+
+        _in_threads(columns_of, p, size, self.n_jobs)
         self.medians_, mean, var, n_missing = stats
         if not np.isfinite(mean).all():
             self._raise_infinite(int(np.argmax(~np.isfinite(mean))))
@@ -328,21 +357,27 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         n, p = X.shape
         width = p if self.keep_missing else len(self.mean_)
         out = np.empty((n, width), dtype=np.float32)
-        buffer = np.empty(max(1, CHUNK_BYTES // 8))
         # What a missing value becomes: its column's median, standardised; NaN where kept.
         fill = self._fill_values()
         if self.keep_missing:
             fill[self.missing_features_] = np.nan
         flag_values = self._flag_values()
-        for rows, values in _blocks(X, max(1, BLOCK_BYTES // (8 * p)), axis=0):
-            # Whole rows of a row-ordered block; tiles of a column-ordered one (a frame's
-            # usually), whose rows are too scattered in memory to be read one by one.
-            width = p if values.flags.c_contiguous else TILE_COLUMNS
-            height = max(1, len(buffer) // width)
-            for top, left in itertools.product(range(0, len(values), height), range(0, p, width)):
-                tile = values[top : top + height, left : left + width]
-                rows_out = out[rows][top : top + height]
-                self._transform_tile(tile, left, rows_out, buffer, fill, flag_values)
+        size = max(1, BLOCK_BYTES // (8 * p))
+
+        def rows_of(starts: range) -> None:
+            buffer = np.empty(max(1, CHUNK_BYTES // 8))
+            for rows, values in _blocks(X, size, axis=0, starts=starts):
+                # Whole rows of a row-ordered block; tiles of a column-ordered one (a frame's
+                # usually), whose rows are too scattered in memory to be read one by one.
+                tile_width = p if values.flags.c_contiguous else TILE_COLUMNS
+                height = max(1, len(buffer) // tile_width)
+                tiles = itertools.product(range(0, len(values), height), range(0, p, tile_width))
+                for top, left in tiles:
+                    tile = values[top : top + height, left : left + tile_width]
+                    rows_out = out[rows][top : top + height]
+                    self._transform_tile(tile, left, rows_out, buffer, fill, flag_values)
+
+        _in_threads(rows_of, n, size, self.n_jobs)
         return out
 
     def _fill_values(self) -> np.ndarray:
@@ -403,10 +438,10 @@ class MedianImputeScaler(TransformerMixin, BaseEstimator):
         return np.concatenate([names, np.asarray(flags, dtype=object)])
 
 
-def _numeric(keep_missing: bool = False) -> Pipeline:
+def _numeric(keep_missing: bool = False, n_jobs: int | None = None) -> Pipeline:
     # Median imputation plus a missing-indicator column keeps the information that a value was
     # absent (filled and flagged by the models themselves with keep_missing).
-    return make_pipeline(ToNumbers(), MedianImputeScaler(keep_missing=keep_missing))
+    return make_pipeline(ToNumbers(), MedianImputeScaler(keep_missing=keep_missing, n_jobs=n_jobs))
 
 
 def _scalers(preprocessor: object) -> Iterator[tuple[int, MedianImputeScaler]]:
@@ -532,7 +567,7 @@ def _categorical() -> Pipeline:
 
 
 def make_preprocessor(
-    X: np.ndarray | pd.DataFrame, keep_missing: bool = False
+    X: np.ndarray | pd.DataFrame, keep_missing: bool = False, n_jobs: int | None = None
 ) -> Pipeline | ColumnTransformer:
     """An unfitted transformer turning ``X`` into a dense float matrix for a network.
 
@@ -545,13 +580,14 @@ def make_preprocessor(
 
     ``keep_missing``: numeric and temporal columns with missing values in ``fit`` keep them as
     NaN, without indicator columns, for models that fill and flag them themselves
-    (:func:`missing_values`, :class:`MedianImputeScaler`).
+    (:func:`missing_values`, :class:`MedianImputeScaler`). ``n_jobs``: threads of the numeric
+    branch (:class:`MedianImputeScaler`).
 
     Warns (:class:`DataWarning`) about text columns that look numeric but for a few values; at
     predict time, text in a column that was numeric is an error that names the column.
     """
     if not isinstance(X, pd.DataFrame):
-        return _numeric(keep_missing)
+        return _numeric(keep_missing, n_jobs)
     warn_numeric_looking(X)
     categorical = ["object", "string", "category", "bool"]
     temporal = ["datetime", "datetimetz", "timedelta"]
@@ -559,7 +595,7 @@ def make_preprocessor(
         [
             (
                 "numeric",
-                _numeric(keep_missing),
+                _numeric(keep_missing, n_jobs),
                 make_column_selector(dtype_exclude=categorical + temporal),
             ),
             ("temporal", _temporal(keep_missing), make_column_selector(dtype_include=temporal)),

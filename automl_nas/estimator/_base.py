@@ -78,6 +78,7 @@ from automl_nas.training import (
     FreedMemoryKeeper,
     Metric,
     TensorData,
+    available_cores,
     cpu_threads,
     keeper_growth,
     plan_parallelism,
@@ -544,8 +545,9 @@ class BaseAutoNAS(BaseEstimator):
         (:func:`~automl_nas.data.make_preprocessor`).
         """
         started = time.monotonic()
-        preprocessor = (
-            ImageScaler() if self.image_shape_ else make_preprocessor(X, keep_missing=keep_missing)
+        preprocessor = (  # on every core the search may use: nothing else runs yet
+            ImageScaler() if self.image_shape_
+            else make_preprocessor(X, keep_missing=keep_missing, n_jobs=available_cores())
         )
         X_all = np.ascontiguousarray(preprocessor.fit_transform(X), dtype=np.float32)
         if isinstance(X, np.ndarray) and np.may_share_memory(X_all, X):

@@ -83,6 +83,27 @@ def test_same_output_when_read_in_many_pieces(small_pieces):
     assert frame.to_numpy().flags.f_contiguous  # the frame took the column-ordered path
 
 
+@pytest.mark.parametrize("keep_missing", [False, True])
+def test_threads_give_the_same_output_bit_for_bit(small_pieces, keep_missing):
+    # Blocks of a few values: each thread gets several, in fit (columns) and transform (rows).
+    X, other = _table(101), _table(37, seed=1)
+    names = [f"c{i}" for i in range(X.shape[1])]
+    frames = pd.DataFrame(X, columns=names), pd.DataFrame(other, columns=names)
+    for data, later in [(X, other), frames]:
+        one = MedianImputeScaler(keep_missing=keep_missing).fit(data)
+        three = MedianImputeScaler(keep_missing=keep_missing, n_jobs=3).fit(data)
+        for name in ("medians_", "mean_", "scale_", "missing_features_"):
+            np.testing.assert_array_equal(getattr(three, name), getattr(one, name))
+        np.testing.assert_array_equal(three.transform(data), one.transform(data))
+        np.testing.assert_array_equal(three.transform(later), one.transform(later))
+    X[60, 4] = np.inf  # in a block of the second thread: still named
+    with pytest.raises(ValueError, match=r"infinity .* in column 4 \(0-based\)"):
+        MedianImputeScaler(n_jobs=2).fit(X)
+    scaler = MedianImputeScaler(n_jobs=2).fit(other)
+    with pytest.raises(ValueError, match=r"infinity .* in column 4 \(0-based\)"):
+        scaler.transform(X)
+
+
 def test_special_columns_keep_their_meaning():
     X = _table(200)
     out = MedianImputeScaler().fit_transform(X)
@@ -134,7 +155,7 @@ def test_infinity_is_an_error_naming_the_column():
 def test_clone_and_pickle_keep_the_output():
     X = _table(40)
     fitted = MedianImputeScaler().fit(X)
-    assert clone(fitted).get_params() == {"keep_missing": False}
+    assert clone(fitted).get_params() == {"keep_missing": False, "n_jobs": None}
     np.testing.assert_array_equal(
         pickle.loads(pickle.dumps(fitted)).transform(X), fitted.transform(X)
     )
