@@ -49,7 +49,8 @@ STATS_ROWS = 20_000
 N_QUANTILES = 128
 #: Cells (rows x columns) of the quantile transform at once (one thread, 12,500 x 2,000
 #: rows, benchmarks/quantile_parts.py: 2.2 s in parts of 2**20 cells, 5.0 s in parts of
-#: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it).
+#: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it; with
+#: the search without branches, later passes 1.2-1.5 s in parts of 2**17-2**20 cells).
 QUANTILE_PART_CELLS = 1 << 20
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
