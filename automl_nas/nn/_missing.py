@@ -90,15 +90,15 @@ class MissingFill(nn.Module):
         fill = self.fill.to(dtype)
         return fill.new_zeros(width).index_copy(0, self.columns, fill)
 
-    def filled(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` with its NaN filled, without the indicators: the first ``p`` columns of
-        :meth:`forward`'s output."""
-        return torch.where(x.isnan(), self.column_fill(x.shape[-1], x.dtype).to(x.device), x)
+    def filled(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` with its NaN (``missing``: the mask, if known) filled, without the indicators:
+        the first ``p`` columns of :meth:`forward`'s output."""
+        missing = x.isnan() if missing is None else missing
+        return torch.where(missing, self.column_fill(x.shape[-1], x.dtype).to(x.device), x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fill = self.column_fill(x.shape[-1], x.dtype).to(x.device)
         missing = x.isnan()
-        filled = torch.where(missing, fill, x)
+        filled = self.filled(x, missing)
         if not self.flags:
             return filled
         on, off = self.flag_on.to(x.dtype), self.flag_off.to(x.dtype)
