@@ -31,9 +31,8 @@ def continuous_columns(X: np.ndarray, missing: MissingValues | None = None) -> t
         return ()
     sample = X[:: max(1, math.ceil(len(X) / SAMPLE_ROWS))]
     if missing is not None and missing.columns:
-        fill = np.zeros(X.shape[1], dtype=X.dtype)
-        fill[list(missing.columns)] = missing.fill
-        sample = np.where(np.isnan(sample), fill, sample)
+        fill = missing.module(flags=False).column_fill(X.shape[1]).numpy()
+        sample = np.where(np.isnan(sample), fill.astype(X.dtype, copy=False), sample)
     sample = np.sort(sample, axis=0)
     changes = np.count_nonzero(sample[1:] > sample[:-1], axis=0)
     return tuple(int(i) for i in np.flatnonzero(changes >= 2))

@@ -161,11 +161,11 @@ def _in_threads(work: Callable[[range], None], length: int, size: int, n_jobs: i
     """
     starts = range(0, length, size)
     threads = max(1, min(effective_n_jobs(n_jobs), len(starts)))
-    runs = [starts[i * len(starts) // threads : (i + 1) * len(starts) // threads]
-            for i in range(threads)]
     if threads == 1:
         work(starts)
         return
+    runs = [starts[i * len(starts) // threads : (i + 1) * len(starts) // threads]
+            for i in range(threads)]
     Parallel(n_jobs=threads, prefer="threads")(delayed(work)(run) for run in runs)
 
 
