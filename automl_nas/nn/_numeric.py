@@ -52,6 +52,12 @@ N_QUANTILES = 128
 #: 8,192 rows, 6.7 s at once; the first pass, as a trial's validation pass meets it; with
 #: the search without branches, later passes 1.2-1.5 s in parts of 2**17-2**20 cells).
 QUANTILE_PART_CELLS = 1 << 20
+#: Values (columns x rows) from which the knot search is the one without branches
+#: (:func:`_first_at_least`); below, ``torch.searchsorted``, whose cost per value is small
+#: there while the halvings' ~35 operations cost about 80 us whatever the size (one thread:
+#: 512 values 5 against 83 us, 5,120 42 against 158, 10,240 322 against 240; a training
+#: batch of a narrow table is a few thousand values).
+BRANCH_FREE_VALUES = 8192
 #: Normal scores of the extreme quantiles are clipped here, as scikit-learn does (its 1e-7
 #: bounds give +-5.2; +-3.7 keeps a rare extreme value from dominating).
 QUANTILE_CLIP = 1e-4
@@ -98,14 +104,16 @@ def _tie_middles(knots: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
 def _first_at_least(knots: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
     """Per value of ``xt`` (columns, rows), the index of the first of its column's ``knots``
     (columns, n) that is >= it, n beyond the last: what ``torch.searchsorted(knots, xt)``
-    gives, by a binary search without branches (one gather and compare per halving, the
-    same for every value).
+    gives, from ``BRANCH_FREE_VALUES`` values on by a binary search without branches (one
+    gather and compare per halving, the same for every value), by it below.
 
     Twice as fast as ``torch.searchsorted`` on CPU (20-29 against 46 ms on 524 x 2,000
     values of 128 knots, one thread), whose search branches on each value: most of a wide
     table's quantile transform and of its first trial (issue 14). Steps from the largest power
     of two <= n: a probe past the last knot reads the last one, and the count is capped at n.
     """
+    if xt.numel() < BRANCH_FREE_VALUES:
+        return torch.searchsorted(knots, xt)
     n = knots.shape[1]
     step = 1 << (n.bit_length() - 1)
     # The first halving makes ``first`` from both inputs: under vmap it is then batched when

@@ -10,6 +10,7 @@ from sklearn.preprocessing import QuantileTransformer
 from torch import nn
 
 from automl_nas.nn import EMBEDDINGS, NUMERIC_TRANSFORMS, FeatureEncoder, PiecewiseLinear
+from automl_nas.nn import _numeric as numeric
 
 
 @pytest.fixture
@@ -89,11 +90,49 @@ def test_a_quantile_encoder_loaded_from_a_state_dict_transforms_as_the_saved_one
     torch.testing.assert_close(loaded(X), saved(X), rtol=0, atol=0)
 
 
-def test_the_quantile_transform_runs_vmapped_over_members_with_their_own_knots(X):
+#: BRANCH_FREE_VALUES set so that every search is torch.searchsorted's / the branch-free one
+SEARCHES = {"searchsorted": 10**12, "branch-free": 0}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_the_knot_search_gives_searchsorted_indices(search, monkeypatch):
+    """Either search: ties among the knots (a value many rows share), values equal to a knot,
+    between knots and beyond both ends."""
+    monkeypatch.setattr(numeric, "BRANCH_FREE_VALUES", SEARCHES[search])
+    g = torch.Generator().manual_seed(0)
+    knots = torch.randn(6, 128, generator=g).sort(dim=1).values
+    knots[:, 40:60] = knots[:, 40:41]  # a tie of 20 knots
+    knots[0] = torch.linspace(-1, 1, 128)
+    xt = torch.cat([
+        torch.randn(6, 300, generator=g) * 2,  # mostly between knots, some beyond the ends
+        knots[:, torch.randint(0, 128, (50,), generator=g)],  # on knots, ties included
+        torch.full((6, 2), -1e6), torch.full((6, 2), 1e6),
+    ], dim=1)
+    assert torch.equal(numeric._first_at_least(knots, xt), torch.searchsorted(knots, xt))
+
+
+def test_small_searches_are_searchsorted_and_large_ones_branch_free(monkeypatch):
+    calls = []
+    real = torch.searchsorted
+    monkeypatch.setattr(torch, "searchsorted", lambda *a, **k: calls.append(1) or real(*a, **k))
+    knots = torch.randn(4, 128).sort(dim=1).values
+    numeric._first_at_least(knots, torch.randn(4, numeric.BRANCH_FREE_VALUES // 4 - 1))
+    assert calls == [1]
+    numeric._first_at_least(knots, torch.randn(4, numeric.BRANCH_FREE_VALUES // 4))
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_the_quantile_transform_runs_vmapped_over_members_with_their_own_knots(
+    X, search, monkeypatch
+):
     """Batched trials call the encoder under ``torch.func.vmap`` with each member's buffers
     stacked: no operation may take a shape from the values (a tie in one member's knots and
-    not in another's), and each member's output is the one it gives alone."""
+    not in another's), and each member's output is the one it gives alone; with either
+    search."""
     from torch.func import functional_call, stack_module_state, vmap
+
+    monkeypatch.setattr(numeric, "BRANCH_FREE_VALUES", SEARCHES[search])
 
     members = [FeatureEncoder(5, [0, 1, 2, 3], transform="quantile") for _ in range(2)]
     members[0].init_from_data(X)
